@@ -1,0 +1,257 @@
+"""``App``: where a team declares its integration, and the runtime that runs it.
+
+Declarations (contracts now; consumers, workflows, sources and routes as they land) are
+plain records collected at import time. ``async with app.running():`` opens the store,
+registers declared contracts, creates their topics and starts the background services on
+the current event loop; leaving the block stops them cleanly. ``artery run`` does the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from artery.config import Settings
+from artery.contracts import Compatibility, Registry
+from artery.envelope import Event
+from artery.errors import ArteryError, ConfigError, InvalidSchema
+from artery.log import EventLog, Retention, StoreLog
+from artery.store import SqlStore, open_store
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A declared contract: its subject, schema document and the topic that carries it."""
+
+    subject: str
+    schema: Any
+    topic: str
+    owner: str | None = None
+    description: str | None = None
+    compatibility: Compatibility | None = None
+    examples: tuple[Any, ...] = ()
+    partitions: int | None = None
+    retention: Retention = field(default_factory=Retention)
+
+
+class Service(Protocol):
+    """Something that runs while the app runs (workers, schedulers, the retention sweeper)."""
+
+    async def start(self, app: App) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class App:
+    def __init__(self, name: str, *, store: str | None = None, settings: Settings | None = None):
+        self.name = name
+        if settings is None:
+            settings = Settings.load(store=store)
+        elif store is not None:
+            settings = dataclasses.replace(settings, store=store)
+        self.settings = settings
+        self.contracts: dict[str, Contract] = {}
+        self.services: list[Service] = [RetentionSweeper()]
+        self._store: SqlStore | None = None
+        self._registry: Registry | None = None
+        self._log: EventLog | None = None
+
+    # -- declarations --------------------------------------------------------------------
+
+    def contract(
+        self,
+        subject: str,
+        *,
+        schema: str | Path | dict[str, Any] | bool,
+        owner: str | None = None,
+        description: str | None = None,
+        compatibility: str | Compatibility | None = None,
+        examples: Sequence[Any] = (),
+        topic: str | None = None,
+        partitions: int | None = None,
+        retention: Retention | None = None,
+    ) -> Contract:
+        mode = Compatibility.parse(compatibility) if isinstance(compatibility, str) else compatibility
+        declared = Contract(
+            subject=subject,
+            schema=_load_schema(schema),
+            topic=topic or subject,
+            owner=owner,
+            description=description,
+            compatibility=mode,
+            examples=tuple(examples),
+            partitions=partitions,
+            retention=retention or Retention(),
+        )
+        self.contracts[subject] = declared
+        return declared
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[App]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        if self._store is not None:
+            raise ConfigError(f"app {self.name!r} is already running", fix="start it once")
+        self._store = await open_store(
+            self.settings.store, sqlite_synchronous=self.settings.sqlite_synchronous
+        )
+        self._registry = Registry(self._store)
+        self._log = EventLog(
+            StoreLog(self._store), self._registry, dedupe_window=self.settings.dedupe_window
+        )
+        try:
+            for declared in self.contracts.values():
+                await self._install(declared)
+            for service in self.services:
+                await service.start(self)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        for service in reversed(self.services):
+            with contextlib.suppress(Exception):
+                await service.stop()
+        if self._store is not None:
+            await self._store.close()
+        self._store = self._registry = self._log = None
+
+    async def _install(self, declared: Contract) -> None:
+        await self.registry.register(
+            declared.subject,
+            declared.schema,
+            owner=declared.owner,
+            description=declared.description,
+            examples=declared.examples,
+            compatibility=declared.compatibility,
+        )
+        await self.log.create_topic(
+            declared.topic,
+            declared.subject,
+            partitions=declared.partitions or self.settings.partitions,
+            retention=declared.retention,
+        )
+
+    # -- runtime -------------------------------------------------------------------------
+
+    @property
+    def store(self) -> SqlStore:
+        if self._store is None:
+            raise _not_running(self.name)
+        return self._store
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            raise _not_running(self.name)
+        return self._registry
+
+    @property
+    def log(self) -> EventLog:
+        if self._log is None:
+            raise _not_running(self.name)
+        return self._log
+
+    def event(
+        self,
+        target: Contract | str,
+        data: Any,
+        *,
+        key: str | None = None,
+        idempotency_key: str | None = None,
+        subject: str | None = None,
+        correlation_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> Event:
+        """Build the envelope ``publish`` would store (type = contract subject)."""
+        contract = target if isinstance(target, Contract) else self.contracts.get(target)
+        return Event(
+            type=contract.subject if contract else str(target),
+            source=f"artery://{self.name}",
+            data=data,
+            subject=subject,
+            partitionkey=key,
+            idempotencykey=idempotency_key,
+            correlationid=correlation_id,
+            traceparent=traceparent,
+        )
+
+    async def publish(self, target: Contract | str, data: Any, **attrs: Any) -> Event:
+        """Validate and append one event; returns it with its topic, partition and offset.
+
+        With ``idempotency_key``, publishing the same key again within the dedupe window
+        returns the event stored the first time instead of storing a second one."""
+        topic = target.topic if isinstance(target, Contract) else _topic_of(self, target)
+        (stored,) = await self.log.append(topic, [self.event(target, data, **attrs)])
+        return stored
+
+    async def publish_many(self, target: Contract | str, events: Sequence[Event]) -> list[Event]:
+        """Append a batch atomically: every event is stored, or (one invalid) none is."""
+        topic = target.topic if isinstance(target, Contract) else _topic_of(self, target)
+        return await self.log.append(topic, events)
+
+
+def _topic_of(app: App, name: str) -> str:
+    declared = app.contracts.get(name)
+    return declared.topic if declared else name
+
+
+def _not_running(name: str) -> ArteryError:
+    return ConfigError(
+        f"app {name!r} is not running", fix="use `async with app.running():` or `artery run`"
+    )
+
+
+def _load_schema(schema: str | Path | dict[str, Any] | bool) -> Any:
+    if isinstance(schema, dict | bool):
+        return schema
+    path = Path(schema)
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise InvalidSchema(
+            f"schema file {str(path.resolve())!r} does not exist",
+            fix="give the path relative to the working directory, or the schema as a dict",
+        ) from None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidSchema(f"schema file {str(path)!r} is not JSON: {exc}", fix="fix it") from None
+
+
+class RetentionSweeper:
+    """Applies each topic's retention every ``settings.retention_interval`` seconds."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, app: App) -> None:
+        self._task = asyncio.create_task(self._run(app), name="artery-retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, app: App) -> None:
+        while True:
+            await asyncio.sleep(app.settings.retention_interval)
+            try:
+                for topic in await app.log.backend.topics():
+                    if topic.retention != Retention():
+                        await app.log.trim(topic.name)
+            except Exception:  # the next sweep tries again; say why this one failed
+                logging.getLogger("artery.retention").exception("retention sweep failed")

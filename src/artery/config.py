@@ -1,0 +1,78 @@
+"""Settings: constructor arguments, then ``ARTERY_*`` environment variables, then an
+optional ``artery.toml`` in the working directory, then defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from artery.durations import seconds
+from artery.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = "sqlite:///artery.db"
+    sqlite_synchronous: str = "FULL"
+    partitions: int = 8
+    dedupe_window: float = 24 * 3600.0
+    retention_interval: float = 60.0
+
+    @classmethod
+    def load(cls, path: str | Path = "artery.toml", **overrides: Any) -> Settings:
+        values: dict[str, Any] = {}
+        values.update(_from_toml(Path(path)))
+        values.update(_from_env())
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return _coerce(cls(), values)
+
+
+_NAMES = {f.name for f in fields(Settings)}
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}", fix="correct the TOML syntax") from None
+    section = data.get("artery", data)
+    unknown = set(section) - _NAMES
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {sorted(unknown)}", fix=f"known: {sorted(_NAMES)}"
+        )
+    return dict(section)
+
+
+def _from_env() -> dict[str, Any]:
+    return {
+        name: os.environ[f"ARTERY_{name.upper()}"]
+        for name in _NAMES
+        if f"ARTERY_{name.upper()}" in os.environ
+    }
+
+
+def _coerce(base: Settings, values: dict[str, Any]) -> Settings:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in _NAMES:
+            raise ConfigError(f"unknown setting {name!r}", fix=f"known: {sorted(_NAMES)}")
+        default = getattr(base, name)
+        try:
+            if isinstance(default, float):
+                out[name] = seconds(value)
+            elif isinstance(default, int):
+                out[name] = int(value)
+            else:
+                out[name] = str(value)
+        except ValueError:
+            raise ConfigError(
+                f"setting {name} = {value!r} is not a {type(default).__name__}",
+                fix=f"set ARTERY_{name.upper()} to a {type(default).__name__}",
+            ) from None
+    return replace(base, **out)

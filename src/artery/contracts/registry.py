@@ -1,0 +1,270 @@
+"""The contract registry: subjects with numbered, immutable schema versions.
+
+Registering is idempotent (the same document returns the existing version, as in
+Confluent Schema Registry) and atomic: the compatibility check and the insert happen in
+one write transaction, so two registrations cannot both become version N.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from artery.contracts.classification import Classification, sensitive_paths
+from artery.contracts.compatibility import Compatibility, Incompatibility, check
+from artery.contracts.validation import CompiledSchema, check_schema
+from artery.errors import ContractViolation, IncompatibleSchema, InvalidSchema, UnknownContract
+from artery.store import Store, Tx
+
+DEFAULT_COMPATIBILITY = Compatibility.BACKWARD
+
+
+@dataclass(frozen=True)
+class ContractVersion:
+    subject: str
+    version: int
+    schema: Any
+    fingerprint: str
+    owner: str | None = None
+    description: str | None = None
+    examples: tuple[Any, ...] = ()
+    created_at: int = 0
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    compatibility: Compatibility
+    owner: str | None
+    description: str | None
+    latest_version: int
+    versions: tuple[int, ...] = field(default=())
+
+
+def fingerprint(schema: Any) -> str:
+    return hashlib.sha256(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class Registry:
+    """Contract versions in the store, with compiled validators cached per version."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._compiled: dict[tuple[str, int], CompiledSchema] = {}
+        self._latest: dict[str, ContractVersion] = {}
+
+    async def register(
+        self,
+        subject: str,
+        schema: Any,
+        *,
+        owner: str | None = None,
+        description: str | None = None,
+        examples: Sequence[Any] = (),
+        compatibility: Compatibility | str | None = None,
+    ) -> ContractVersion:
+        """Add a version (or return the identical existing one); refuse incompatible ones."""
+        _check_subject_name(subject)
+        compiled = CompiledSchema(schema)
+        for index, example in enumerate(examples):
+            problems = compiled.violations(example)
+            if problems:
+                raise InvalidSchema(
+                    f"example {index} of {subject!r} does not satisfy its own schema: "
+                    + "; ".join(map(str, problems)),
+                    fix="correct the example or the schema",
+                )
+        mode = Compatibility.parse(compatibility) if isinstance(compatibility, str) else compatibility
+        candidate = ContractVersion(
+            subject=subject,
+            version=0,
+            schema=schema,
+            fingerprint=fingerprint(schema),
+            owner=owner,
+            description=description,
+            examples=tuple(examples),
+            created_at=int(time.time() * 1_000_000),
+        )
+        stored = await self._store.write(lambda tx: _register(tx, candidate, mode))
+        self._compiled[(subject, stored.version)] = compiled
+        self._latest.pop(subject, None)
+        return stored
+
+    async def check(self, subject: str, schema: Any) -> list[Incompatibility]:
+        """What registering ``schema`` under ``subject`` would break (empty: compatible)."""
+        check_schema(schema)
+        info = await self.subject(subject)
+        previous = await self.versions(subject)
+        return check(info.compatibility, schema, [(v.version, v.schema) for v in previous])
+
+    async def get(self, subject: str, version: int | None = None) -> ContractVersion:
+        if version is None and subject in self._latest:
+            return self._latest[subject]
+        found = await self._store.read(lambda tx: _load_version(tx, subject, version))
+        if found is None:
+            raise UnknownContract(
+                f"contract {subject!r}"
+                + ("" if version is None else f" has no version {version}")
+                + ("" if version is not None else " is not registered"),
+                fix="register it first (artery contracts register) or check the name",
+            )
+        if version is None:
+            self._latest[subject] = found
+        return found
+
+    async def versions(self, subject: str) -> list[ContractVersion]:
+        rows = await self._store.read(lambda tx: _load_versions(tx, subject))
+        if not rows:
+            raise UnknownContract(
+                f"contract {subject!r} is not registered",
+                fix="register it first (artery contracts register) or check the name",
+            )
+        return rows
+
+    async def subject(self, subject: str) -> Subject:
+        found = [s for s in await self.subjects() if s.name == subject]
+        if not found:
+            raise UnknownContract(
+                f"contract {subject!r} is not registered",
+                fix="register it first (artery contracts register) or check the name",
+            )
+        return found[0]
+
+    async def subjects(self) -> list[Subject]:
+        return await self._store.read(_load_subjects)
+
+    def compiled(self, version: ContractVersion) -> CompiledSchema:
+        key = (version.subject, version.version)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = CompiledSchema(version.schema)
+        return compiled
+
+    def validate(self, version: ContractVersion, data: Any) -> None:
+        """Raise ``ContractViolation`` listing every violation of ``data``."""
+        problems = self.compiled(version).violations(data)
+        if problems:
+            raise ContractViolation(version.subject, version.version, problems)
+
+    async def sensitive_paths(
+        self, subject: str, version: int | None = None
+    ) -> dict[str, Classification]:
+        return sensitive_paths((await self.get(subject, version)).schema)
+
+    def forget_cache(self) -> None:
+        self._latest.clear()
+
+
+def _check_subject_name(subject: str) -> None:
+    if not subject or len(subject) > 200 or any(c.isspace() for c in subject):
+        raise InvalidSchema(
+            f"bad contract subject {subject!r}",
+            fix="use a dotted name without spaces, e.g. commerce.order.placed",
+        )
+
+
+def _register(tx: Tx, candidate: ContractVersion, mode: Compatibility | None) -> ContractVersion:
+    subject = candidate.subject
+    row = tx.one("SELECT compatibility FROM contract_subjects WHERE subject = ?", (subject,))
+    if row is None:
+        mode = mode or DEFAULT_COMPATIBILITY
+        tx.execute(
+            "INSERT INTO contract_subjects (subject, compatibility, owner, description, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (subject, mode.value, candidate.owner, candidate.description, candidate.created_at),
+        )
+    elif mode is not None and mode.value != row[0]:
+        tx.execute(
+            "UPDATE contract_subjects SET compatibility = ? WHERE subject = ?", (mode.value, subject)
+        )
+    else:
+        mode = Compatibility(row[0])
+    previous = _load_versions(tx, subject)
+    for existing in previous:
+        if existing.fingerprint == candidate.fingerprint:
+            return existing
+    problems = check(mode, candidate.schema, [(v.version, v.schema) for v in previous])
+    if problems:
+        raise IncompatibleSchema(subject, mode.value, problems)
+    version = (previous[-1].version if previous else 0) + 1
+    tx.execute(
+        "INSERT INTO contract_versions (subject, version, fingerprint, schema_json, owner,"
+        " description, examples_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            subject,
+            version,
+            candidate.fingerprint,
+            orjson.dumps(candidate.schema).decode(),
+            candidate.owner,
+            candidate.description,
+            orjson.dumps(list(candidate.examples)).decode(),
+            candidate.created_at,
+        ),
+    )
+    if candidate.owner or candidate.description:
+        tx.execute(
+            "UPDATE contract_subjects SET owner = COALESCE(?, owner),"
+            " description = COALESCE(?, description) WHERE subject = ?",
+            (candidate.owner, candidate.description, subject),
+        )
+    return ContractVersion(**{**candidate.__dict__, "version": version})
+
+
+_VERSION_COLUMNS = (
+    "subject, version, schema_json, fingerprint, owner, description, examples_json, created_at"
+)
+
+
+def _row_to_version(row: Any) -> ContractVersion:
+    return ContractVersion(
+        subject=row[0],
+        version=int(row[1]),
+        schema=orjson.loads(row[2]),
+        fingerprint=row[3],
+        owner=row[4],
+        description=row[5],
+        examples=tuple(orjson.loads(row[6])),
+        created_at=int(row[7]),
+    )
+
+
+def _load_versions(tx: Tx, subject: str) -> list[ContractVersion]:
+    rows = tx.execute(
+        f"SELECT {_VERSION_COLUMNS} FROM contract_versions WHERE subject = ? ORDER BY version",
+        (subject,),
+    )
+    return [_row_to_version(r) for r in rows]
+
+
+def _load_version(tx: Tx, subject: str, version: int | None) -> ContractVersion | None:
+    if version is None:
+        row = tx.one(
+            f"SELECT {_VERSION_COLUMNS} FROM contract_versions WHERE subject = ?"
+            " ORDER BY version DESC LIMIT 1",
+            (subject,),
+        )
+    else:
+        row = tx.one(
+            f"SELECT {_VERSION_COLUMNS} FROM contract_versions WHERE subject = ? AND version = ?",
+            (subject, version),
+        )
+    return None if row is None else _row_to_version(row)
+
+
+def _load_subjects(tx: Tx) -> list[Subject]:
+    rows = tx.execute(
+        "SELECT s.subject, s.compatibility, s.owner, s.description, v.version"
+        " FROM contract_subjects s JOIN contract_versions v ON v.subject = s.subject"
+        " ORDER BY s.subject, v.version"
+    )
+    subjects: dict[str, Subject] = {}
+    for name, mode, owner, description, version in rows:
+        prior = subjects.get(name)
+        versions = (*(prior.versions if prior else ()), int(version))
+        subjects[name] = Subject(name, Compatibility(mode), owner, description, versions[-1], versions)
+    return list(subjects.values())

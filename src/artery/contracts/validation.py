@@ -1,0 +1,105 @@
+"""Validating instances against contract versions with jsonschema-rs (compiled once each).
+
+Violations carry a JSON pointer into the instance and the failing keyword. A violation at a
+path classified ``pii`` or ``secret`` has its message replaced: validator messages quote
+the offending value, and such values must never reach an error message or a log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import jsonschema_rs
+
+from artery.contracts.classification import (
+    classified_paths,
+    is_sensitive_pointer,
+    sensitive_paths,
+)
+from artery.errors import InvalidSchema, Violation
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def check_schema(schema: Any) -> None:
+    """Refuse anything that is not a self-contained JSON Schema 2020-12 document."""
+    if not isinstance(schema, dict | bool):
+        raise InvalidSchema(
+            f"a schema must be a JSON object or boolean, not {type(schema).__name__}",
+            fix="write a JSON Schema 2020-12 object such as {'type': 'object'}",
+        )
+    if isinstance(schema, dict) and schema.get("$schema", DIALECT) not in (DIALECT, DIALECT + "#"):
+        raise InvalidSchema(
+            f"unsupported $schema {schema['$schema']!r}",
+            fix=f"contracts are JSON Schema 2020-12: set $schema to {DIALECT!r} or omit it",
+        )
+    for pointer, ref in _refs(schema, ""):
+        if not ref.startswith("#"):
+            raise InvalidSchema(
+                f"$ref {ref!r} at {pointer or '/'} points outside the document",
+                fix="inline the referenced schema under $defs and use '#/$defs/...'",
+            )
+    try:
+        classified_paths(schema)
+    except ValueError as exc:
+        raise InvalidSchema(
+            f"bad x-artery-classification: {exc}",
+            fix="use one of public, internal, pii, secret",
+        ) from None
+    try:
+        jsonschema_rs.meta.validate(schema)
+        jsonschema_rs.Draft202012Validator(schema)
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        where = "/" + "/".join(str(p) for p in getattr(exc, "instance_path", []))
+        message = getattr(exc, "message", str(exc)).splitlines()[0]
+        raise InvalidSchema(
+            f"invalid JSON Schema at {where}: {message}",
+            fix="correct the schema document (see json-schema.org/draft/2020-12)",
+        ) from None
+
+
+class CompiledSchema:
+    """A schema compiled once, plus the pointers whose values must not be quoted."""
+
+    __slots__ = ("_sensitive", "_validator", "schema")
+
+    def __init__(self, schema: Any) -> None:
+        check_schema(schema)
+        self.schema = schema
+        self._validator = jsonschema_rs.Draft202012Validator(schema)
+        self._sensitive = tuple(sensitive_paths(schema))
+
+    def is_valid(self, instance: Any) -> bool:
+        return bool(self._validator.is_valid(instance))
+
+    def violations(self, instance: Any) -> list[Violation]:
+        """Every violation (empty when valid); fast path when the instance is valid."""
+        if self._validator.is_valid(instance):
+            return []
+        return [self._violation(error) for error in self._validator.iter_errors(instance)]
+
+    def _violation(self, error: Any) -> Violation:
+        pointer = "".join("/" + _escape(str(part)) for part in error.instance_path)
+        keyword = str(error.schema_path[-1]) if error.schema_path else ""
+        message = str(error.message)
+        if is_sensitive_pointer(pointer, self._sensitive):
+            message = f"value does not satisfy '{keyword}' (value hidden: classified field)"
+        return Violation(pointer=pointer, keyword=keyword, message=message)
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _refs(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            yield pointer, ref
+        for key, value in node.items():
+            if key not in ("enum", "const", "examples", "default"):
+                yield from _refs(value, f"{pointer}/{_escape(str(key))}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _refs(value, f"{pointer}/{index}")

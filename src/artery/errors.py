@@ -1,0 +1,125 @@
+"""One error tree for everything a user can see.
+
+Every error carries a stable ``code`` (it becomes the problem+json ``type`` suffix and is
+what scripts match on), an HTTP status for the gateway, and a CLI exit status. The message
+always names the thing that is wrong and the fix, on one line, and never contains payload
+values (they may be personal data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ArteryError(Exception):
+    """Base of every error Artery raises on purpose."""
+
+    code = "artery.error"
+    http_status = 500
+    exit_status = 1
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(f"{message} ({fix})" if fix else message)
+
+
+class ConfigError(ArteryError):
+    """Settings or arguments that cannot be used as given (bad store URL, bad duration...)."""
+
+    code = "artery.config"
+    http_status = 400
+    exit_status = 2
+
+
+class StoreUnavailable(ArteryError):
+    """The store cannot be reached; the operation did not happen and may be retried."""
+
+    code = "artery.store-unavailable"
+    http_status = 503
+    exit_status = 3
+
+
+class NotFound(ArteryError):
+    code = "artery.not-found"
+    http_status = 404
+    exit_status = 2
+
+
+class UnknownContract(NotFound):
+    code = "artery.unknown-contract"
+
+
+class UnknownTopic(NotFound):
+    code = "artery.unknown-topic"
+
+
+class Conflict(ArteryError):
+    code = "artery.conflict"
+    http_status = 409
+    exit_status = 1
+
+
+class InvalidSchema(ArteryError):
+    """A contract document that is not a usable JSON Schema 2020-12 document."""
+
+    code = "artery.invalid-schema"
+    http_status = 422
+    exit_status = 2
+
+
+class InvalidEvent(ArteryError):
+    """An event whose envelope is malformed (missing id, bad time, non-JSON data...)."""
+
+    code = "artery.invalid-event"
+    http_status = 400
+    exit_status = 2
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way an instance fails its schema: where (JSON pointer), which keyword, why."""
+
+    pointer: str
+    keyword: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '/'}: {self.message} [{self.keyword}]"
+
+
+class ContractViolation(ArteryError):
+    """Data that does not satisfy its contract. Lists every violation, not just the first."""
+
+    code = "artery.contract-violation"
+    http_status = 422
+    exit_status = 1
+
+    def __init__(self, subject: str, version: int, violations: Sequence[Violation]) -> None:
+        self.subject = subject
+        self.version = version
+        self.violations = list(violations)
+        listing = "; ".join(str(v) for v in self.violations)
+        super().__init__(
+            f"event violates contract {subject!r} v{version}: {listing}",
+            fix="correct the payload or publish against a contract version that allows it",
+        )
+
+
+class IncompatibleSchema(ArteryError):
+    """A new contract version that breaks the subject's compatibility mode."""
+
+    code = "artery.incompatible-schema"
+    http_status = 409
+    exit_status = 1
+
+    def __init__(self, subject: str, mode: str, problems: Sequence[object]) -> None:
+        self.subject = subject
+        self.mode = mode
+        self.problems = list(problems)
+        listing = "; ".join(str(p) for p in self.problems)
+        super().__init__(
+            f"new version of {subject!r} is not {mode} compatible: {listing}",
+            fix="make the change compatible, or register it under a new subject",
+        )

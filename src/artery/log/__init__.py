@@ -1,0 +1,17 @@
+"""The event log: topics bound to contracts, partitions, offsets, groups, replay, retention."""
+
+from artery.log.embedded import StoreLog
+from artery.log.event_log import EventLog, partition_for
+from artery.log.protocol import GroupPosition, Log, PartitionState, Record, Retention, Topic
+
+__all__ = [
+    "EventLog",
+    "GroupPosition",
+    "Log",
+    "PartitionState",
+    "Record",
+    "Retention",
+    "StoreLog",
+    "Topic",
+    "partition_for",
+]

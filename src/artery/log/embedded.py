@@ -1,0 +1,302 @@
+"""The embedded log: topics, partitions, offsets and groups as tables in the ``Store``.
+
+Offsets are handed out by ``UPDATE partitions SET next_offset = next_offset + n``: the row
+lock serializes appenders to one partition across processes on PostgreSQL, and SQLite has a
+single writer anyway. Idempotency keys are claimed with ``INSERT ... ON CONFLICT DO
+NOTHING`` before offsets are taken, so a concurrent duplicate waits for the first writer
+and then sees its key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from artery.envelope import Event, parse_time
+from artery.errors import Conflict
+from artery.log.protocol import GroupPosition, PartitionState, Record, Retention, Topic
+from artery.store import Store, Tx
+
+
+def now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+class StoreLog:
+    """``Log`` over a ``Store``; every method is one transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create_topic(self, topic: Topic) -> Topic:
+        return await self._store.write(lambda tx: _create_topic(tx, topic))
+
+    async def topic(self, name: str) -> Topic | None:
+        return await self._store.read(lambda tx: _load_topic(tx, name))
+
+    async def topics(self) -> list[Topic]:
+        rows = await self._store.read(
+            lambda tx: tx.execute(f"SELECT {_TOPIC_COLUMNS} FROM topics ORDER BY name")
+        )
+        return [_row_to_topic(r) for r in rows]
+
+    async def append(
+        self, topic: Topic, records: Sequence[Record], *, dedupe_window: float
+    ) -> list[Event]:
+        stamp = now_us()
+        return await self._store.write(
+            lambda tx: _append(tx, topic.name, records, stamp, int(dedupe_window * 1e6))
+        )
+
+    async def read(self, topic: str, partition: int, offset: int, limit: int) -> list[Event]:
+        rows = await self._store.read(
+            lambda tx: tx.execute(
+                "SELECT partition, event_offset, body FROM events WHERE topic = ?"
+                " AND partition = ? AND event_offset >= ? ORDER BY event_offset LIMIT ?",
+                (topic, partition, offset, limit),
+            )
+        )
+        return [decode(topic, r[0], r[1], r[2]) for r in rows]
+
+    async def partitions(self, topic: str) -> list[PartitionState]:
+        return await self._store.read(lambda tx: _partition_states(tx, topic))
+
+    async def offset_at(self, topic: str, partition: int, at_us: int) -> int:
+        def op(tx: Tx) -> int:
+            row = tx.one(
+                "SELECT MIN(event_offset) FROM events WHERE topic = ? AND partition = ?"
+                " AND appended_at >= ?",
+                (topic, partition, at_us),
+            )
+            if row and row[0] is not None:
+                return int(row[0])
+            head = tx.one(
+                "SELECT next_offset FROM partitions WHERE topic = ? AND partition = ?",
+                (topic, partition),
+            )
+            return int(head[0]) if head else 0
+
+        return await self._store.read(op)
+
+    async def join(self, group: str, topic: Topic, start: str) -> None:
+        column = "low" if start == "earliest" else "next"
+
+        def op(tx: Tx) -> None:
+            stamp = now_us()
+            rows = [
+                (group, topic.name, s.partition, getattr(s, column), stamp)
+                for s in _partition_states(tx, topic.name)
+            ]
+            tx.executemany(
+                "INSERT INTO group_offsets (group_name, topic, partition, next_offset, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_name, topic, partition) DO NOTHING",
+                rows,
+            )
+
+        await self._store.write(op)
+
+    async def commit(self, group: str, topic: str, offsets: Mapping[int, int]) -> None:
+        stamp = now_us()
+        rows = [(group, topic, p, o, stamp) for p, o in offsets.items()]
+        await self._store.write(
+            lambda tx: tx.executemany(
+                "INSERT INTO group_offsets (group_name, topic, partition, next_offset, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_name, topic, partition)"
+                " DO UPDATE SET next_offset = excluded.next_offset,"
+                " updated_at = excluded.updated_at",
+                rows,
+            )
+        )
+
+    async def positions(self, group: str | None = None) -> list[GroupPosition]:
+        def op(tx: Tx) -> list[GroupPosition]:
+            sql = (
+                "SELECT g.group_name, g.topic, g.partition, g.next_offset, p.next_offset"
+                " FROM group_offsets g JOIN partitions p"
+                " ON p.topic = g.topic AND p.partition = g.partition"
+            )
+            params: tuple[Any, ...] = ()
+            if group is not None:
+                sql += " WHERE g.group_name = ?"
+                params = (group,)
+            rows = tx.execute(sql + " ORDER BY g.group_name, g.topic, g.partition", params)
+            return [GroupPosition(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+        return await self._store.read(op)
+
+    async def trim(self, topic: Topic, now: int) -> int:
+        return await self._store.write(lambda tx: _trim(tx, topic, now))
+
+
+_TOPIC_COLUMNS = "name, subject, partitions, retention_ms, retention_count"
+
+
+def _row_to_topic(row: Any) -> Topic:
+    age = None if row[3] is None else row[3] / 1000
+    count = None if row[4] is None else int(row[4])
+    return Topic(row[0], row[1], int(row[2]), Retention(age, count))
+
+
+def _load_topic(tx: Tx, name: str) -> Topic | None:
+    row = tx.one(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE name = ?", (name,))
+    return None if row is None else _row_to_topic(row)
+
+
+def _create_topic(tx: Tx, topic: Topic) -> Topic:
+    existing = _load_topic(tx, topic.name)
+    if existing is not None:
+        if (existing.subject, existing.partitions) != (topic.subject, topic.partitions):
+            raise Conflict(
+                f"topic {topic.name!r} exists with contract {existing.subject!r} and"
+                f" {existing.partitions} partitions",
+                fix="use the existing settings or create a topic with another name",
+            )
+        return existing
+    retention_ms = None if topic.retention.max_age is None else int(topic.retention.max_age * 1000)
+    tx.execute(
+        f"INSERT INTO topics ({_TOPIC_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            topic.name,
+            topic.subject,
+            topic.partitions,
+            retention_ms,
+            topic.retention.max_count,
+            now_us(),
+        ),
+    )
+    tx.executemany(
+        "INSERT INTO partitions (topic, partition, next_offset) VALUES (?, ?, 0)",
+        [(topic.name, p) for p in range(topic.partitions)],
+    )
+    return topic
+
+
+def _append(
+    tx: Tx, topic: str, records: Sequence[Record], stamp: int, window_us: int
+) -> list[Event]:
+    placed: list[Event | None] = [None] * len(records)
+    fresh: list[int] = []
+    claimed: dict[str, int] = {}
+    for index, record in enumerate(records):
+        key = record.event.idempotencykey
+        if key is None:
+            fresh.append(index)
+        elif key in claimed:
+            placed[index] = None  # same key twice in one batch: resolved below
+        elif _claim_key(tx, topic, key, stamp, window_us):
+            claimed[key] = index
+            fresh.append(index)
+        else:
+            placed[index] = _stored_for_key(tx, topic, key)
+    by_partition: dict[int, list[int]] = {}
+    for index in fresh:
+        by_partition.setdefault(records[index].partition, []).append(index)
+    rows = []
+    for partition, indexes in sorted(by_partition.items()):
+        head = tx.one(
+            "UPDATE partitions SET next_offset = next_offset + ? WHERE topic = ? AND partition = ?"
+            " RETURNING next_offset",
+            (len(indexes), topic, partition),
+        )
+        assert head is not None, f"topic {topic} has no partition {partition}"
+        first = int(head[0]) - len(indexes)
+        for offset, index in enumerate(indexes, start=first):
+            record = records[index]
+            placed[index] = record.event.placed(topic, partition, offset)
+            rows.append(
+                (topic, partition, offset, record.event.id, record.contract_version, stamp,
+                 record.body)
+            )
+    tx.executemany(
+        "INSERT INTO events (topic, partition, event_offset, id, contract_version, appended_at,"
+        " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    if claimed:
+        tx.executemany(
+            "UPDATE idempotency_keys SET partition = ?, event_offset = ? WHERE topic = ? AND key = ?",
+            [(placed[i].partition, placed[i].offset, topic, k) for k, i in claimed.items()],  # type: ignore[union-attr]
+        )
+    for index, record in enumerate(records):
+        if placed[index] is None:
+            placed[index] = placed[claimed[record.event.idempotencykey or ""]]
+    return [event for event in placed if event is not None]
+
+
+def _claim_key(tx: Tx, topic: str, key: str, stamp: int, window_us: int) -> bool:
+    """Take the key for this append; False if a live claim exists (a duplicate)."""
+    row = tx.one(
+        "INSERT INTO idempotency_keys (topic, key, partition, event_offset, expires_at)"
+        " VALUES (?, ?, -1, -1, ?) ON CONFLICT (topic, key) DO UPDATE"
+        " SET partition = -1, event_offset = -1, expires_at = excluded.expires_at"
+        " WHERE idempotency_keys.expires_at <= ? RETURNING key",
+        (topic, key, stamp + window_us, stamp),
+    )
+    return row is not None
+
+
+def _stored_for_key(tx: Tx, topic: str, key: str) -> Event:
+    row = tx.one(
+        "SELECT e.partition, e.event_offset, e.body FROM idempotency_keys k JOIN events e"
+        " ON e.topic = k.topic AND e.partition = k.partition AND e.event_offset = k.event_offset"
+        " WHERE k.topic = ? AND k.key = ?",
+        (topic, key),
+    )
+    if row is None:
+        raise Conflict(
+            f"idempotency key on topic {topic!r} is claimed but its event is gone (trimmed)",
+            fix="use a new idempotency key",
+        )
+    return decode(topic, row[0], row[1], row[2])
+
+
+def _partition_states(tx: Tx, topic: str) -> list[PartitionState]:
+    rows = tx.execute(
+        "SELECT p.partition, p.next_offset, (SELECT MIN(e.event_offset) FROM events e"
+        " WHERE e.topic = p.topic AND e.partition = p.partition)"
+        " FROM partitions p WHERE p.topic = ? ORDER BY p.partition",
+        (topic,),
+    )
+    return [
+        PartitionState(int(r[0]), int(r[2]) if r[2] is not None else int(r[1]), int(r[1]))
+        for r in rows
+    ]
+
+
+def _trim(tx: Tx, topic: Topic, now: int) -> int:
+    removed = 0
+    if topic.retention.max_age is not None:
+        cutoff = now - int(topic.retention.max_age * 1_000_000)
+        removed += len(
+            tx.execute(
+                "DELETE FROM events WHERE topic = ? AND appended_at < ? RETURNING event_offset",
+                (topic.name, cutoff),
+            )
+        )
+    if topic.retention.max_count is not None:
+        for state in _partition_states(tx, topic.name):
+            removed += len(
+                tx.execute(
+                    "DELETE FROM events WHERE topic = ? AND partition = ? AND event_offset < ?"
+                    " RETURNING event_offset",
+                    (topic.name, state.partition, state.next - topic.retention.max_count),
+                )
+            )
+    tx.execute(
+        "DELETE FROM idempotency_keys WHERE topic = ? AND expires_at <= ?", (topic.name, now)
+    )
+    return removed
+
+
+def encode(event: Event) -> bytes:
+    return orjson.dumps(event.to_cloudevent())
+
+
+def decode(topic: str, partition: int, offset: int, body: bytes) -> Event:
+    """Rebuild a stored event without re-validating it (it was validated on append)."""
+    attrs = orjson.loads(body)
+    attrs["time"] = parse_time(attrs["time"])
+    return Event(**attrs, topic=topic, partition=int(partition), offset=int(offset))

@@ -1,0 +1,138 @@
+"""``EventLog``: the log as the rest of Artery uses it.
+
+It checks each event against its topic's contract before anything is written (a batch
+with one invalid event is refused whole), picks partitions by a stable hash of the
+partition key, and leaves storage to a ``Log`` backend.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from artery.contracts import Registry
+from artery.envelope import Event
+from artery.errors import ConfigError, ContractViolation, UnknownTopic
+from artery.log.embedded import encode, now_us
+from artery.log.protocol import GroupPosition, Log, Record, Retention, Topic
+
+DEFAULT_PARTITIONS = 8
+DEFAULT_DEDUPE_WINDOW = 24 * 3600.0
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """Stable across processes and releases (CRC-32, not Python's salted ``hash``)."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+class EventLog:
+    def __init__(
+        self, backend: Log, registry: Registry, *, dedupe_window: float = DEFAULT_DEDUPE_WINDOW
+    ) -> None:
+        self.backend = backend
+        self.registry = registry
+        self.dedupe_window = dedupe_window
+        self._topics: dict[str, Topic] = {}
+
+    async def create_topic(
+        self,
+        name: str,
+        subject: str,
+        *,
+        partitions: int = DEFAULT_PARTITIONS,
+        retention: Retention | None = None,
+    ) -> Topic:
+        if partitions < 1 or partitions > 4096:
+            raise ConfigError(
+                f"topic {name!r}: {partitions} partitions", fix="use between 1 and 4096"
+            )
+        await self.registry.get(subject)  # the contract must exist first
+        topic = await self.backend.create_topic(
+            Topic(name, subject, partitions, retention or Retention())
+        )
+        self._topics[name] = topic
+        return topic
+
+    async def topic(self, name: str) -> Topic:
+        topic = self._topics.get(name)
+        if topic is None:
+            topic = await self.backend.topic(name)
+            if topic is None:
+                raise UnknownTopic(
+                    f"topic {name!r} does not exist",
+                    fix="create it (artery topics create) or declare its contract in the app",
+                )
+            self._topics[name] = topic
+        return topic
+
+    async def append(self, topic_name: str, events: Sequence[Event]) -> list[Event]:
+        """Validate every event, then store all of them in one transaction (or none)."""
+        topic = await self.topic(topic_name)
+        contract = await self.registry.get(topic.subject)
+        compiled = self.registry.compiled(contract)
+        records = []
+        for event in events:
+            problems = compiled.violations(event.data)
+            if problems:
+                raise ContractViolation(contract.subject, contract.version, problems)
+            key = event.partitionkey or event.id or str(uuid.uuid4())
+            records.append(
+                Record(event, partition_for(key, topic.partitions), contract.version, encode(event))
+            )
+        return await self.backend.append(topic, records, dedupe_window=self.dedupe_window)
+
+    async def read(self, topic: str, partition: int, offset: int, limit: int = 500) -> list[Event]:
+        await self.topic(topic)
+        return await self.backend.read(topic, partition, offset, limit)
+
+    async def join(self, group: str, topic_name: str, start: str = "earliest") -> None:
+        if start not in ("earliest", "latest"):
+            raise ConfigError(f"bad start position {start!r}", fix="use earliest or latest")
+        await self.backend.join(group, await self.topic(topic_name), start)
+
+    async def positions(self, group: str | None = None) -> list[GroupPosition]:
+        return await self.backend.positions(group)
+
+    async def lag(self, group: str, topic: str) -> dict[int, int]:
+        return {p.partition: p.lag for p in await self.positions(group) if p.topic == topic}
+
+    async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None:
+        await self.backend.commit(group, topic, offsets)
+
+    async def reset(
+        self,
+        group: str,
+        topic_name: str,
+        *,
+        to_offset: int | None = None,
+        to_time: datetime | None = None,
+        to: str | None = None,
+    ) -> dict[int, int]:
+        """Move a group's position on every partition (replay or skip); returns the new one."""
+        chosen = [x is not None for x in (to_offset, to_time, to)]
+        if sum(chosen) != 1:
+            raise ConfigError(
+                "reset needs exactly one target", fix="give --to-offset, --to-time or --to"
+            )
+        topic = await self.topic(topic_name)
+        states = await self.backend.partitions(topic.name)
+        offsets: dict[int, int] = {}
+        for state in states:
+            if to_offset is not None:
+                offsets[state.partition] = min(max(to_offset, state.low), state.next)
+            elif to_time is not None:
+                at = int(to_time.timestamp() * 1_000_000)
+                offsets[state.partition] = await self.backend.offset_at(
+                    topic.name, state.partition, at
+                )
+            elif to in ("earliest", "latest"):
+                offsets[state.partition] = state.low if to == "earliest" else state.next
+            else:
+                raise ConfigError(f"bad reset target {to!r}", fix="use earliest or latest")
+        await self.backend.commit(group, topic.name, offsets)
+        return offsets
+
+    async def trim(self, topic_name: str) -> int:
+        return await self.backend.trim(await self.topic(topic_name), now_us())

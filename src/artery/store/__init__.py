@@ -1,0 +1,43 @@
+"""Storage: a ``Store`` chosen by URL, migrated on open.
+
+``sqlite:///path.db`` (the embedded default) and ``postgresql://...`` are the two backends.
+This is the only place that knows which URL means which backend.
+"""
+
+from __future__ import annotations
+
+from artery.errors import ConfigError
+from artery.store.engine import SqlStore
+from artery.store.migrations import migrate
+from artery.store.protocol import Dialect, Row, Store, Tx
+
+__all__ = ["Dialect", "Row", "SqlStore", "Store", "Tx", "dialect_for", "open_store"]
+
+DEFAULT_URL = "sqlite:///artery.db"
+
+
+def dialect_for(url: str, *, sqlite_synchronous: str = "FULL") -> Dialect:
+    if url.startswith("sqlite:"):
+        from artery.store.sqlite import SqliteDialect
+
+        return SqliteDialect(url, synchronous=sqlite_synchronous)
+    if url.startswith(("postgresql:", "postgres:")):
+        from artery.store.postgres import PostgresDialect
+
+        return PostgresDialect(url)
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    raise ConfigError(
+        f"unknown store URL scheme {scheme!r} in {url!r}",
+        fix="use sqlite:///path/to/artery.db or postgresql://user@host:5432/dbname",
+    )
+
+
+async def open_store(url: str = DEFAULT_URL, *, sqlite_synchronous: str = "FULL") -> SqlStore:
+    """Open a store and apply pending migrations; raises ``StoreUnavailable`` if unreachable."""
+    store = SqlStore(dialect_for(url, sqlite_synchronous=sqlite_synchronous))
+    try:
+        await store.write(migrate)
+    except BaseException:
+        await store.close()
+        raise
+    return store

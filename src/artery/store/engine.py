@@ -1,0 +1,216 @@
+"""Runs storage functions on blocking drivers without blocking the event loop.
+
+Writes go to one writer thread that group-commits: it takes every write waiting in its
+queue (up to ``max_batch``), runs them in one transaction and commits once, so one fsync
+serves many callers and throughput grows with concurrency. When one function in a batch
+raises, the batch is rolled back and each function is re-run in a transaction of its own,
+so a bad write fails alone and nothing of it is half-written. Reads run on a small pool of
+reader threads with their own connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from artery.errors import ArteryError, StoreUnavailable
+from artery.store.protocol import Connection, Dialect, Row
+
+T = TypeVar("T")
+Op = Callable[["SqlTx"], Any]
+
+
+class SqlTx:
+    """A ``Tx`` over a DB-API cursor, translating ``?`` placeholders for the dialect."""
+
+    __slots__ = ("_cur", "dialect")
+
+    def __init__(self, conn: Connection, dialect: Dialect) -> None:
+        self._cur = conn.cursor()
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self._cur.execute(self.dialect.sql(sql), params)
+        if self._cur.description is None:
+            return []
+        return list(self._cur.fetchall())
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cur.executemany(self.dialect.sql(sql), rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self.execute(sql, params)
+        return rows[0] if rows else None
+
+
+@dataclass(slots=True)
+class _Job:
+    op: Op
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+_STOP = object()
+
+
+class SqlStore:
+    """The one ``Store`` implementation; the ``Dialect`` makes it SQLite or PostgreSQL."""
+
+    def __init__(self, dialect: Dialect, *, readers: int = 2, max_batch: int = 2048) -> None:
+        self.dialect = dialect
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="artery-writer", daemon=True)
+        self._local = threading.local()
+        self._reader_conns: list[Connection] = []
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="artery-reader")
+        self._closed = False
+        self.commits = 0  # transactions committed by the writer (for metrics and tests)
+        self.writes = 0  # write functions those transactions carried
+        self._writer.start()
+
+    async def write(self, op: Callable[[SqlTx], T]) -> T:
+        if self._closed:
+            raise StoreUnavailable("the store is closed", fix="open the app again")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(op, future, loop))
+        return await future
+
+    async def read(self, op: Callable[[SqlTx], T]) -> T:
+        if self._closed:
+            raise StoreUnavailable("the store is closed", fix="open the app again")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._run_read, op)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
+        self._readers.shutdown(wait=True)
+        for conn in self._reader_conns:
+            conn.close()
+
+    # -- reader side -------------------------------------------------------------------
+
+    def _run_read(self, op: Callable[[SqlTx], T]) -> T:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        try:
+            if conn is None:
+                conn = self.dialect.connect(write=False)
+                self._local.conn = conn
+                self._reader_conns.append(conn)
+            tx = SqlTx(conn, self.dialect)
+            tx.execute(self.dialect.begin_read)
+            try:
+                return op(tx)
+            finally:
+                tx.execute("ROLLBACK")
+        except Exception as exc:
+            if self.dialect.is_disconnect(exc):
+                self._local.conn = None
+                raise self._unavailable(exc) from exc
+            raise
+
+    # -- writer side -------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        conn: Connection | None = None
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                batch.append(job)
+            conn = self._commit_batch(conn, batch)
+        if conn is not None:
+            conn.close()
+
+    def _commit_batch(self, conn: Connection | None, batch: list[_Job]) -> Connection | None:
+        """Commit one batch; the writer thread survives any failure and reports it to callers."""
+        try:
+            if conn is None:
+                conn = self.dialect.connect(write=True)
+            outcomes = self._run_together(conn, batch)
+        except Exception as exc:
+            failure: BaseException = exc
+            if isinstance(exc, ArteryError):
+                pass
+            elif conn is None or self.dialect.is_disconnect(exc):
+                failure = self._unavailable(exc)
+                _close_quietly(conn)
+                conn = None
+            _deliver(batch, [(False, failure)] * len(batch))
+            return conn
+        _deliver(batch, outcomes)
+        return conn
+
+    def _run_together(self, conn: Connection, batch: list[_Job]) -> list[tuple[bool, Any]]:
+        tx = SqlTx(conn, self.dialect)
+        tx.execute(self.dialect.begin_write)
+        try:
+            results = [job.op(tx) for job in batch]
+        except Exception as exc:
+            tx.execute("ROLLBACK")
+            if self.dialect.is_disconnect(exc):
+                raise
+            if len(batch) == 1:
+                return [(False, exc)]
+            return [self._run_together(conn, [job])[0] for job in batch]
+        tx.execute("COMMIT")
+        self.commits += 1
+        self.writes += len(batch)
+        return [(True, result) for result in results]
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return StoreUnavailable(
+            f"store {self.dialect.display_url} is unreachable: {first_line}",
+            fix="check that the database is running and the URL is right (artery doctor)",
+        )
+
+
+def _deliver(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
+    """Hand results back to each caller's loop: one wake-up per loop, not per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, tuple[bool, Any]]]] = {}
+    for job, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(job.loop, []).append((job, outcome))
+    for loop, pairs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, pairs)
+        except RuntimeError:  # the caller's loop is gone; nobody is waiting
+            pass
+
+
+def _resolve(pairs: list[tuple[_Job, tuple[bool, Any]]]) -> None:
+    for job, (ok, value) in pairs:
+        if job.future.done():
+            continue
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
+
+
+def _close_quietly(conn: Connection | None) -> None:
+    if conn is None:
+        return
+    try:
+        conn.close()
+    except Exception:  # already broken; closing is best effort
+        pass

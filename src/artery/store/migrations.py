@@ -1,0 +1,95 @@
+"""Versioned schema migrations, applied on open, idempotently, by one process at a time.
+
+Each migration is a list of DDL statements written once with dialect tokens (``{bigint}``,
+``{blob}``, ``{id}``, ``{text}``). Never edit a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from artery.store.protocol import Tx
+
+MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
+    (
+        "contracts and event log",
+        (
+            """CREATE TABLE contract_subjects (
+                subject {text} PRIMARY KEY,
+                compatibility {text} NOT NULL,
+                owner {text},
+                description {text},
+                created_at {bigint} NOT NULL)""",
+            """CREATE TABLE contract_versions (
+                subject {text} NOT NULL,
+                version {bigint} NOT NULL,
+                fingerprint {text} NOT NULL,
+                schema_json {text} NOT NULL,
+                owner {text},
+                description {text},
+                examples_json {text} NOT NULL,
+                created_at {bigint} NOT NULL,
+                PRIMARY KEY (subject, version))""",
+            """CREATE TABLE topics (
+                name {text} PRIMARY KEY,
+                subject {text} NOT NULL,
+                partitions {bigint} NOT NULL,
+                retention_ms {bigint},
+                retention_count {bigint},
+                created_at {bigint} NOT NULL)""",
+            """CREATE TABLE partitions (
+                topic {text} NOT NULL,
+                partition {bigint} NOT NULL,
+                next_offset {bigint} NOT NULL,
+                PRIMARY KEY (topic, partition))""",
+            """CREATE TABLE events (
+                topic {text} NOT NULL,
+                partition {bigint} NOT NULL,
+                event_offset {bigint} NOT NULL,
+                id {text} NOT NULL,
+                contract_version {bigint} NOT NULL,
+                appended_at {bigint} NOT NULL,
+                body {blob} NOT NULL,
+                PRIMARY KEY (topic, partition, event_offset))""",
+            "CREATE INDEX events_by_time ON events (topic, partition, appended_at)",
+            """CREATE TABLE idempotency_keys (
+                topic {text} NOT NULL,
+                key {text} NOT NULL,
+                partition {bigint} NOT NULL,
+                event_offset {bigint} NOT NULL,
+                expires_at {bigint} NOT NULL,
+                PRIMARY KEY (topic, key))""",
+            """CREATE TABLE group_offsets (
+                group_name {text} NOT NULL,
+                topic {text} NOT NULL,
+                partition {bigint} NOT NULL,
+                next_offset {bigint} NOT NULL,
+                updated_at {bigint} NOT NULL,
+                PRIMARY KEY (group_name, topic, partition))""",
+        ),
+    ),
+)
+
+
+def migrate(tx: Tx) -> int:
+    """Bring the schema up to date; returns the version now in force."""
+    tx.dialect.migration_lock(tx)
+    tx.execute(
+        tx.dialect.ddl(
+            """CREATE TABLE IF NOT EXISTS artery_migrations (
+                version {bigint} PRIMARY KEY, name {text} NOT NULL, applied_at {bigint} NOT NULL)"""
+        )
+    )
+    row = tx.one("SELECT MAX(version) FROM artery_migrations")
+    current = int(row[0]) if row and row[0] is not None else 0
+    for version, (name, statements) in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        for statement in statements:
+            tx.execute(tx.dialect.ddl(statement))
+        tx.execute(
+            "INSERT INTO artery_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (version, name, int(time.time() * 1_000_000)),
+        )
+    return len(MIGRATIONS)

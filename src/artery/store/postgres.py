@@ -1,0 +1,73 @@
+"""PostgreSQL through psycopg 3 (synchronous driver on the engine's threads).
+
+The engine's writer and readers each hold one connection; with several processes the
+database arbitrates (row locks, ``SKIP LOCKED``, advisory locks for migrations).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+
+from artery.errors import ConfigError
+from artery.store.protocol import Tx
+
+_DDL = {
+    "{id}": "BIGSERIAL PRIMARY KEY",
+    "{blob}": "BYTEA",
+    "{bigint}": "BIGINT",
+    "{text}": "TEXT",
+}
+_MIGRATION_LOCK_ID = 0x61727465  # "arte"
+
+
+class PostgresDialect:
+    name = "postgresql"
+    begin_write = "BEGIN"
+    begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+        if not re.match(r"^postgres(ql)?://", url):
+            raise ConfigError(
+                f"bad PostgreSQL URL {url!r}", fix="write postgresql://user@host:5432/dbname"
+            )
+        self.url = url
+        self.display_url = re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", url)
+        self.connect_timeout = connect_timeout
+
+    def connect(self, *, write: bool) -> Any:
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=max(1, int(self.connect_timeout)),
+            application_name="artery-writer" if write else "artery-reader",
+        )
+
+    def sql(self, text: str) -> str:
+        return _translate(text)
+
+    def ddl(self, text: str) -> str:
+        for token, spelling in _DDL.items():
+            text = text.replace(token, spelling)
+        return text
+
+    def migration_lock(self, tx: Tx) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_ID,))
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        return isinstance(exc, psycopg.errors.AdminShutdown)
+
+    def is_conflict(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.UniqueViolation)
+
+
+@lru_cache(maxsize=1024)
+def _translate(text: str) -> str:
+    """``?`` placeholders -> psycopg's ``%s`` (statements never contain a literal ``?``)."""
+    return text.replace("%", "%%").replace("?", "%s")

@@ -1,0 +1,67 @@
+"""The contracts between the core and its databases.
+
+The core writes its storage logic once, as plain functions over a ``Tx`` (a transaction
+that speaks SQL with ``?`` placeholders). A ``Store`` runs those functions durably: writes
+are group-committed (many concurrent callers share one transaction), reads run on reader
+connections. A ``Dialect`` is everything a backend differs in; it lives in ``sqlite.py`` or
+``postgres.py`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+
+class Tx(Protocol):
+    """One open transaction. Statements use ``?`` placeholders on every backend."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    @property
+    def dialect(self) -> Dialect: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the engine uses."""
+
+    def cursor(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+class Dialect(Protocol):
+    """What differs between databases: connecting, SQL spelling, failure classification."""
+
+    name: str
+    url: str
+    display_url: str  # the URL with any password masked, for messages
+    begin_write: str
+    begin_read: str
+    skip_locked: str  # appended to SELECT ... FOR UPDATE where the database has row locks
+
+    def connect(self, *, write: bool) -> Connection: ...
+    def sql(self, text: str) -> str: ...
+    def ddl(self, text: str) -> str: ...
+    def migration_lock(self, tx: Tx) -> None: ...
+    def is_disconnect(self, exc: BaseException) -> bool: ...
+    def is_conflict(self, exc: BaseException) -> bool: ...
+
+
+class Store(Protocol):
+    """Durable transactions for the core. Both methods are safe to call concurrently."""
+
+    dialect: Dialect
+
+    async def write(self, op: Callable[[Tx], T]) -> T:
+        """Run ``op`` in a write transaction; returns once it is committed (durable)."""
+        ...
+
+    async def read(self, op: Callable[[Tx], T]) -> T:
+        """Run ``op`` in a read-only snapshot."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,39 @@
+"""Artery: an integration runtime for Python teams.
+
+Everything a user writes is importable from here; the modules behind it may change.
+"""
+
+from artery.app import App, Contract
+from artery.config import Settings
+from artery.contracts import Compatibility
+from artery.envelope import Event
+from artery.errors import (
+    ArteryError,
+    ConfigError,
+    ContractViolation,
+    IncompatibleSchema,
+    InvalidEvent,
+    InvalidSchema,
+    StoreUnavailable,
+    UnknownContract,
+    UnknownTopic,
+)
+from artery.log import Retention
+
+__all__ = [
+    "App",
+    "ArteryError",
+    "Compatibility",
+    "ConfigError",
+    "Contract",
+    "ContractViolation",
+    "Event",
+    "IncompatibleSchema",
+    "InvalidEvent",
+    "InvalidSchema",
+    "Retention",
+    "Settings",
+    "StoreUnavailable",
+    "UnknownContract",
+    "UnknownTopic",
+]

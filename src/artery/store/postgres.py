@@ -28,6 +28,7 @@ class PostgresDialect:
     name = "postgresql"
     begin_write = "BEGIN"
     begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    for_update = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:

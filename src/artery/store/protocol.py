@@ -41,7 +41,8 @@ class Dialect(Protocol):
     display_url: str  # the URL with any password masked, for messages
     begin_write: str
     begin_read: str
-    skip_locked: str  # appended to SELECT ... FOR UPDATE where the database has row locks
+    for_update: str  # appended to a SELECT that locks its rows ("" where the database has none)
+    skip_locked: str  # the same, skipping rows another transaction holds
 
     def connect(self, *, write: bool) -> Connection: ...
     def sql(self, text: str) -> str: ...

@@ -23,6 +23,7 @@ class SqliteDialect:
     name = "sqlite"
     begin_write = "BEGIN IMMEDIATE"
     begin_read = "BEGIN"
+    for_update = ""
     skip_locked = ""
 
     def __init__(self, url: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000):

@@ -6,6 +6,15 @@ Everything a user writes is importable from here; the modules behind it may chan
 from artery.app import App, Contract
 from artery.config import Settings
 from artery.contracts import Compatibility
+from artery.delivery import (
+    BreakerPolicy,
+    DeliveryContext,
+    Filter,
+    Limit,
+    Permanent,
+    Retry,
+    RetryLater,
+)
 from artery.envelope import Event
 from artery.errors import (
     ArteryError,
@@ -23,6 +32,13 @@ from artery.log import Retention
 __all__ = [
     "App",
     "ArteryError",
+    "BreakerPolicy",
+    "DeliveryContext",
+    "Filter",
+    "Limit",
+    "Permanent",
+    "Retry",
+    "RetryLater",
     "Compatibility",
     "ConfigError",
     "Contract",

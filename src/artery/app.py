@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +21,13 @@ import orjson
 
 from artery.config import Settings
 from artery.contracts import Compatibility, Registry
+from artery.delivery.breaker import BreakerPolicy
+from artery.delivery.consumer import Consumer, Handler
+from artery.delivery.dead_letters import DeadLetters
+from artery.delivery.rate_limit import Limit
+from artery.delivery.retry import Retry
+from artery.delivery.worker import Worker
+from artery.durations import seconds
 from artery.envelope import Event
 from artery.errors import ArteryError, ConfigError, InvalidSchema
 from artery.log import EventLog, Retention, StoreLog
@@ -59,6 +66,8 @@ class App:
         self.settings = settings
         self.contracts: dict[str, Contract] = {}
         self.services: list[Service] = [RetentionSweeper()]
+        self.consumers: dict[tuple[str, str], Consumer] = {}
+        self.worker_options: dict[str, Any] = {}
         self._store: SqlStore | None = None
         self._registry: Registry | None = None
         self._log: EventLog | None = None
@@ -93,17 +102,71 @@ class App:
         self.contracts[subject] = declared
         return declared
 
+    def consumer(
+        self,
+        contract: Contract | str,
+        *,
+        group: str,
+        retry: Retry | None = None,
+        timeout: float | str | None = "30s",
+        concurrency: int = 32,
+        ordered: bool = False,
+        dedupe: bool = False,
+        rate_limit: str | Limit | None = None,
+        breaker: str | None = None,
+        breaker_policy: BreakerPolicy | None = None,
+        start: str = "earliest",
+    ) -> Callable[[Handler], Handler]:
+        """Register an async ``handler(event, ctx)`` for the contract's topic under ``group``.
+
+        Delivery is at-least-once; pass ``ctx.idempotency_key`` to the partner for
+        exactly-once effects, or set ``dedupe=True`` so a completed event is never re-run.
+        """
+        topic = contract.topic if isinstance(contract, Contract) else _topic_of(self, contract)
+        if (group, topic) in self.consumers:
+            raise ConfigError(
+                f"group {group!r} already has a consumer on {topic!r}",
+                fix="give each consumer of a topic its own group",
+            )
+        if concurrency < 1:
+            raise ConfigError(f"concurrency {concurrency}", fix="use 1 or more")
+        if start not in ("earliest", "latest"):
+            raise ConfigError(f"bad start {start!r}", fix="use 'earliest' or 'latest'")
+        limit = Limit.parse(rate_limit) if isinstance(rate_limit, str) else rate_limit
+
+        def register(handler: Handler) -> Handler:
+            self.consumers[(group, topic)] = Consumer(
+                name=getattr(handler, "__qualname__", repr(handler)),
+                topic=topic,
+                group=group,
+                handler=handler,
+                retry=retry or Retry(),
+                timeout=None if timeout is None else seconds(timeout),
+                concurrency=concurrency,
+                ordered=ordered,
+                dedupe=dedupe,
+                rate_limit=limit,
+                breaker=breaker or (limit.name if limit else None),
+                breaker_policy=breaker_policy or BreakerPolicy(),
+                start=start,
+            )
+            return handler
+
+        return register
+
     # -- lifecycle -----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[App]:
-        await self.start()
+    async def running(self, *, workers: bool = True) -> AsyncIterator[App]:
+        """Run the app on this event loop; ``workers=False`` opens it for tools (CLI,
+        admin) without consuming anything."""
+        await self.start(workers=workers)
         try:
             yield self
         finally:
             await self.stop()
 
-    async def start(self) -> None:
+    async def start(self, *, workers: bool = True) -> None:
         if self._store is not None:
             raise ConfigError(f"app {self.name!r} is already running", fix="start it once")
         self._store = await open_store(
@@ -116,16 +179,24 @@ class App:
         try:
             for declared in self.contracts.values():
                 await self._install(declared)
+            if workers and self.consumers and not any(
+                isinstance(s, Worker) for s in self.services
+            ):
+                self.services.append(Worker(list(self.consumers.values()), **self.worker_options))
             for service in self.services:
-                await service.start(self)
+                if workers or not isinstance(service, Worker):
+                    await service.start(self)
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
         for service in reversed(self.services):
-            with contextlib.suppress(Exception):
+            try:
                 await service.stop()
+            except Exception:  # keep stopping the rest; say what failed
+                logging.getLogger("artery.app").exception("stopping %r failed", service)
+        self.services = [s for s in self.services if not isinstance(s, Worker)]
         if self._store is not None:
             await self._store.close()
         self._store = self._registry = self._log = None
@@ -153,6 +224,10 @@ class App:
         if self._store is None:
             raise _not_running(self.name)
         return self._store
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(self.store)
 
     @property
     def registry(self) -> Registry:

@@ -7,6 +7,7 @@ partition key, and leaves storage to a ``Log`` backend.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ class EventLog:
         self.registry = registry
         self.dedupe_window = dedupe_window
         self._topics: dict[str, Topic] = {}
+        self._appended: dict[str, asyncio.Event] = {}
 
     async def create_topic(
         self,
@@ -81,7 +83,22 @@ class EventLog:
             records.append(
                 Record(event, partition_for(key, topic.partitions), contract.version, encode(event))
             )
-        return await self.backend.append(topic, records, dedupe_window=self.dedupe_window)
+        stored = await self.backend.append(topic, records, dedupe_window=self.dedupe_window)
+        self._wake(topic.name)
+        return stored
+
+    def appended(self, topic: str) -> asyncio.Event:
+        """Set at the next append to ``topic`` in this process, so consumers here wake at
+        once instead of waiting for their next poll (other processes are found by polling)."""
+        signal = self._appended.get(topic)
+        if signal is None:
+            signal = self._appended[topic] = asyncio.Event()
+        return signal
+
+    def _wake(self, topic: str) -> None:
+        signal = self._appended.pop(topic, None)
+        if signal is not None:
+            signal.set()
 
     async def read(self, topic: str, partition: int, offset: int, limit: int = 500) -> list[Event]:
         await self.topic(topic)

@@ -1,0 +1,205 @@
+"""Dead letters: events a consumer gave up on, with every attempt's error.
+
+A dead letter is a home a person can see: list, inspect, redrive (re-run the consumer's
+current code from attempt one) or purge (only with explicit confirmation). Redrive puts
+the event back on the durable retry schedule, due now, so whichever worker holds the
+partition runs it; nothing needs to be running when you redrive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from artery.delivery import retries
+from artery.delivery.attempts import AttemptError
+from artery.envelope import Event
+from artery.errors import ConfigError, NotFound
+from artery.log.embedded import decode, encode
+from artery.store import Store, Tx
+
+
+def _now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    group: str
+    consumer: str
+    event: Event
+    reason: str
+    errors: tuple[AttemptError, ...]
+    created_at: float
+    redriven_at: float | None
+
+    def summary(self) -> dict[str, Any]:
+        """A listing row: no payload, since data may hold classified fields."""
+        return {
+            "id": self.id,
+            "group": self.group,
+            "consumer": self.consumer,
+            "event_id": self.event.id,
+            "type": self.event.type,
+            "topic": self.event.topic,
+            "partition": self.event.partition,
+            "offset": self.event.offset,
+            "reason": self.reason,
+            "attempts": len(self.errors),
+            "last_error": self.errors[-1].type if self.errors else None,
+            "created_at": self.created_at,
+            "redriven_at": self.redriven_at,
+        }
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which dead letters an operation applies to; every field narrows the selection."""
+
+    ids: tuple[int, ...] = ()
+    group: str | None = None
+    consumer: str | None = None
+    event_type: str | None = None
+    error_type: str | None = None
+    include_redriven: bool = False
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["1 = 1"], []
+        if self.ids:
+            clauses.append(f"id IN ({','.join('?' * len(self.ids))})")
+            params.extend(self.ids)
+        for column, value in (
+            ("group_name", self.group),
+            ("consumer", self.consumer),
+            ("event_type", self.event_type),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.error_type is not None:
+            clauses.append("errors_json LIKE ?")
+            params.append(f'%"type":"%{self.error_type}"%')
+        if not self.include_redriven:
+            clauses.append("redriven_at IS NULL")
+        return " AND ".join(clauses), params
+
+
+def add(
+    tx: Tx, group: str, consumer: str, event: Event, reason: str, errors: Sequence[AttemptError]
+) -> None:
+    tx.execute(
+        "INSERT INTO dead_letters (group_name, consumer, topic, partition, event_offset,"
+        " event_id, event_type, body, reason, errors_json, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            group,
+            consumer,
+            event.topic,
+            event.partition,
+            event.offset,
+            event.id,
+            event.type,
+            encode(event),
+            reason,
+            orjson.dumps([e.to_dict() for e in errors]).decode(),
+            _now_us(),
+        ),
+    )
+
+
+_COLUMNS = (
+    "id, group_name, consumer, topic, partition, event_offset, body, reason, errors_json,"
+    " created_at, redriven_at"
+)
+
+
+def _row(r: Any) -> DeadLetter:
+    return DeadLetter(
+        id=int(r[0]),
+        group=r[1],
+        consumer=r[2],
+        event=decode(r[3], r[4], r[5], r[6]),
+        reason=r[7],
+        errors=tuple(AttemptError.from_dict(e) for e in orjson.loads(r[8])),
+        created_at=int(r[9]) / 1e6,
+        redriven_at=None if r[10] is None else int(r[10]) / 1e6,
+    )
+
+
+class DeadLetters:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def list(self, where: Filter = Filter(), limit: int = 100) -> list[DeadLetter]:
+        sql, params = where.where()
+        rows = await self._store.read(
+            lambda tx: tx.execute(
+                f"SELECT {_COLUMNS} FROM dead_letters WHERE {sql} ORDER BY id LIMIT ?",
+                [*params, limit],
+            )
+        )
+        return [_row(r) for r in rows]
+
+    async def get(self, dead_letter_id: int) -> DeadLetter:
+        found = await self.list(Filter(ids=(dead_letter_id,), include_redriven=True), 1)
+        if not found:
+            raise NotFound(
+                f"dead letter {dead_letter_id} does not exist",
+                fix="list them with `artery dlq list`",
+            )
+        return found[0]
+
+    async def depth(self) -> dict[tuple[str, str], int]:
+        """Open dead letters per (group, consumer)."""
+        rows = await self._store.read(
+            lambda tx: tx.execute(
+                "SELECT group_name, consumer, COUNT(*) FROM dead_letters"
+                " WHERE redriven_at IS NULL GROUP BY group_name, consumer"
+            )
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    async def redrive(self, where: Filter) -> int:
+        """Schedule the selected dead letters for a fresh run; returns how many."""
+        _require_selection(where, "redrive")
+        sql, params = where.where()
+
+        def op(tx: Tx) -> int:
+            rows = tx.execute(
+                f"SELECT {_COLUMNS} FROM dead_letters WHERE {sql} AND redriven_at IS NULL",
+                params,
+            )
+            stamp = _now_us()
+            for letter in map(_row, rows):
+                retries.schedule(tx, letter.group, letter.consumer, letter.event, 0, stamp, [])
+                tx.execute(
+                    "UPDATE dead_letters SET redriven_at = ? WHERE id = ?", (stamp, letter.id)
+                )
+            return len(rows)
+
+        return await self._store.write(op)
+
+    async def purge(self, where: Filter, *, confirm: bool = False) -> int:
+        _require_selection(where, "purge")
+        if not confirm:
+            raise ConfigError(
+                "purge deletes dead letters for good and needs confirmation",
+                fix="pass --yes (CLI) or confirm=true (API)",
+            )
+        sql, params = where.where()
+        return await self._store.write(
+            lambda tx: len(tx.execute(f"DELETE FROM dead_letters WHERE {sql} RETURNING id", params))
+        )
+
+
+def _require_selection(where: Filter, verb: str) -> None:
+    if where == Filter() or where == Filter(include_redriven=True):
+        raise ConfigError(
+            f"{verb} needs a selection",
+            fix="give dead letter ids, a group, a consumer, an event type or an error type",
+        )

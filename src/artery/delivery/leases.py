@@ -1,0 +1,124 @@
+"""Partition leases: which worker process serves which partitions of a consumer group.
+
+Each worker heartbeats a row in ``workers`` and, every ``ttl / 3``, balances: it renews the
+leases it holds, gives up the ones above its fair share (``ceil(partitions / live
+workers)``) and takes free or expired ones up to that share. A dead worker's partitions are
+taken over once its leases expire, so takeover is bounded by ``ttl`` plus one balance.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+
+from artery.store import Store, Tx
+
+
+def now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    keep: frozenset[int]  # partitions this worker holds now (renewed or newly taken)
+    surplus: frozenset[int]  # held, but above the fair share: drain, then release
+
+
+class Leases:
+    def __init__(self, store: Store, worker_id: str, ttl: float = 10.0) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.ttl_us = int(ttl * 1_000_000)
+
+    async def heartbeat(self) -> None:
+        stamp = now_us()
+        await self.store.write(
+            lambda tx: tx.execute(
+                "INSERT INTO workers (worker_id, host, pid, started_at, heartbeat_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (worker_id)"
+                " DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                (self.worker_id, socket.gethostname(), os.getpid(), stamp, stamp),
+            )
+        )
+
+    async def balance(self, group: str, topic: str, partitions: int) -> Assignment:
+        return await self.store.write(lambda tx: self._balance(tx, group, topic, partitions))
+
+    def _balance(self, tx: Tx, group: str, topic: str, partitions: int) -> Assignment:
+        stamp = now_us()
+        live = tx.one("SELECT COUNT(*) FROM workers WHERE heartbeat_at > ?", (stamp - self.ttl_us,))
+        share = math.ceil(partitions / max(1, int(live[0]) if live else 1))
+        rows = tx.execute(
+            "SELECT partition, owner, expires_at FROM partition_leases"
+            " WHERE group_name = ? AND topic = ?" + tx.dialect.for_update,
+            (group, topic),
+        )
+        held = {int(p): (o, int(e)) for p, o, e in rows}
+        mine = sorted(p for p, (o, e) in held.items() if o == self.worker_id and e > stamp)
+        free = [p for p in range(partitions) if p not in held or held[p][1] <= stamp]
+        keep = mine[:share]
+        surplus = mine[share:]
+        for p in free:
+            if len(keep) >= share:
+                break
+            if p not in keep:
+                keep.append(p)
+        expires = stamp + self.ttl_us
+        tx.executemany(
+            "INSERT INTO partition_leases (group_name, topic, partition, owner, expires_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_name, topic, partition)"
+            " DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+            [(group, topic, p, self.worker_id, expires) for p in [*keep, *surplus]],
+        )
+        return Assignment(frozenset(keep), frozenset(surplus))
+
+    async def release(self, group: str, topic: str, partitions: set[int] | frozenset[int]) -> None:
+        rows = [(group, topic, p, self.worker_id) for p in partitions]
+        await self.store.write(
+            lambda tx: tx.executemany(
+                "DELETE FROM partition_leases WHERE group_name = ? AND topic = ?"
+                " AND partition = ? AND owner = ?",
+                rows,
+            )
+        )
+
+    async def leave(self) -> None:
+        """Give up everything at once (graceful shutdown), so others take over now."""
+        await self.store.write(
+            lambda tx: (
+                tx.execute("DELETE FROM partition_leases WHERE owner = ?", (self.worker_id,)),
+                tx.execute("DELETE FROM workers WHERE worker_id = ?", (self.worker_id,)),
+            )
+        )
+
+    async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> set[int]:
+        """Commit offsets only for partitions this worker still holds (fencing): a worker
+        that lost its lease while paused cannot move the group backwards or forwards.
+        Returns the partitions whose lease is gone."""
+
+        def op(tx: Tx) -> set[int]:
+            rows = tx.execute(
+                "SELECT partition, owner FROM partition_leases WHERE group_name = ?"
+                " AND topic = ?" + tx.dialect.for_update,
+                (group, topic),
+            )
+            held = {int(p) for p, owner in rows if owner == self.worker_id}
+            stamp = now_us()
+            tx.executemany(
+                "INSERT INTO group_offsets (group_name, topic, partition, next_offset, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_name, topic, partition)"
+                " DO UPDATE SET next_offset = excluded.next_offset,"
+                " updated_at = excluded.updated_at",
+                [(group, topic, p, o, stamp) for p, o in offsets.items() if p in held],
+            )
+            return set(offsets) - held
+
+        return await self.store.write(op)

@@ -1,0 +1,130 @@
+"""Serving one leased partition for one consumer.
+
+An event is *unsettled* from the moment it is fetched until it is completed, durably
+scheduled for a retry, or dead-lettered; the committed offset (the watermark) never passes
+an unsettled event, so a crash re-delivers exactly what was not settled.
+
+Ordered consumers keep a lane per partition key: events of one key run one after another,
+and while a key has a pending retry its later events wait in the lane (head-of-line
+blocking for that key only). Pending retries are reloaded when a partition is taken over,
+so the blocking survives restarts and takeovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from artery.envelope import Event
+
+if TYPE_CHECKING:
+    from artery.delivery.runner import ConsumerRunner
+
+Outcome = str  # "done" | "retry" | "dead"
+
+
+class PartitionWorker:
+    def __init__(self, runner: ConsumerRunner, partition: int, committed: int) -> None:
+        self.runner = runner
+        self.partition = partition
+        self.cursor = committed
+        self.committed = committed
+        self.unsettled: set[int] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.lanes: dict[str, deque[Event]] = {}
+        self.blocked: set[str] = set()  # keys with a pending retry (ordered consumers)
+        self.retrying: set[int] = set()  # offsets whose retry is running now
+        self.stopping = False
+        self.fetcher: asyncio.Task[None] | None = None
+
+    def watermark(self) -> int:
+        return min(self.unsettled) if self.unsettled else self.cursor
+
+    def block(self, key: str) -> None:
+        self.blocked.add(key)
+        self.lanes.setdefault(key, deque())
+
+    def start(self) -> None:
+        self.fetcher = asyncio.create_task(self._fetch_loop(), name=f"fetch-{self.partition}")
+
+    async def _fetch_loop(self) -> None:
+        runner = self.runner
+        while not self.stopping:
+            events = await runner.fetch(self.partition, self.cursor)
+            if not events:
+                await runner.wait_for_events()
+                continue
+            skip = await runner.already_done(events)
+            for event in events:
+                offset = event.offset or 0
+                self.cursor = offset + 1
+                if event.id in skip or offset in runner.scheduled_offsets(self.partition):
+                    continue
+                self.unsettled.add(offset)
+                await self.admit(event)
+                if self.stopping:
+                    return
+
+    async def admit(self, event: Event) -> None:
+        """Queue behind its key (ordered) or start it now; waits for a concurrency slot."""
+        if self.runner.consumer.ordered:
+            key = event.partitionkey or event.id
+            lane = self.lanes.get(key)
+            if lane is not None:
+                lane.append(event)
+                return
+            self.lanes[key] = deque()
+        await self.runner.slots.acquire()
+        self.spawn(self.runner.deliver(event, 0, (), from_retry=False), event)
+
+    def spawn(self, work: Coroutine[Any, Any, Outcome], event: Event) -> None:
+        task = asyncio.create_task(self._settle_after(work, event))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _settle_after(self, work: Coroutine[Any, Any, Outcome], event: Event) -> None:
+        try:
+            outcome = await work
+        finally:
+            self.runner.slots.release()
+        offset = event.offset or 0
+        self.unsettled.discard(offset)
+        self.retrying.discard(offset)
+        if self.runner.consumer.ordered:
+            self._advance_lane(event.partitionkey or event.id, outcome)
+
+    def _advance_lane(self, key: str, outcome: Outcome) -> None:
+        if outcome == "retry":
+            self.blocked.add(key)
+            return
+        self.blocked.discard(key)
+        lane = self.lanes.get(key)
+        if lane is None:
+            return
+        if not lane:
+            del self.lanes[key]
+            return
+        upcoming = lane.popleft()
+        self.spawn(self._after_slot(upcoming), upcoming)
+
+    async def _after_slot(self, event: Event) -> Outcome:
+        await self.runner.slots.acquire()
+        return await self.runner.deliver(event, 0, (), from_retry=False)
+
+    def run_retry(self, work: Callable[[], Coroutine[Any, Any, Outcome]], event: Event) -> None:
+        self.retrying.add(event.offset or 0)
+        self.spawn(work(), event)
+
+    async def stop(self, grace: float) -> None:
+        """Stop fetching; let running deliveries finish within ``grace``, then cancel them."""
+        self.stopping = True
+        if self.fetcher is not None:
+            self.fetcher.cancel()
+            await asyncio.gather(self.fetcher, return_exceptions=True)
+        if self.tasks:
+            _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)

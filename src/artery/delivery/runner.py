@@ -1,0 +1,268 @@
+"""Running one consumer in one worker process: its leased partitions, its durable retries,
+and its offset commits.
+
+Store writes happen only where durability needs them: when an event is scheduled for a
+retry or dead-lettered (before its offset may pass), when a retried or deduped event
+completes, and in the periodic watermark commit. A successful first attempt of a plain
+consumer costs no write of its own; the commit of its offset is shared with its
+neighbours. Every write is retried while the store is unreachable, so an outage pauses
+the consumer instead of losing or skipping events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from artery.delivery import dead_letters, retries
+from artery.delivery.attempts import AttemptError
+from artery.delivery.consumer import Consumer, DeliveryContext
+from artery.delivery.partition import Outcome, PartitionWorker
+from artery.delivery.retry import Permanent, RetryLater
+from artery.envelope import Event
+from artery.errors import StoreUnavailable
+from artery.store import Tx
+
+if TYPE_CHECKING:
+    from artery.delivery.worker import Worker
+
+T = TypeVar("T")
+log = logging.getLogger("artery.delivery")
+
+
+class ConsumerRunner:
+    def __init__(self, worker: Worker, consumer: Consumer) -> None:
+        self.worker = worker
+        self.app = worker.app
+        self.consumer = consumer
+        self.slots = asyncio.Semaphore(consumer.concurrency)
+        self.partitions: dict[int, PartitionWorker] = {}
+        self._scheduled: dict[int, set[int]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.breaker = (
+            worker.breakers.get(consumer.breaker, consumer.breaker_policy)
+            if consumer.breaker
+            else None
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._retry_loop(), name=f"retries-{self.consumer.name}"),
+            asyncio.create_task(self._commit_loop(), name=f"commits-{self.consumer.name}"),
+        ]
+
+    async def stop(self, grace: float) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(p.stop(grace) for p in self.partitions.values()))
+        with contextlib.suppress(StoreUnavailable):
+            await self.commit()
+        self.partitions.clear()
+
+    async def assign(self, keep: frozenset[int], surplus: frozenset[int]) -> None:
+        """Start newly leased partitions; hand back surplus ones; drop lost ones."""
+        for partition in sorted(set(self.partitions) - keep - surplus):
+            await self.partitions.pop(partition).stop(0)  # lease lost: another worker has it
+        for partition in sorted(surplus & set(self.partitions)):
+            await self.partitions[partition].stop(self.worker.grace)
+            await self.commit()
+            self.partitions.pop(partition)
+        if surplus:
+            await self.worker.leases.release(self.consumer.group, self.consumer.topic, surplus)
+        for partition in sorted(keep - set(self.partitions)):
+            await self._take(partition)
+
+    async def _take(self, partition: int) -> None:
+        group, topic = self.consumer.group, self.consumer.topic
+        committed = {
+            p.partition: p.committed
+            for p in await self.app.log.positions(group)
+            if p.topic == topic
+        }
+        pending = await self.app.store.read(
+            lambda tx: retries.pending(tx, group, topic, [partition], None, 1_000_000)
+        )
+        worker = PartitionWorker(self, partition, committed.get(partition, 0))
+        self._scheduled[partition] = {r.event.offset or 0 for r in pending}
+        if self.consumer.ordered:
+            for retry in pending:
+                worker.block(retry.event.partitionkey or retry.event.id)
+        self.partitions[partition] = worker
+        worker.start()
+
+    # -- fetching ----------------------------------------------------------------------
+
+    async def fetch(self, partition: int, offset: int) -> list[Event]:
+        limit = max(1, min(500, self.consumer.concurrency * 4))
+        try:
+            return await self.app.log.backend.read(self.consumer.topic, partition, offset, limit)
+        except StoreUnavailable as exc:
+            log.warning("fetch paused: %s", exc.message)
+            await asyncio.sleep(self.worker.retry_backoff())
+            return []
+
+    async def wait_for_events(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.worker.poll_interval):
+                await self.app.log.appended(self.consumer.topic).wait()
+
+    async def already_done(self, events: Sequence[Event]) -> set[str]:
+        """Event ids this group completed before (only tracked with ``dedupe=True``)."""
+        if not self.consumer.dedupe:
+            return set()
+        ids = [e.id for e in events]
+        marks = ",".join("?" * len(ids))
+        rows = await self.durably(
+            lambda tx: tx.execute(
+                f"SELECT event_id FROM completions WHERE group_name = ? AND event_id IN ({marks})",
+                [self.consumer.group, *ids],
+            ),
+            read=True,
+        )
+        return {r[0] for r in rows}
+
+    def scheduled_offsets(self, partition: int) -> set[int]:
+        return self._scheduled.get(partition, set())
+
+    # -- delivering --------------------------------------------------------------------
+
+    async def deliver(
+        self, event: Event, attempts_made: int, errors: Sequence[AttemptError], *, from_retry: bool
+    ) -> Outcome:
+        consumer = self.consumer
+        attempt = attempts_made + 1
+        if self.breaker is not None:
+            await self.breaker.wait_until_allowed()
+        if consumer.rate_limit is not None:
+            await self.worker.limiter.acquire(consumer.rate_limit)
+        ctx = DeliveryContext(event, consumer.group, consumer.name, attempt, self.app)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(consumer.timeout):
+                await consumer.handler(event, ctx)
+        except Exception as exc:
+            if self.breaker is not None and not isinstance(exc, Permanent):
+                self.breaker.record_failure()
+            if isinstance(exc, TimeoutError) and time.monotonic() - started >= (
+                consumer.timeout or 0
+            ):
+                exc = TimeoutError(f"handler timed out after {consumer.timeout}s")
+            failure = AttemptError.from_exception(
+                exc, attempt, time.time(), time.monotonic() - started
+            )
+            return await self._failed(event, exc, attempt, (*errors, failure))
+        if self.breaker is not None:
+            self.breaker.record_success()
+        if consumer.dedupe or from_retry:
+            await self.durably(lambda tx: self._complete(tx, event, from_retry))
+        return "done"
+
+    async def _failed(
+        self, event: Event, exc: Exception, attempt: int, errors: Sequence[AttemptError]
+    ) -> Outcome:
+        consumer = self.consumer
+        if consumer.retry.should_retry(exc, attempt):
+            delay = exc.after if isinstance(exc, RetryLater) else consumer.retry.delay(attempt)
+            due = int((time.time() + delay) * 1_000_000)
+            await self.durably(
+                lambda tx: retries.schedule(
+                    tx, consumer.group, consumer.name, event, attempt, due, errors
+                )
+            )
+            return "retry"
+        reason = "permanent error" if isinstance(exc, Permanent) else (
+            f"gave up after {attempt} attempt(s)"
+        )
+
+        def bury(tx: Tx) -> None:
+            retries.remove(tx, consumer.group, event)
+            dead_letters.add(tx, consumer.group, consumer.name, event, reason, errors)
+
+        await self.durably(bury)
+        log.warning(
+            "dead-lettered event %s of %s for %s: %s", event.id, event.topic, consumer.name, reason
+        )
+        return "dead"
+
+    def _complete(self, tx: Tx, event: Event, from_retry: bool) -> None:
+        if from_retry:
+            retries.remove(tx, self.consumer.group, event)
+        if self.consumer.dedupe:
+            tx.execute(
+                "INSERT INTO completions (group_name, event_id, completed_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (group_name, event_id) DO NOTHING",
+                (self.consumer.group, event.id, int(time.time() * 1_000_000)),
+            )
+
+    # -- retries -----------------------------------------------------------------------
+
+    async def _retry_loop(self) -> None:
+        consumer = self.consumer
+        while True:
+            await asyncio.sleep(self.worker.retry_poll)
+            owned = sorted(self.partitions)
+            due = await self.durably(
+                lambda tx: retries.pending(
+                    tx, consumer.group, consumer.topic, owned, int(time.time() * 1e6), 256
+                ),
+                read=True,
+            )
+            for retry in due:
+                worker = self.partitions.get(retry.event.partition or 0)
+                if worker is None or (retry.event.offset or 0) in worker.retrying:
+                    continue
+                await self.slots.acquire()
+                worker.run_retry(
+                    lambda r=retry: self.deliver(r.event, r.attempt, r.errors, from_retry=True),  # type: ignore[misc]
+                    retry.event,
+                )
+
+    # -- commits -----------------------------------------------------------------------
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.worker.commit_interval)
+            try:
+                await self.commit()
+            except StoreUnavailable as exc:
+                log.warning("offset commit postponed: %s", exc.message)
+
+    async def commit(self) -> None:
+        moved = {
+            p: w.watermark() for p, w in self.partitions.items() if w.watermark() > w.committed
+        }
+        if not moved:
+            return
+        lost = await self.worker.leases.commit(self.consumer.group, self.consumer.topic, moved)
+        for partition, offset in moved.items():
+            worker = self.partitions.get(partition)
+            if worker is not None and partition not in lost:
+                worker.committed = offset
+        for partition in lost:
+            worker = self.partitions.pop(partition, None)
+            if worker is not None:
+                log.warning("lost lease on %s/%d; another worker took it", self.consumer.topic, partition)
+                await worker.stop(0)
+
+    # -- store access ------------------------------------------------------------------
+
+    async def durably(self, op: Callable[[Tx], T], *, read: bool = False) -> T:
+        """Run ``op``, waiting out store outages: an outage pauses, it never drops work."""
+        call: Callable[[Callable[[Tx], T]], Awaitable[T]] = (
+            self.app.store.read if read else self.app.store.write
+        )
+        while True:
+            try:
+                return await call(op)
+            except StoreUnavailable as exc:
+                log.warning("store unavailable, retrying: %s", exc.message)
+                await asyncio.sleep(self.worker.retry_backoff())
+
+

@@ -1,0 +1,94 @@
+"""The worker: runs every consumer of an app, balancing partitions with other workers.
+
+Started by ``App.running()`` (in-process) or ``artery worker`` (a process of its own, which
+stops gracefully on SIGTERM: it stops fetching, lets running handlers finish within the
+grace period, commits and gives its leases back so others take over at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import TYPE_CHECKING
+
+from artery.delivery.breaker import Breakers
+from artery.delivery.consumer import Consumer
+from artery.delivery.leases import Leases, new_worker_id
+from artery.delivery.rate_limit import RateLimiter
+from artery.delivery.runner import ConsumerRunner
+from artery.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from artery.app import App
+
+log = logging.getLogger("artery.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        consumers: list[Consumer],
+        *,
+        lease_ttl: float = 10.0,
+        poll_interval: float = 0.05,
+        commit_interval: float = 0.05,
+        retry_poll: float = 0.1,
+        grace: float = 30.0,
+    ) -> None:
+        self.consumers = consumers
+        self.lease_ttl = lease_ttl
+        self.poll_interval = poll_interval
+        self.commit_interval = commit_interval
+        self.retry_poll = retry_poll
+        self.grace = grace
+        self.worker_id = new_worker_id()
+        self.runners: list[ConsumerRunner] = []
+        self._balancer: asyncio.Task[None] | None = None
+
+    async def start(self, app: App) -> None:
+        self.app = app
+        self.leases = Leases(app.store, self.worker_id, self.lease_ttl)
+        self.limiter = RateLimiter(app.store)
+        self.breakers = Breakers(app.store, self.worker_id)
+        await self.leases.heartbeat()
+        for consumer in self.consumers:
+            await app.log.join(consumer.group, consumer.topic, consumer.start)
+            runner = ConsumerRunner(self, consumer)
+            runner.start()
+            self.runners.append(runner)
+        await self._balance_once()
+        self._balancer = asyncio.create_task(self._balance_loop(), name="artery-balancer")
+
+    async def stop(self) -> None:
+        if self._balancer is not None:
+            self._balancer.cancel()
+            await asyncio.gather(self._balancer, return_exceptions=True)
+        await asyncio.gather(*(r.stop(self.grace) for r in self.runners))
+        self.runners.clear()
+        with contextlib.suppress(StoreUnavailable):
+            await self.leases.leave()
+
+    async def _balance_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            try:
+                await self._balance_once()
+            except StoreUnavailable as exc:
+                log.warning("lease renewal postponed: %s", exc.message)
+            except Exception:
+                log.exception("lease balancing failed; trying again")
+
+    async def _balance_once(self) -> None:
+        await self.leases.heartbeat()
+        for runner in self.runners:
+            topic = await self.app.log.topic(runner.consumer.topic)
+            assignment = await self.leases.balance(
+                runner.consumer.group, topic.name, topic.partitions
+            )
+            await runner.assign(assignment.keep, assignment.surplus)
+
+    def retry_backoff(self) -> float:
+        """How long to wait before trying an unreachable store again (jittered)."""
+        return 0.5 * (0.5 + random.random())

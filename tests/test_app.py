@@ -58,7 +58,7 @@ async def test_publish_many_is_all_or_nothing(store_url: str) -> None:
 
 async def test_using_an_app_that_is_not_running_says_how(tmp_path: Path) -> None:
     app = App("shop", store=f"sqlite:///{tmp_path}/a.db")
-    with pytest.raises(ConfigError, match="app.running"):
+    with pytest.raises(ConfigError, match=r"app\.running"):
         await app.publish("x", {})
 
 
@@ -69,12 +69,16 @@ def test_missing_schema_file_names_the_path(tmp_path: Path) -> None:
 
 
 def test_settings_come_from_env_then_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "artery.toml").write_text('[artery]\nstore = "sqlite:///from-toml.db"\n'
-                                          'partitions = 3\ndedupe_window = "2h"\n')
+    (tmp_path / "artery.toml").write_text(
+        '[artery]\nstore = "sqlite:///from-toml.db"\npartitions = 3\ndedupe_window = "2h"\n'
+    )
     monkeypatch.setenv("ARTERY_PARTITIONS", "5")
     settings = Settings.load(tmp_path / "artery.toml")
     assert (settings.store, settings.partitions, settings.dedupe_window) == (
-        "sqlite:///from-toml.db", 5, 7200.0)
+        "sqlite:///from-toml.db",
+        5,
+        7200.0,
+    )
 
 
 def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,8 +89,9 @@ def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
 
 async def test_retention_is_declared_with_the_contract(store_url: str) -> None:
     app = App("shop", store=store_url)
-    stock = app.contract("stock.changed", schema=SCHEMA, retention=Retention(max_count=2),
-                         partitions=1)
+    stock = app.contract(
+        "stock.changed", schema=SCHEMA, retention=Retention(max_count=2), partitions=1
+    )
     async with app.running():
         for n in range(1, 6):
             await app.publish(stock, {"sku": "A", "qty": n})

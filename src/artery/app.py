@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import orjson
 
 from artery.config import Settings
 from artery.contracts import Compatibility, Registry
+from artery.contracts.registry import parse_mode
 from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.consumer import Consumer, Handler
 from artery.delivery.dead_letters import DeadLetters
@@ -87,7 +89,7 @@ class App:
         partitions: int | None = None,
         retention: Retention | None = None,
     ) -> Contract:
-        mode = Compatibility.parse(compatibility) if isinstance(compatibility, str) else compatibility
+        mode = parse_mode(compatibility)
         declared = Contract(
             subject=subject,
             schema=_load_schema(schema),
@@ -166,6 +168,19 @@ class App:
         finally:
             await self.stop()
 
+    async def serve(self, *, workers: bool = True) -> None:
+        """Run until SIGTERM or SIGINT, then stop gracefully (``artery worker`` / ``run``)."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with self.running(workers=workers):
+                await stop.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
     async def start(self, *, workers: bool = True) -> None:
         if self._store is not None:
             raise ConfigError(f"app {self.name!r} is already running", fix="start it once")
@@ -179,9 +194,7 @@ class App:
         try:
             for declared in self.contracts.values():
                 await self._install(declared)
-            if workers and self.consumers and not any(
-                isinstance(s, Worker) for s in self.services
-            ):
+            if workers and self.consumers and not any(isinstance(s, Worker) for s in self.services):
                 self.services.append(Worker(list(self.consumers.values()), **self.worker_options))
             for service in self.services:
                 if workers or not isinstance(service, Worker):

@@ -107,7 +107,12 @@ class Event:
             time=parse_time(obj["time"]) if obj.get("time") is not None else now(),
             datacontenttype=obj.get("datacontenttype") or JSON,
             data=obj.get("data"),
-            **{name: _optional_text(obj, name) for name in _OPTIONAL},
+            subject=_optional_text(obj, "subject"),
+            dataschema=_optional_text(obj, "dataschema"),
+            partitionkey=_optional_text(obj, "partitionkey"),
+            idempotencykey=_optional_text(obj, "idempotencykey"),
+            correlationid=_optional_text(obj, "correlationid"),
+            traceparent=_optional_text(obj, "traceparent"),
         )
 
     @classmethod
@@ -130,7 +135,9 @@ class Event:
     @classmethod
     def from_http_binary(cls, headers: Mapping[str, str], body: bytes) -> Event:
         attrs: dict[str, Any] = {
-            key.lower()[3:]: value for key, value in headers.items() if key.lower().startswith("ce-")
+            key.lower()[3:]: value
+            for key, value in headers.items()
+            if key.lower().startswith("ce-")
         }
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), JSON)
         attrs["datacontenttype"] = content_type.split(";")[0].strip()

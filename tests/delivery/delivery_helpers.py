@@ -13,8 +13,13 @@ ORDER = {
     "properties": {"n": {"type": "integer"}, "customer": {"type": "string"}},
     "required": ["n"],
 }
-FAST = {"lease_ttl": 2.0, "poll_interval": 0.02, "commit_interval": 0.02, "retry_poll": 0.03,
-        "grace": 5.0}
+FAST = {
+    "lease_ttl": 2.0,
+    "poll_interval": 0.02,
+    "commit_interval": 0.02,
+    "retry_poll": 0.03,
+    "grace": 5.0,
+}
 
 
 def make_app(store_url: str, partitions: int = 4) -> tuple[App, object]:

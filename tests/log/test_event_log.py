@@ -54,7 +54,11 @@ async def test_append_assigns_consecutive_offsets_per_partition(log: EventLog) -
     stored = await log.append("orders", [order(i, key="c1") for i in range(5)])
     partition = partition_for("c1", 4)
     assert [(e.partition, e.offset) for e in stored] == [(partition, i) for i in range(5)]
-    assert [e.data["order"] for e in await log.read("orders", partition, 2)] == ["A-2", "A-3", "A-4"]
+    assert [e.data["order"] for e in await log.read("orders", partition, 2)] == [
+        "A-2",
+        "A-3",
+        "A-4",
+    ]
 
 
 async def test_same_key_always_lands_in_the_same_partition(log: EventLog) -> None:
@@ -103,10 +107,14 @@ async def test_recreating_a_topic_with_other_settings_conflicts(log: EventLog) -
 
 
 async def test_duplicate_idempotency_key_is_stored_once(log: EventLog) -> None:
-    first = await log.append("orders", [Event(type="orders", source="t", data={"order": "x",
-                                              "total": 1}, idempotencykey="k-1")])
-    again = await log.append("orders", [Event(type="orders", source="t", data={"order": "x",
-                                              "total": 1}, idempotencykey="k-1")])
+    first = await log.append(
+        "orders",
+        [Event(type="orders", source="t", data={"order": "x", "total": 1}, idempotencykey="k-1")],
+    )
+    again = await log.append(
+        "orders",
+        [Event(type="orders", source="t", data={"order": "x", "total": 1}, idempotencykey="k-1")],
+    )
     assert again[0].id == first[0].id and again[0].offset == first[0].offset
     assert len(await all_events(log)) == 1
 
@@ -126,8 +134,10 @@ async def test_expired_idempotency_key_allows_a_new_event(store: SqlStore) -> No
     await registry.register("orders", ORDER)
     log = EventLog(StoreLog(store), registry, dedupe_window=0.0)
     await log.create_topic("orders", "orders", partitions=1)
-    make = lambda: Event(type="orders", source="t", data={"order": "x", "total": 1},  # noqa: E731
-                         idempotencykey="k")
+
+    def make() -> Event:
+        return Event(type="orders", source="t", data={"order": "x", "total": 1}, idempotencykey="k")
+
     await log.append("orders", [make()])
     await log.append("orders", [make()])
     assert len(await all_events(log)) == 2

@@ -18,7 +18,13 @@ import orjson
 from artery.contracts.classification import Classification, sensitive_paths
 from artery.contracts.compatibility import Compatibility, Incompatibility, check
 from artery.contracts.validation import CompiledSchema, check_schema
-from artery.errors import ContractViolation, IncompatibleSchema, InvalidSchema, UnknownContract
+from artery.errors import (
+    ConfigError,
+    ContractViolation,
+    IncompatibleSchema,
+    InvalidSchema,
+    UnknownContract,
+)
 from artery.store import Store, Tx
 
 DEFAULT_COMPATIBILITY = Compatibility.BACKWARD
@@ -44,6 +50,19 @@ class Subject:
     description: str | None
     latest_version: int
     versions: tuple[int, ...] = field(default=())
+
+
+def parse_mode(mode: Compatibility | str | None) -> Compatibility | None:
+    """A compatibility mode from user text, with an error that lists the valid ones."""
+    if mode is None or isinstance(mode, Compatibility):
+        return mode
+    try:
+        return Compatibility.parse(mode)
+    except ValueError:
+        raise ConfigError(
+            f"unknown compatibility mode {mode!r}",
+            fix="use one of " + ", ".join(m.value.lower() for m in Compatibility),
+        ) from None
 
 
 def fingerprint(schema: Any) -> str:
@@ -79,7 +98,7 @@ class Registry:
                     + "; ".join(map(str, problems)),
                     fix="correct the example or the schema",
                 )
-        mode = Compatibility.parse(compatibility) if isinstance(compatibility, str) else compatibility
+        mode = parse_mode(compatibility)
         candidate = ContractVersion(
             subject=subject,
             version=0,
@@ -180,7 +199,8 @@ def _register(tx: Tx, candidate: ContractVersion, mode: Compatibility | None) ->
         )
     elif mode is not None and mode.value != row[0]:
         tx.execute(
-            "UPDATE contract_subjects SET compatibility = ? WHERE subject = ?", (mode.value, subject)
+            "UPDATE contract_subjects SET compatibility = ? WHERE subject = ?",
+            (mode.value, subject),
         )
     else:
         mode = Compatibility(row[0])
@@ -266,5 +286,7 @@ def _load_subjects(tx: Tx) -> list[Subject]:
     for name, mode, owner, description, version in rows:
         prior = subjects.get(name)
         versions = (*(prior.versions if prior else ()), int(version))
-        subjects[name] = Subject(name, Compatibility(mode), owner, description, versions[-1], versions)
+        subjects[name] = Subject(
+            name, Compatibility(mode), owner, description, versions[-1], versions
+        )
     return list(subjects.values())

@@ -69,7 +69,8 @@ class Filter:
     include_redriven: bool = False
 
     def where(self) -> tuple[str, list[Any]]:
-        clauses, params = ["1 = 1"], []
+        clauses: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if self.ids:
             clauses.append(f"id IN ({','.join('?' * len(self.ids))})")
             params.extend(self.ids)
@@ -92,6 +93,13 @@ class Filter:
 def add(
     tx: Tx, group: str, consumer: str, event: Event, reason: str, errors: Sequence[AttemptError]
 ) -> None:
+    """Bury an event; a second burial of the same event for the group (a redelivery after
+    a crash lost the offset commit) is a no-op, so each event has one open dead letter."""
+    if tx.one(
+        "SELECT 1 FROM dead_letters WHERE group_name = ? AND event_id = ? AND redriven_at IS NULL",
+        (group, event.id),
+    ):
+        return
     tx.execute(
         "INSERT INTO dead_letters (group_name, consumer, topic, partition, event_offset,"
         " event_id, event_type, body, reason, errors_json, created_at)"

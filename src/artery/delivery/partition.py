@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from artery.envelope import Event
 
@@ -79,12 +79,12 @@ class PartitionWorker:
         await self.runner.slots.acquire()
         self.spawn(self.runner.deliver(event, 0, (), from_retry=False), event)
 
-    def spawn(self, work: Coroutine[Any, Any, Outcome], event: Event) -> None:
+    def spawn(self, work: Awaitable[Outcome], event: Event) -> None:
         task = asyncio.create_task(self._settle_after(work, event))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _settle_after(self, work: Coroutine[Any, Any, Outcome], event: Event) -> None:
+    async def _settle_after(self, work: Awaitable[Outcome], event: Event) -> None:
         try:
             outcome = await work
         finally:
@@ -113,7 +113,7 @@ class PartitionWorker:
         await self.runner.slots.acquire()
         return await self.runner.deliver(event, 0, (), from_retry=False)
 
-    def run_retry(self, work: Callable[[], Coroutine[Any, Any, Outcome]], event: Event) -> None:
+    def run_retry(self, work: Callable[[], Awaitable[Outcome]], event: Event) -> None:
         self.retrying.add(event.offset or 0)
         self.spawn(work(), event)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -114,15 +115,18 @@ class ConsumerRunner:
                 await self.app.log.appended(self.consumer.topic).wait()
 
     async def already_done(self, events: Sequence[Event]) -> set[str]:
-        """Event ids this group completed before (only tracked with ``dedupe=True``)."""
+        """Event ids this group already settled: completed (tracked with ``dedupe=True``)
+        or waiting in the dead letters."""
         if not self.consumer.dedupe:
             return set()
         ids = [e.id for e in events]
         marks = ",".join("?" * len(ids))
         rows = await self.durably(
             lambda tx: tx.execute(
-                f"SELECT event_id FROM completions WHERE group_name = ? AND event_id IN ({marks})",
-                [self.consumer.group, *ids],
+                f"SELECT event_id FROM completions WHERE group_name = ? AND event_id IN ({marks})"
+                " UNION SELECT event_id FROM dead_letters WHERE group_name = ?"
+                f" AND redriven_at IS NULL AND event_id IN ({marks})",
+                [self.consumer.group, *ids, self.consumer.group, *ids],
             ),
             read=True,
         )
@@ -177,8 +181,10 @@ class ConsumerRunner:
                 )
             )
             return "retry"
-        reason = "permanent error" if isinstance(exc, Permanent) else (
-            f"gave up after {attempt} attempt(s)"
+        reason = (
+            "permanent error"
+            if isinstance(exc, Permanent)
+            else (f"gave up after {attempt} attempt(s)")
         )
 
         def bury(tx: Tx) -> None:
@@ -207,10 +213,14 @@ class ConsumerRunner:
         consumer = self.consumer
         while True:
             await asyncio.sleep(self.worker.retry_poll)
-            owned = sorted(self.partitions)
             due = await self.durably(
-                lambda tx: retries.pending(
-                    tx, consumer.group, consumer.topic, owned, int(time.time() * 1e6), 256
+                functools.partial(
+                    retries.pending,
+                    group=consumer.group,
+                    topic=consumer.topic,
+                    partitions=sorted(self.partitions),
+                    due_before=int(time.time() * 1e6),
+                    limit=256,
                 ),
                 read=True,
             )
@@ -219,10 +229,10 @@ class ConsumerRunner:
                 if worker is None or (retry.event.offset or 0) in worker.retrying:
                     continue
                 await self.slots.acquire()
-                worker.run_retry(
-                    lambda r=retry: self.deliver(r.event, r.attempt, r.errors, from_retry=True),  # type: ignore[misc]
-                    retry.event,
-                )
+                worker.run_retry(self._retry_work(retry), retry.event)
+
+    def _retry_work(self, retry: retries.PendingRetry) -> Callable[[], Awaitable[Outcome]]:
+        return lambda: self.deliver(retry.event, retry.attempt, retry.errors, from_retry=True)
 
     # -- commits -----------------------------------------------------------------------
 
@@ -248,7 +258,9 @@ class ConsumerRunner:
         for partition in lost:
             worker = self.partitions.pop(partition, None)
             if worker is not None:
-                log.warning("lost lease on %s/%d; another worker took it", self.consumer.topic, partition)
+                log.warning(
+                    "lost lease on %s/%d; another worker took it", self.consumer.topic, partition
+                )
                 await worker.stop(0)
 
     # -- store access ------------------------------------------------------------------
@@ -264,5 +276,3 @@ class ConsumerRunner:
             except StoreUnavailable as exc:
                 log.warning("store unavailable, retrying: %s", exc.message)
                 await asyncio.sleep(self.worker.retry_backoff())
-
-

@@ -11,8 +11,11 @@ reader threads with their own connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -160,7 +163,9 @@ class SqlStore:
         _deliver(batch, outcomes)
         return conn
 
-    def _run_together(self, conn: Connection, batch: list[_Job]) -> list[tuple[bool, Any]]:
+    def _run_together(
+        self, conn: Connection, batch: list[_Job], tries: int = 3
+    ) -> list[tuple[bool, Any]]:
         tx = SqlTx(conn, self.dialect)
         tx.execute(self.dialect.begin_write)
         try:
@@ -169,6 +174,9 @@ class SqlStore:
             tx.execute("ROLLBACK")
             if self.dialect.is_disconnect(exc):
                 raise
+            if self.dialect.is_transient(exc) and tries > 1:
+                time.sleep(0.005 * random.random())  # another process's lock order; retry
+                return self._run_together(conn, batch, tries - 1)
             if len(batch) == 1:
                 return [(False, exc)]
             return [self._run_together(conn, [job])[0] for job in batch]
@@ -191,10 +199,8 @@ def _deliver(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
     for job, outcome in zip(batch, outcomes, strict=True):
         by_loop.setdefault(job.loop, []).append((job, outcome))
     for loop, pairs in by_loop.items():
-        try:
+        with contextlib.suppress(RuntimeError):  # the caller's loop is gone; nobody waits
             loop.call_soon_threadsafe(_resolve, pairs)
-        except RuntimeError:  # the caller's loop is gone; nobody is waiting
-            pass
 
 
 def _resolve(pairs: list[tuple[_Job, tuple[bool, Any]]]) -> None:
@@ -210,7 +216,5 @@ def _resolve(pairs: list[tuple[_Job, tuple[bool, Any]]]) -> None:
 def _close_quietly(conn: Connection | None) -> None:
     if conn is None:
         return
-    try:
+    with contextlib.suppress(Exception):  # already broken; closing is best effort
         conn.close()
-    except Exception:  # already broken; closing is best effort
-        pass

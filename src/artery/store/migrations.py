@@ -112,6 +112,7 @@ MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
                 created_at {bigint} NOT NULL,
                 redriven_at {bigint})""",
             "CREATE INDEX dead_letters_by_group ON dead_letters (group_name, redriven_at)",
+            "CREATE INDEX dead_letters_by_event ON dead_letters (group_name, event_id)",
             """CREATE TABLE completions (
                 group_name {text} NOT NULL,
                 event_id {text} NOT NULL,

@@ -60,12 +60,21 @@ class PostgresDialect:
         tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_ID,))
 
     def is_disconnect(self, exc: BaseException) -> bool:
-        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-            return True
-        return isinstance(exc, psycopg.errors.AdminShutdown)
+        if _rolled_back(exc):
+            return False  # deadlock or serialization failure: the connection is fine
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Deadlocks and serialization failures: running the transaction again succeeds."""
+        return _rolled_back(exc)
 
     def is_conflict(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.UniqueViolation)
+
+
+def _rolled_back(exc: BaseException) -> bool:
+    """SQLSTATE class 40 (transaction rollback: deadlock, serialization failure)."""
+    return isinstance(exc, psycopg.Error) and (exc.sqlstate or "").startswith("40")
 
 
 @lru_cache(maxsize=1024)

@@ -69,6 +69,10 @@ class SqliteDialect:
         text = str(exc).lower()
         return any(s in text for s in ("locked", "disk i/o", "unable to open", "readonly"))
 
+    def is_transient(self, exc: BaseException) -> bool:
+        """A single writer per file never deadlocks; lock waits are busy_timeout's job."""
+        return False
+
     def is_conflict(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError)
 

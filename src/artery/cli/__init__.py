@@ -1,0 +1,51 @@
+"""The ``artery`` command line.
+
+Every command opens the store named by ``--store`` (else ``ARTERY_STORE``, else
+``artery.toml``, else ``sqlite:///artery.db``), does one thing, and exits with a status a
+script can rely on: 0 done, 1 refused (contract violation, incompatibility, failed check),
+2 unusable input (bad arguments, files, JSON, unknown names), 3 store unavailable.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from artery.cli import contracts, doctor, events, groups, topics
+from artery.cli._shared import CliState
+
+app = typer.Typer(
+    name="artery",
+    help="Artery: contracts, an event log with replay, delivery and workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(contracts.app, name="contracts")
+app.add_typer(topics.app, name="topics")
+app.add_typer(groups.app, name="groups")
+app.command()(events.publish)
+app.command()(events.tail)
+app.command()(doctor.doctor)
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="store URL (default: ARTERY_STORE, artery.toml, sqlite:///artery.db)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = CliState(store=store)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

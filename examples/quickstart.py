@@ -32,18 +32,34 @@ async def main(store_url: str) -> dict[str, int]:
                 "total": 10.0 * n,
                 "currency": "EUR",
             }
-            await app.publish(orders, order, key=order["customer"]["id"],
-                              idempotency_key=f"shop:{order['order_id']}")
+            await app.publish(
+                orders,
+                order,
+                key=order["customer"]["id"],
+                idempotency_key=f"shop:{order['order_id']}",
+            )
         print("published 10 orders (keyed by customer, so each customer's orders stay in order)")
 
-        again = await app.publish(orders, {"order_id": "A-1", "customer": {"id": "c1"},
-                                           "total": 10.0, "currency": "EUR"},
-                                  key="c1", idempotency_key="shop:A-1")
-        print(f"re-published A-1 with the same idempotency key: stored once (offset {again.offset})")
+        again = await app.publish(
+            orders,
+            {"order_id": "A-1", "customer": {"id": "c1"}, "total": 10.0, "currency": "EUR"},
+            key="c1",
+            idempotency_key="shop:A-1",
+        )
+        print(
+            f"re-published A-1 with the same idempotency key: stored once (offset {again.offset})"
+        )
 
         try:
-            await app.publish(orders, {"order_id": "A-11", "customer": {"email": "x@y.z"},
-                                       "total": -5, "currency": "BTC"})
+            await app.publish(
+                orders,
+                {
+                    "order_id": "A-11",
+                    "customer": {"email": "x@y.z"},
+                    "total": -5,
+                    "currency": "BTC",
+                },
+            )
         except ContractViolation as exc:
             print(f"refused an invalid order: {len(exc.violations)} violations")
             for violation in exc.violations:

@@ -33,5 +33,7 @@ def rate(value: str) -> float:
     """Events per second from "20/s", "1200/m", "5/h"."""
     match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h|d)\s*$", value)
     if not match or float(match.group(1)) <= 0:
-        raise ConfigError(f"bad rate {value!r}", fix="write a positive count per unit: 20/s, 1200/m")
+        raise ConfigError(
+            f"bad rate {value!r}", fix="write a positive count per unit: 20/s, 1200/m"
+        )
     return float(match.group(1)) / _UNITS[match.group(2)]

@@ -83,7 +83,9 @@ async def test_concurrent_registrations_get_distinct_versions(registry: Registry
         ([1, 2], "must be a JSON object or boolean"),
     ],
 )
-async def test_unusable_schema_is_refused(registry: Registry, schema: object, fragment: str) -> None:
+async def test_unusable_schema_is_refused(
+    registry: Registry, schema: object, fragment: str
+) -> None:
     with pytest.raises(InvalidSchema) as info:
         await registry.register("orders", schema)
     assert fragment in str(info.value)

@@ -207,8 +207,15 @@ def _append(
             record = records[index]
             placed[index] = record.event.placed(topic, partition, offset)
             rows.append(
-                (topic, partition, offset, record.event.id, record.contract_version, stamp,
-                 record.body)
+                (
+                    topic,
+                    partition,
+                    offset,
+                    record.event.id,
+                    record.contract_version,
+                    stamp,
+                    record.body,
+                )
             )
     tx.executemany(
         "INSERT INTO events (topic, partition, event_offset, id, contract_version, appended_at,"
@@ -216,9 +223,11 @@ def _append(
         rows,
     )
     if claimed:
+        firsts = [(placed[i], key) for key, i in claimed.items()]
         tx.executemany(
-            "UPDATE idempotency_keys SET partition = ?, event_offset = ? WHERE topic = ? AND key = ?",
-            [(placed[i].partition, placed[i].offset, topic, k) for k, i in claimed.items()],  # type: ignore[union-attr]
+            "UPDATE idempotency_keys SET partition = ?, event_offset = ?"
+            " WHERE topic = ? AND key = ?",
+            [(e.partition, e.offset, topic, key) for e, key in firsts if e is not None],
         )
     for index, record in enumerate(records):
         if placed[index] is None:

@@ -23,11 +23,16 @@ from artery.errors import (
     IncompatibleSchema,
     InvalidEvent,
     InvalidSchema,
+    SignalTimeout,
+    StepFailed,
     StoreUnavailable,
     UnknownContract,
     UnknownTopic,
+    UnknownWorkflow,
+    WorkflowError,
 )
 from artery.log import Retention
+from artery.workflows import WorkflowContext, WorkflowHandle, current_step
 
 __all__ = [
     "App",
@@ -49,7 +54,14 @@ __all__ = [
     "Retry",
     "RetryLater",
     "Settings",
+    "SignalTimeout",
+    "StepFailed",
     "StoreUnavailable",
     "UnknownContract",
     "UnknownTopic",
+    "UnknownWorkflow",
+    "WorkflowContext",
+    "WorkflowError",
+    "WorkflowHandle",
+    "current_step",
 ]

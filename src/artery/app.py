@@ -30,6 +30,16 @@ from artery.delivery.rate_limit import Limit
 from artery.delivery.retry import Retry
 from artery.delivery.worker import Worker
 from artery.durations import seconds
+from artery.workflows import (
+    Schedule,
+    Scheduler,
+    Workflow,
+    WorkflowEngine,
+    WorkflowHandle,
+    Workflows,
+)
+from artery.workflows.definition import WorkflowFn
+from artery.workflows.schedules import validate as validate_schedule
 from artery.envelope import Event
 from artery.errors import ArteryError, ConfigError, InvalidSchema
 from artery.log import EventLog, Retention, StoreLog
@@ -70,6 +80,10 @@ class App:
         self.services: list[Service] = [RetentionSweeper()]
         self.consumers: dict[tuple[str, str], Consumer] = {}
         self.worker_options: dict[str, Any] = {}
+        self.workflows_declared: dict[str, Workflow] = {}
+        self.schedules: list[Schedule] = []
+        self.workflow_options: dict[str, Any] = {}
+        self._engine: WorkflowEngine | None = None
         self._store: SqlStore | None = None
         self._registry: Registry | None = None
         self._log: EventLog | None = None
@@ -156,6 +170,85 @@ class App:
 
         return register
 
+    def workflow(
+        self,
+        name: str | None = None,
+        *,
+        on: Contract | str | None = None,
+        input: Contract | str | None = None,
+    ) -> Callable[[WorkflowFn], WorkflowFn]:
+        """Register ``async def fn(ctx, input)`` as a durable workflow.
+
+        With ``on=Contract`` one run starts per event (run id ``NAME:EVENT_ID``, so the same
+        event never starts two runs) and its input is the event data."""
+
+        def register(fn: WorkflowFn) -> WorkflowFn:
+            declared = name or fn.__name__
+            if declared in self.workflows_declared:
+                raise ConfigError(f"workflow {declared!r} is declared twice", fix="rename one")
+            trigger = on if on is None or isinstance(on, Contract) else self.contracts.get(on)
+            subject = input if input is None or isinstance(input, str) else input.subject
+            topic = None if on is None else trigger.topic if trigger else _topic_of(self, str(on))
+            self.workflows_declared[declared] = Workflow(
+                declared, fn, subject or (trigger.subject if trigger else None), topic
+            )
+            if topic is not None:
+                self._start_on_events(declared, topic)
+            return fn
+
+        return register
+
+    def _start_on_events(self, workflow: str, topic: str) -> None:
+        async def start_run(event: Event, ctx: Any) -> None:
+            await self.workflows.start(
+                workflow, event.data, id=f"{workflow}:{event.id}", started_by="event"
+            )
+
+        start_run.__qualname__ = f"start:{workflow}"
+        self.consumer(topic, group=f"workflow.{workflow}")(start_run)
+
+    def schedule(
+        self,
+        cron: str | None = None,
+        *,
+        every: float | str | None = None,
+        name: str | None = None,
+        catch_up: bool = False,
+        input: Any = None,
+    ) -> Callable[[WorkflowFn], WorkflowFn]:
+        """Start a workflow once per tick (cron expression or ``every``) across all workers."""
+
+        def register(fn: WorkflowFn) -> WorkflowFn:
+            workflow = next(
+                (w.name for w in self.workflows_declared.values() if w.fn is fn), None
+            )
+            if workflow is None:
+                self.workflow()(fn)
+                workflow = fn.__name__
+            schedule = Schedule(
+                name or workflow, workflow, cron,
+                None if every is None else seconds(every), catch_up, input,
+            )
+            validate_schedule(schedule)
+            self.schedules.append(schedule)
+            return fn
+
+        return register
+
+    @property
+    def workflows(self) -> Workflows:
+        return Workflows(self, self.store, self._engine)
+
+    async def start_workflow(
+        self, workflow: str | WorkflowFn, input: Any = None, *, id: str | None = None
+    ) -> WorkflowHandle:
+        """Start a run (idempotent per ``id``) and get a handle: ``await handle.result()``."""
+        name = workflow if isinstance(workflow, str) else next(
+            (w.name for w in self.workflows_declared.values() if w.fn is workflow),
+            getattr(workflow, "__name__", str(workflow)),
+        )
+        return await self.workflows.start(name, input, id=id)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -194,11 +287,10 @@ class App:
         try:
             for declared in self.contracts.values():
                 await self._install(declared)
-            if workers and self.consumers and not any(isinstance(s, Worker) for s in self.services):
-                self.services.append(Worker(list(self.consumers.values()), **self.worker_options))
+            if workers:
+                self._add_runtime_services()
             for service in self.services:
-                if workers or not isinstance(service, Worker):
-                    await service.start(self)
+                await service.start(self)
         except BaseException:
             await self.stop()
             raise
@@ -209,10 +301,21 @@ class App:
                 await service.stop()
             except Exception:  # keep stopping the rest; say what failed
                 logging.getLogger("artery.app").exception("stopping %r failed", service)
-        self.services = [s for s in self.services if not isinstance(s, Worker)]
+        self.services = [s for s in self.services if not isinstance(s, _RUNTIME)]
+        self._engine = None
         if self._store is not None:
             await self._store.close()
         self._store = self._registry = self._log = None
+
+    def _add_runtime_services(self) -> None:
+        """Workers, the workflow engine and the scheduler run only in worker processes."""
+        if self.workflows_declared:
+            self._engine = WorkflowEngine(self.workflows_declared, **self.workflow_options)
+            self.services.append(self._engine)
+        if self.consumers:
+            self.services.append(Worker(list(self.consumers.values()), **self.worker_options))
+        if self.schedules:
+            self.services.append(Scheduler(self.schedules))
 
     async def _install(self, declared: Contract) -> None:
         await self.registry.register(
@@ -317,6 +420,9 @@ def _load_schema(schema: str | Path | dict[str, Any] | bool) -> Any:
         ) from None
     except orjson.JSONDecodeError as exc:
         raise InvalidSchema(f"schema file {str(path)!r} is not JSON: {exc}", fix="fix it") from None
+
+
+_RUNTIME = (Worker, WorkflowEngine, Scheduler)
 
 
 class RetentionSweeper:

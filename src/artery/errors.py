@@ -123,3 +123,59 @@ class IncompatibleSchema(ArteryError):
             f"new version of {subject!r} is not {mode} compatible: {listing}",
             fix="make the change compatible, or register it under a new subject",
         )
+
+
+class UnknownWorkflow(NotFound):
+    code = "artery.unknown-workflow"
+
+
+class WorkflowError(ArteryError):
+    """Raised by ``handle.result()`` when a run ended without a result."""
+
+    code = "artery.workflow-failed"
+    http_status = 409
+
+    def __init__(self, run_id: str, status: str, error: dict[str, object] | None) -> None:
+        self.run_id = run_id
+        self.status = status
+        self.error = error or {}
+        detail = f": {self.error.get('type')}: {self.error.get('message')}" if error else ""
+        super().__init__(
+            f"workflow run {run_id!r} ended {status}{detail}",
+            fix="inspect it with `artery workflows show RUN`; retry it once the cause is fixed",
+        )
+
+
+class NonDeterminism(ArteryError):
+    """Replayed workflow code asked for a different step than the history recorded."""
+
+    code = "artery.non-determinism"
+    http_status = 409
+
+
+class SignalTimeout(ArteryError):
+    """``ctx.wait_for_signal`` reached its timeout before the signal came."""
+
+    code = "artery.signal-timeout"
+    http_status = 408
+
+
+class StepFailed(ArteryError):
+    """A workflow step exhausted its retries (or raised ``Permanent``)."""
+
+    code = "artery.step-failed"
+
+    def __init__(self, name: str, error: dict[str, object]) -> None:
+        self.name = name
+        self.error = error
+        super().__init__(
+            f"step {name!r} failed: {error.get('type')}: {error.get('message')}",
+            fix="see the run's steps (artery workflows show RUN) and retry the run",
+        )
+
+
+class Cancelled(ArteryError):
+    """The run was cancelled by an operator; compensations run next."""
+
+    code = "artery.cancelled"
+    http_status = 409

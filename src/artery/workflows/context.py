@@ -1,0 +1,391 @@
+"""``WorkflowContext``: what workflow code calls, and how a run's history makes it durable.
+
+Every call takes the next *position* in the run. When the history already has that
+position, the call replays it (returns the recorded result, raises the recorded error)
+without running anything; otherwise it runs and records. Workflow code must therefore be
+deterministic between calls: the same inputs and recorded results lead to the same calls
+in the same order. A mismatch stops the run with ``NonDeterminism`` instead of corrupting
+it; ``ctx.patched()`` lets old runs keep an old path while new runs take a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import random as random_module
+import time
+import uuid as uuid_module
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from artery.delivery.attempts import AttemptError
+from artery.delivery.retry import Retry
+from artery.durations import seconds
+from artery.errors import (
+    Cancelled,
+    ConfigError,
+    NonDeterminism,
+    SignalTimeout,
+    StepFailed,
+    WorkflowError,
+)
+from artery.workflows import history
+from artery.workflows.history import Run, Status, StepRecord, now_us
+
+if TYPE_CHECKING:
+    from artery.app import Contract
+    from artery.workflows.engine import WorkflowEngine
+
+COMPENSATION_BASE = 1_000_000  # compensation steps are recorded from this position on
+IN_MEMORY_SLEEP = 1.0  # shorter sleeps keep the run in memory instead of parking it
+NO_RETRY = Retry(attempts=1)
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """The step being run; ``idempotency_key`` is stable across re-executions of it."""
+
+    run_id: str
+    position: int
+    name: str
+    attempt: int
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.run_id}:{self.position}"
+
+
+_current: contextvars.ContextVar[StepInfo] = contextvars.ContextVar("artery_step")
+
+
+def current_step() -> StepInfo:
+    """The step this code runs in (for idempotency keys to hand to partners)."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise ConfigError(
+            "current_step() called outside a workflow step",
+            fix="call it from a function run by ctx.step(...)",
+        ) from None
+
+
+class Suspend(Exception):  # noqa: N818 - control flow, not an error
+    """Unwinds a run that must wait; the engine parks it in the store."""
+
+    def __init__(self, status: Status, wake_at: int | None, child: str | None = None) -> None:
+        self.status = status
+        self.wake_at = wake_at
+        self.child = child
+
+
+@dataclass(frozen=True)
+class Compensation:
+    position: int
+    name: str
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    retry: Retry
+
+
+class WorkflowContext:
+    def __init__(self, engine: WorkflowEngine, run: Run, steps: dict[int, StepRecord]):
+        self.engine = engine
+        self.run = run
+        self.run_id = run.run_id
+        self._history = steps
+        self._frontier = max((p for p in steps if p < COMPENSATION_BASE), default=-1)
+        self._position = -1
+        self.compensations: list[Compensation] = []
+
+    # -- steps ---------------------------------------------------------------------------
+
+    async def step(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        retry: Retry | None = None,
+        timeout: float | str | None = None,
+        compensate: Callable[..., Any] | None = None,
+        compensate_retry: Retry | None = None,
+        name: str | None = None,
+    ) -> Any:
+        """Run ``fn(*args)`` once per run (async or sync); its result is checkpointed.
+
+        ``compensate`` is called as ``compensate(result, *args)`` if the run later fails."""
+        position = self._next()
+        label = name or str(getattr(fn, "__qualname__", repr(fn)))
+        recorded = self._replay(position, "step", label)
+        if recorded is None:
+            recorded = await self._execute(position, label, fn, args, retry, timeout)
+        if recorded.status == "failed":
+            raise StepFailed(label, recorded.error or {})
+        if compensate is not None:
+            self.compensations.append(
+                Compensation(
+                    position,
+                    getattr(compensate, "__qualname__", repr(compensate)),
+                    compensate,
+                    (recorded.result, *args),
+                    compensate_retry or Retry(attempts=5, base=0.5, cap=30),
+                )
+            )
+        return recorded.result
+
+    async def _execute(
+        self,
+        position: int,
+        label: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        retry: Retry | None,
+        timeout: float | str | None,
+        kind: str = "step",
+    ) -> StepRecord:
+        self._check_cancel()
+        policy = retry or NO_RETRY
+        limit = None if timeout is None else seconds(timeout)
+        started = now_us()
+        errors: list[AttemptError] = []
+        for attempt in range(1, policy.attempts + 1):
+            token = _current.set(StepInfo(self.run_id, position, label, attempt))
+            began = time.monotonic()
+            try:
+                async with asyncio.timeout(limit):
+                    value = await _call(fn, args)
+                result = _json_roundtrip(value, label)
+            except ConfigError:
+                raise
+            except Exception as exc:
+                errors.append(
+                    AttemptError.from_exception(exc, attempt, time.time(), time.monotonic() - began)
+                )
+                if not policy.should_retry(exc, attempt):
+                    break
+                await asyncio.sleep(policy.delay_after(exc, attempt))
+                continue
+            finally:
+                _current.reset(token)
+            record = StepRecord(position, kind, label, "completed", result, None, attempt, started,
+                                now_us())
+            await self._save(record)
+            return record
+        record = StepRecord(position, kind, label, "failed", None, errors[-1].to_dict(),
+                            len(errors), started, now_us())
+        await self._save(record)
+        return record
+
+    # -- time, randomness, versioning --------------------------------------------------
+
+    async def now(self) -> datetime:
+        value = await self._recorded("now", lambda: datetime.now(UTC).isoformat())
+        return datetime.fromisoformat(value)
+
+    async def uuid(self) -> str:
+        return str(await self._recorded("uuid", lambda: str(uuid_module.uuid4())))
+
+    async def random(self) -> float:
+        return float(await self._recorded("random", random_module.random))
+
+    async def patched(self, change_id: str) -> bool:
+        """True for runs that reach this point with the change deployed; False for runs
+        that got past it under the old code (they keep the old path)."""
+        if change_id in self.run.patches:
+            return True
+        if self._position < self._frontier:
+            return False
+        self.run.patches.append(change_id)
+        patches = list(self.run.patches)
+        await self.engine.write(lambda tx: history.add_patch(tx, self.run_id, patches))
+        return True
+
+    # -- timers and signals ------------------------------------------------------------
+
+    async def sleep(self, duration: float | str | timedelta) -> None:
+        position = self._next()
+        recorded = self._replay(position, "sleep", "sleep")
+        if recorded is None:
+            self._check_cancel()
+            wake_at = now_us() + int(seconds(duration) * 1_000_000)
+            await self._save(StepRecord(position, "sleep", "sleep", "completed",
+                                        {"wake_at": wake_at}, None, 1, now_us(), now_us()))
+        else:
+            wake_at = int(recorded.result["wake_at"])
+        await self._sleep_until_us(wake_at)
+
+    async def sleep_until(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ConfigError("sleep_until needs an aware datetime", fix="add tzinfo=UTC")
+        position = self._next()
+        recorded = self._replay(position, "sleep", "sleep")
+        wake_at = int(moment.timestamp() * 1_000_000)
+        if recorded is None:
+            self._check_cancel()
+            await self._save(StepRecord(position, "sleep", "sleep", "completed",
+                                        {"wake_at": wake_at}, None, 1, now_us(), now_us()))
+        else:
+            wake_at = int(recorded.result["wake_at"])
+        await self._sleep_until_us(wake_at)
+
+    async def _sleep_until_us(self, wake_at: int) -> None:
+        remaining = (wake_at - now_us()) / 1_000_000
+        if remaining <= 0:
+            return
+        if remaining <= IN_MEMORY_SLEEP:
+            await asyncio.sleep(remaining)
+            return
+        raise Suspend(Status.SLEEPING, wake_at)
+
+    async def wait_for_signal(self, name: str, timeout: float | str | None = None) -> Any:
+        """The payload of the next signal ``name`` (signals sent earlier are kept), or
+        ``SignalTimeout`` once ``timeout`` passes. The run holds no memory while waiting."""
+        position = self._next()
+        recorded = self._replay(position, "signal", name)
+        if recorded is not None and recorded.status == "completed":
+            return recorded.result["payload"]
+        if recorded is not None and recorded.status == "timed_out":
+            raise SignalTimeout(f"signal {name!r} did not come in time", fix="send it sooner")
+        self._check_cancel()
+        if recorded is None:
+            deadline = None if timeout is None else now_us() + int(seconds(timeout) * 1e6)
+        else:
+            deadline = recorded.result.get("deadline")
+        outcome = await self.engine.write(
+            lambda tx: _take_or_wait(tx, self.run_id, position, name, deadline, recorded is None)
+        )
+        if outcome == "timed_out":
+            raise SignalTimeout(f"signal {name!r} did not come in time", fix="send it sooner")
+        if outcome != "waiting":
+            return outcome[1]
+        raise Suspend(Status.WAITING, deadline)
+
+    # -- children and events -----------------------------------------------------------
+
+    async def child(self, workflow: str | Callable[..., Any], input: Any = None) -> Any:
+        """Run another workflow as part of this one and return its result."""
+        name = workflow if isinstance(workflow, str) else self.engine.name_of(workflow)
+        position = self._next()
+        recorded = self._replay(position, "child", name)
+        if recorded is not None and recorded.status == "completed":
+            return recorded.result
+        if recorded is not None and recorded.status == "failed":
+            raise WorkflowError(f"{self.run_id}/{position}", "failed", recorded.error)
+        self._check_cancel()
+        child_id = f"{self.run_id}/{position}"
+        if recorded is None:
+            await self.engine.start_child(self.run_id, position, name, input)
+        child = await self.engine.read(lambda tx: history.load_run(tx, child_id))
+        if child is None or child.status not in history.TERMINAL:
+            raise Suspend(Status.WAITING, None, child=child_id)
+        status = "completed" if child.status is Status.COMPLETED else "failed"
+        error = child.error or {"type": "artery.workflow", "message": f"child {child.status}"}
+        await self._save(StepRecord(position, "child", name, status, child.result,
+                                    None if status == "completed" else error, 1, now_us(),
+                                    now_us()))
+        if status == "failed":
+            raise WorkflowError(child_id, child.status.value, error)
+        return child.result
+
+    async def publish(self, contract: Contract | str, data: Any, **attrs: Any) -> str:
+        """Publish an event exactly once per run position; returns the event id."""
+        position = self._next()
+        topic = contract if isinstance(contract, str) else contract.subject
+        recorded = self._replay(position, "publish", topic)
+        if recorded is not None:
+            return str(recorded.result["id"])
+        self._check_cancel()
+        attrs.setdefault("idempotency_key", f"workflow:{self.run_id}:{position}")
+        attrs.setdefault("correlation_id", self.run_id)
+        event = await self.engine.app.publish(contract, data, **attrs)
+        await self._save(StepRecord(position, "publish", topic, "completed",
+                                    {"id": event.id, "offset": event.offset}, None, 1, now_us(),
+                                    now_us()))
+        return event.id
+
+    def compensate(self) -> None:
+        """Stop here and undo the completed steps (their compensations run in reverse)."""
+        raise CompensationRequested("workflow asked to compensate", fix="none needed")
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _next(self) -> int:
+        self._position += 1
+        return self._position
+
+    def _replay(self, position: int, kind: str, name: str) -> StepRecord | None:
+        recorded = self._history.get(position)
+        if recorded is None:
+            return None
+        if (recorded.kind, recorded.name) != (kind, name):
+            raise NonDeterminism(
+                f"run {self.run_id!r} position {position}: history has {recorded.kind}"
+                f" {recorded.name!r} but the code now asks for {kind} {name!r}",
+                fix="deploy the code the run started with, or guard the change with ctx.patched()",
+            )
+        return recorded
+
+    async def _recorded(self, kind: str, make: Callable[[], Any]) -> Any:
+        position = self._next()
+        recorded = self._replay(position, kind, kind)
+        if recorded is not None:
+            return recorded.result
+        value = make()
+        await self._save(StepRecord(position, kind, kind, "completed", value, None, 1, now_us(),
+                                    now_us()))
+        return value
+
+    async def _save(self, record: StepRecord) -> None:
+        await self.engine.write(lambda tx: history.record_step(tx, self.run_id, record))
+        self._history[record.position] = record
+
+    def _check_cancel(self) -> None:
+        if self.run.cancel_requested:
+            raise Cancelled(f"run {self.run_id!r} was cancelled", fix="none needed")
+
+
+class CompensationRequested(Cancelled):
+    code = "artery.compensation-requested"
+
+
+async def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    result = await asyncio.to_thread(fn, *args)
+    if isinstance(result, Awaitable):
+        return await result
+    return result
+
+
+def _json_roundtrip(value: Any, label: str) -> Any:
+    """Fresh and replayed results must be the same value: both come from JSON."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError as exc:
+        raise ConfigError(
+            f"step {label!r} returned a value that is not JSON-serializable ({exc})",
+            fix="return dicts, lists, strings, numbers, booleans or None from steps",
+        ) from None
+
+
+def _take_or_wait(
+    tx: Any, run_id: str, position: int, name: str, deadline: int | None, first: bool
+) -> Any:
+    """One transaction: consume a waiting signal, or time out, or record the wait."""
+    found, payload = history.take_signal(tx, run_id, name)
+    stamp = now_us()
+    if found:
+        history.record_step(tx, run_id, StepRecord(position, "signal", name, "completed",
+                                                  {"payload": payload}, None, 1, stamp, stamp))
+        return ("signal", payload)
+    if deadline is not None and stamp >= deadline:
+        history.record_step(tx, run_id, StepRecord(position, "signal", name, "timed_out",
+                                                  {"deadline": deadline}, None, 1, stamp, stamp))
+        return "timed_out"
+    if first:
+        history.record_step(tx, run_id, StepRecord(position, "signal", name, "waiting",
+                                                  {"deadline": deadline}, None, 1, stamp, stamp))
+    return "waiting"

@@ -1,0 +1,288 @@
+"""The workflow engine: claims runnable runs, executes them, parks and resumes them.
+
+A run is executed by re-running its workflow function from the top against its history
+(see ``context.py``). When it must wait (a long sleep, a signal, a child) it is parked in
+the store and its task ends; it is claimed again when due or woken. Runs are leased to one
+worker at a time; a worker renews its leases every ``lease_ttl / 3``, so the runs of a
+worker that dies are claimed by another within about ``lease_ttl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from artery.delivery.attempts import AttemptError
+from artery.delivery.leases import new_worker_id
+from artery.errors import Cancelled, NonDeterminism, StoreUnavailable
+from artery.store import Tx
+from artery.workflows import history
+from artery.workflows.context import (
+    COMPENSATION_BASE,
+    CompensationRequested,
+    Suspend,
+    WorkflowContext,
+)
+from artery.workflows.definition import Workflow
+from artery.workflows.history import Run, Status, StepRecord, now_us
+
+if TYPE_CHECKING:
+    from artery.app import App
+
+T = TypeVar("T")
+log = logging.getLogger("artery.workflows")
+
+
+class WorkflowEngine:
+    def __init__(
+        self,
+        workflows: dict[str, Workflow],
+        *,
+        concurrency: int = 256,
+        lease_ttl: float = 10.0,
+        poll_interval: float = 0.2,
+    ) -> None:
+        self.workflows = workflows
+        self.concurrency = concurrency
+        self.lease_ttl = lease_ttl
+        self.poll_interval = poll_interval
+        self.worker_id = new_worker_id()
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.active: dict[str, Run] = {}
+        self.finished: dict[str, asyncio.Event] = {}
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    # -- service -----------------------------------------------------------------------
+
+    async def start(self, app: App) -> None:
+        self.app = app
+        self._stopping = False
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="artery-workflow-claims"),
+            asyncio.create_task(self._renew_loop(), name="artery-workflow-leases"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop claiming; cancel running executions (their leases lapse or are released,
+        and each resumes from its last checkpoint elsewhere or at the next start)."""
+        self._stopping = True
+        for task in [*self._tasks, *self.running.values()]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self.running.values(), return_exceptions=True)
+        with contextlib.suppress(StoreUnavailable):
+            await self.app.store.write(self._release_all)
+
+    def _release_all(self, tx: Tx) -> None:
+        tx.execute(
+            "UPDATE workflow_runs SET status = 'pending', lease_until = NULL, owner = NULL"
+            " WHERE owner = ? AND status = 'running'",
+            (self.worker_id,),
+        )
+
+    # -- store access ------------------------------------------------------------------
+
+    async def write(self, op: Callable[[Tx], T]) -> T:
+        return await self._durably(self.app.store.write, op)
+
+    async def read(self, op: Callable[[Tx], T]) -> T:
+        return await self._durably(self.app.store.read, op)
+
+    async def _durably(self, call: Any, op: Callable[[Tx], T]) -> T:
+        """Checkpoints wait out store outages; a run pauses, it does not fail."""
+        while True:
+            try:
+                result: T = await call(op)
+                return result
+            except StoreUnavailable as exc:
+                if self._stopping:
+                    raise
+                log.warning("store unavailable, retrying: %s", exc.message)
+                await asyncio.sleep(0.5)
+
+    # -- starting ----------------------------------------------------------------------
+
+    def name_of(self, fn: Callable[..., Any]) -> str:
+        for workflow in self.workflows.values():
+            if workflow.fn is fn:
+                return workflow.name
+        return getattr(fn, "__qualname__", repr(fn))
+
+    def has_room(self) -> bool:
+        return not self._stopping and len(self.running) < self.concurrency
+
+    def adopt(self, run: Run) -> None:
+        """Execute a run this worker has just created and leased (no claim round-trip)."""
+        self._spawn(run)
+
+    def lease_until(self) -> int:
+        return now_us() + int(self.lease_ttl * 1_000_000)
+
+    async def start_child(self, parent: str, position: int, workflow: str, input: Any) -> None:
+        child = Run(f"{parent}/{position}", workflow, Status.PENDING, input, parent_run=parent,
+                    started_by="child")
+        await self.write(lambda tx: history.insert_run(tx, child, None, None))
+        self._wakeup.set()
+
+    # -- claiming ----------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wakeup.wait()
+            self._wakeup.clear()
+            room = self.concurrency - len(self.running)
+            if room <= 0:
+                continue
+            try:
+                if not await self.app.store.read(_anything_runnable):
+                    continue
+                runs = await self.app.store.write(
+                    functools.partial(
+                        history.claim,
+                        owner=self.worker_id,
+                        lease_until=self.lease_until(),
+                        limit=room,
+                    )
+                )
+            except StoreUnavailable as exc:
+                log.warning("claiming paused: %s", exc.message)
+                continue
+            for run in runs:
+                self._spawn(run)
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            try:
+                cancels = await self.app.store.write(
+                    lambda tx: history.renew(tx, self.worker_id, self.lease_until())
+                )
+            except StoreUnavailable as exc:
+                log.warning("lease renewal postponed: %s", exc.message)
+                continue
+            for run_id in cancels:
+                self.interrupt(run_id)
+
+    def interrupt(self, run_id: str) -> None:
+        """Cancel a run executing here: it unwinds through its compensations."""
+        run, task = self.active.get(run_id), self.running.get(run_id)
+        if run is not None and task is not None and not run.cancel_requested:
+            run.cancel_requested = True
+            task.cancel(msg="cancel requested")
+
+    def _spawn(self, run: Run) -> None:
+        if run.run_id in self.running:
+            return
+        task = asyncio.create_task(self._execute(run), name=f"workflow-{run.run_id}")
+        self.running[run.run_id] = task
+        self.active[run.run_id] = run
+        task.add_done_callback(lambda _: self._done(run.run_id))
+
+    def _done(self, run_id: str) -> None:
+        self.running.pop(run_id, None)
+        self.active.pop(run_id, None)
+        self._wakeup.set()
+
+    # -- executing ---------------------------------------------------------------------
+
+    async def _execute(self, run: Run) -> None:
+        workflow = self.workflows.get(run.workflow)
+        if workflow is None:
+            await self._finish(run, Status.FAILED, None, _problem(
+                "artery.unknown-workflow",
+                f"no workflow named {run.workflow!r} in this app; deploy it or cancel the run"),
+                flagged=True)
+            return
+        steps = await self.read(lambda tx: history.load_steps(tx, run.run_id))
+        ctx = WorkflowContext(self, run, steps)
+        try:
+            try:
+                result = await workflow.fn(ctx, run.input)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if self._stopping or not run.cancel_requested or task is None:
+                    raise
+                task.uncancel()
+                raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
+            result = _checked_result(result)
+        except Suspend as parked:
+            await self.write(lambda tx: history.suspend(tx, run.run_id, parked.status,
+                                                        parked.wake_at, parked.child))
+            return
+        except NonDeterminism as exc:
+            await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
+            return
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            await self._unwind(ctx, run, exc)
+            return
+        await self._finish(run, Status.COMPLETED, result, None, flagged=False)
+
+    async def _unwind(self, ctx: WorkflowContext, run: Run, cause: Exception) -> None:
+        """Run the compensations of completed steps in reverse order, each durably."""
+        steps = ctx._history
+        for index, comp in enumerate(reversed(ctx.compensations)):
+            position = COMPENSATION_BASE + index
+            recorded = steps.get(position)
+            if recorded is None or recorded.status != "completed":
+                ctx._position = position - 1
+                record = await ctx._execute(position, comp.name, comp.fn, comp.args, comp.retry,
+                                            None, kind="compensation")
+                if record.status == "failed":
+                    error = {**(record.error or {}), "compensating": _error(cause)}
+                    await self._finish(run, Status.FAILED, None, error, flagged=True)
+                    return
+        if isinstance(cause, CompensationRequested):
+            status = Status.COMPENSATED
+        elif isinstance(cause, Cancelled):
+            status = Status.CANCELLED
+        else:
+            status = Status.COMPENSATED if ctx.compensations else Status.FAILED
+        await self._finish(run, status, None, _error(cause), flagged=status is Status.FAILED)
+
+    async def _finish(
+        self, run: Run, status: Status, result: Any, error: dict[str, Any] | None, flagged: bool
+    ) -> None:
+        await self.write(lambda tx: history.finish(tx, run.run_id, status, result, error, flagged))
+        signal = self.finished.pop(run.run_id, None)
+        if signal is not None:
+            signal.set()
+        if run.parent_run:
+            self._wakeup.set()
+
+
+def _anything_runnable(tx: Tx) -> bool:
+    stamp = now_us()
+    return tx.one(
+        "SELECT 1 FROM workflow_runs WHERE (status IN ('pending', 'running')"
+        " AND (lease_until IS NULL OR lease_until < ?))"
+        " OR (status IN ('sleeping', 'waiting') AND wake_at <= ?) LIMIT 1",
+        (stamp, stamp),
+    ) is not None
+
+
+def _checked_result(result: Any) -> Any:
+    from artery.workflows.context import _json_roundtrip
+
+    return _json_roundtrip(result, "workflow result")
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return AttemptError.from_exception(exc, 0, time.time(), 0.0).to_dict()
+
+
+def _problem(kind: str, message: str) -> dict[str, Any]:
+    return {"type": kind, "message": message, "traceback": [], "attempt": 0,
+            "at": time.time(), "duration": 0.0}
+
+
+__all__ = ["StepRecord", "WorkflowEngine"]

@@ -1,0 +1,121 @@
+"""Schedules: start a workflow once per tick, however many workers run the schedule.
+
+Each tick's run id is derived from the schedule and the tick time, so workers racing on
+the same tick all try to create the same run and only one succeeds. ``last_tick`` in the
+store remembers how far the schedule got, so ticks missed while everything was down are
+either started (catch-up) or skipped except the latest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from croniter import croniter
+
+from artery.errors import ArteryError, ConfigError
+from artery.store import Tx
+from artery.workflows.definition import Schedule
+
+if TYPE_CHECKING:
+    from artery.app import App
+
+log = logging.getLogger("artery.schedules")
+MAX_CATCH_UP = 1000
+
+
+def validate(schedule: Schedule) -> None:
+    if (schedule.cron is None) == (schedule.every is None):
+        raise ConfigError(
+            f"schedule {schedule.name!r} needs exactly one of cron or every",
+            fix='write @app.schedule("*/5 * * * *") or @app.schedule(every="30s")',
+        )
+    if schedule.cron is not None and not croniter.is_valid(schedule.cron):
+        raise ConfigError(
+            f"schedule {schedule.name!r}: {schedule.cron!r} is not a cron expression",
+            fix="use five fields: minute hour day-of-month month day-of-week",
+        )
+    if schedule.every is not None and schedule.every <= 0:
+        raise ConfigError(f"schedule {schedule.name!r}: every must be positive", fix="e.g. 30s")
+
+
+def ticks_between(schedule: Schedule, after: float, until: float) -> list[float]:
+    """Tick times t with after < t <= until (epoch seconds), oldest first."""
+    if schedule.every is not None:
+        first = math.floor(after / schedule.every) + 1
+        last = math.floor(until / schedule.every)
+        return [n * schedule.every for n in range(first, last + 1)][-MAX_CATCH_UP:]
+    out: list[float] = []
+    it = croniter(schedule.cron, datetime.fromtimestamp(after, UTC))
+    while len(out) < MAX_CATCH_UP:
+        tick = float(it.get_next(float))
+        if tick > until:
+            break
+        out.append(tick)
+    return out
+
+
+class Scheduler:
+    def __init__(self, schedules: list[Schedule], interval: float = 0.5) -> None:
+        self.schedules = schedules
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, app: App) -> None:
+        self.app = app
+        self._task = asyncio.create_task(self._loop(), name="artery-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            for schedule in self.schedules:
+                try:
+                    await self.fire_due(schedule, time.time())
+                except ArteryError as exc:
+                    log.warning("schedule %s postponed: %s", schedule.name, exc.message)
+            await asyncio.sleep(self.interval)
+
+    async def fire_due(self, schedule: Schedule, now: float) -> list[str]:
+        """Start the runs of every due tick; returns their run ids."""
+        last = await self.app.store.write(lambda tx: _last_tick(tx, schedule.name, now))
+        due = ticks_between(schedule, last, now)
+        if not due:
+            return []
+        if not schedule.catch_up:
+            due = due[-1:]
+        started = []
+        for tick in due:
+            stamp = datetime.fromtimestamp(tick, UTC).strftime("%Y%m%dT%H%M%SZ")
+            handle = await self.app.workflows.start(
+                schedule.workflow, schedule.input, id=f"schedule:{schedule.name}:{stamp}",
+                started_by="schedule",
+            )
+            started.append(handle.run_id)
+        await self.app.store.write(
+            lambda tx: tx.execute(
+                "UPDATE workflow_schedules SET last_tick = ? WHERE name = ? AND last_tick < ?",
+                (int(due[-1] * 1e6), schedule.name, int(due[-1] * 1e6)),
+            )
+        )
+        return started
+
+
+def _last_tick(tx: Tx, name: str, now: float) -> float:
+    """The last tick handled; a new schedule starts from now (no firing for the past)."""
+    row = tx.one("SELECT last_tick FROM workflow_schedules WHERE name = ?", (name,))
+    if row is not None:
+        return int(row[0]) / 1e6
+    tx.execute(
+        "INSERT INTO workflow_schedules (name, last_tick) VALUES (?, ?)"
+        " ON CONFLICT (name) DO NOTHING",
+        (name, int(now * 1e6)),
+    )
+    return now

@@ -30,6 +30,10 @@ from artery.delivery.rate_limit import Limit
 from artery.delivery.retry import Retry
 from artery.delivery.worker import Worker
 from artery.durations import seconds
+from artery.envelope import Event
+from artery.errors import ArteryError, ConfigError, InvalidSchema
+from artery.log import EventLog, Retention, StoreLog
+from artery.store import SqlStore, open_store
 from artery.workflows import (
     Schedule,
     Scheduler,
@@ -40,10 +44,6 @@ from artery.workflows import (
 )
 from artery.workflows.definition import WorkflowFn
 from artery.workflows.schedules import validate as validate_schedule
-from artery.envelope import Event
-from artery.errors import ArteryError, ConfigError, InvalidSchema
-from artery.log import EventLog, Retention, StoreLog
-from artery.store import SqlStore, open_store
 
 
 @dataclass(frozen=True)
@@ -219,15 +219,17 @@ class App:
         """Start a workflow once per tick (cron expression or ``every``) across all workers."""
 
         def register(fn: WorkflowFn) -> WorkflowFn:
-            workflow = next(
-                (w.name for w in self.workflows_declared.values() if w.fn is fn), None
-            )
+            workflow = next((w.name for w in self.workflows_declared.values() if w.fn is fn), None)
             if workflow is None:
                 self.workflow()(fn)
                 workflow = fn.__name__
             schedule = Schedule(
-                name or workflow, workflow, cron,
-                None if every is None else seconds(every), catch_up, input,
+                name or workflow,
+                workflow,
+                cron,
+                None if every is None else seconds(every),
+                catch_up,
+                input,
             )
             validate_schedule(schedule)
             self.schedules.append(schedule)
@@ -243,9 +245,13 @@ class App:
         self, workflow: str | WorkflowFn, input: Any = None, *, id: str | None = None
     ) -> WorkflowHandle:
         """Start a run (idempotent per ``id``) and get a handle: ``await handle.result()``."""
-        name = workflow if isinstance(workflow, str) else next(
-            (w.name for w in self.workflows_declared.values() if w.fn is workflow),
-            getattr(workflow, "__name__", str(workflow)),
+        name = (
+            workflow
+            if isinstance(workflow, str)
+            else next(
+                (w.name for w in self.workflows_declared.values() if w.fn is workflow),
+                getattr(workflow, "__name__", str(workflow)),
+            )
         )
         return await self.workflows.start(name, input, id=id)
 

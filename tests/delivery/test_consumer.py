@@ -320,3 +320,22 @@ async def test_new_group_can_start_at_the_end(store_url: str) -> None:
     async with app.running():
         await app.publish(orders, {"n": 2})
         await eventually(lambda: seen == [2], what="only the new event")
+
+
+async def test_replay_takes_effect_while_the_worker_runs(store_url: str) -> None:
+    app, orders = make_app(store_url, partitions=2)
+    seen: list[int] = []
+
+    @app.consumer(orders, group="erp")
+    async def erp(event: Event, ctx: DeliveryContext) -> None:
+        seen.append(event.data["n"])
+
+    async with app.running():
+        for n in range(6):
+            await app.publish(orders, {"n": n})
+        await eventually(lambda: len(seen) == 6, what="first pass")
+        await eventually(lambda: _lag_is_zero(app), what="committed")
+        await app.log.reset("erp", "orders", to="earliest")  # as `artery replay` does
+        await eventually(lambda: len(seen) == 12, timeout=10, what="replayed while running")
+        await asyncio.sleep(0.3)
+    assert sorted(seen) == sorted(list(range(6)) * 2)

@@ -179,8 +179,11 @@ async def test_unknown_workflow_and_bad_input_are_clear_errors(store_url: str) -
     app = make_app(store_url)
     refund = app.contract(
         "refund.requested",
-        schema={"type": "object", "properties": {"amount": {"type": "number"}},
-                "required": ["amount"]},
+        schema={
+            "type": "object",
+            "properties": {"amount": {"type": "number"}},
+            "required": ["amount"],
+        },
     )
 
     @app.workflow(input=refund)

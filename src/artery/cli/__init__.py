@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from artery.cli import contracts, doctor, events, groups, topics
+from artery.cli import contracts, delivery, doctor, events, groups, topics
 from artery.cli._shared import CliState
 
 app = typer.Typer(
@@ -28,6 +28,11 @@ app.add_typer(groups.app, name="groups")
 app.command()(events.publish)
 app.command()(events.tail)
 app.command()(doctor.doctor)
+app.command()(delivery.worker)
+app.command("run")(delivery.run_app)
+app.add_typer(delivery.dlq, name="dlq")
+app.command()(delivery.replay)
+app.command()(delivery.breakers)
 
 
 @app.callback()

@@ -99,26 +99,34 @@ class Leases:
             )
         )
 
-    async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> set[int]:
-        """Commit offsets only for partitions this worker still holds (fencing): a worker
-        that lost its lease while paused cannot move the group backwards or forwards.
-        Returns the partitions whose lease is gone."""
+    async def commit(
+        self, group: str, topic: str, moves: dict[int, tuple[int, int]]
+    ) -> tuple[set[int], set[int]]:
+        """Move offsets ``{partition: (expected, new)}`` for partitions this worker still
+        holds. Fencing: a worker that lost its lease cannot move the group. Compare-and-set:
+        a position someone else changed (a replay) is left as they set it. Returns the
+        partitions whose lease is gone and those whose position was changed under us."""
 
-        def op(tx: Tx) -> set[int]:
+        def op(tx: Tx) -> tuple[set[int], set[int]]:
             rows = tx.execute(
                 "SELECT partition, owner FROM partition_leases WHERE group_name = ?"
                 " AND topic = ?" + tx.dialect.for_update,
                 (group, topic),
             )
             held = {int(p) for p, owner in rows if owner == self.worker_id}
+            moved_elsewhere = set()
             stamp = now_us()
-            tx.executemany(
-                "INSERT INTO group_offsets (group_name, topic, partition, next_offset, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_name, topic, partition)"
-                " DO UPDATE SET next_offset = excluded.next_offset,"
-                " updated_at = excluded.updated_at",
-                [(group, topic, p, o, stamp) for p, o in offsets.items() if p in held],
-            )
-            return set(offsets) - held
+            for partition, (expected, new) in moves.items():
+                if partition not in held:
+                    continue
+                done = tx.one(
+                    "UPDATE group_offsets SET next_offset = ?, updated_at = ?"
+                    " WHERE group_name = ? AND topic = ? AND partition = ? AND next_offset = ?"
+                    " RETURNING partition",
+                    (new, stamp, group, topic, partition, expected),
+                )
+                if done is None:
+                    moved_elsewhere.add(partition)
+            return set(moves) - held, moved_elsewhere
 
         return await self.store.write(op)

@@ -44,6 +44,7 @@ class ConsumerRunner:
         self.partitions: dict[int, PartitionWorker] = {}
         self._scheduled: dict[int, set[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._commit_lock = asyncio.Lock()
         self.breaker = (
             worker.breakers.get(consumer.breaker, consumer.breaker_policy)
             if consumer.breaker
@@ -245,23 +246,55 @@ class ConsumerRunner:
                 log.warning("offset commit postponed: %s", exc.message)
 
     async def commit(self) -> None:
-        moved = {
-            p: w.watermark() for p, w in self.partitions.items() if w.watermark() > w.committed
-        }
-        if not moved:
-            return
-        lost = await self.worker.leases.commit(self.consumer.group, self.consumer.topic, moved)
-        for partition, offset in moved.items():
-            worker = self.partitions.get(partition)
-            if worker is not None and partition not in lost:
-                worker.committed = offset
+        async with self._commit_lock:
+            moves = {
+                p: (w.committed, w.watermark())
+                for p, w in self.partitions.items()
+                if w.watermark() > w.committed
+            }
+            if not moves:
+                return
+            lost, moved = await self.worker.leases.commit(
+                self.consumer.group, self.consumer.topic, moves
+            )
+            for partition, (_, offset) in moves.items():
+                worker = self.partitions.get(partition)
+                if worker is not None and partition not in lost | moved:
+                    worker.committed = offset
         for partition in lost:
             worker = self.partitions.pop(partition, None)
             if worker is not None:
-                log.warning(
-                    "lost lease on %s/%d; another worker took it", self.consumer.topic, partition
-                )
+                log.warning("lost lease on %s/%d", self.consumer.topic, partition)
                 await worker.stop(0)
+        await self._restart(moved)
+
+    async def sync_positions(self) -> None:
+        """Notice positions moved by someone else (``artery replay``, ``groups reset``)
+        while this consumer had nothing to commit, and continue from there."""
+        async with self._commit_lock:
+            positions = {
+                p.partition: p.committed
+                for p in await self.app.log.positions(self.consumer.group)
+                if p.topic == self.consumer.topic
+            }
+            moved = {
+                p
+                for p, w in self.partitions.items()
+                if positions.get(p, w.committed) != w.committed
+            }
+        await self._restart(moved)
+
+    async def _restart(self, partitions: set[int]) -> None:
+        for partition in sorted(partitions):
+            worker = self.partitions.pop(partition, None)
+            if worker is not None:
+                log.info(
+                    "position of %s/%d was moved; continuing from it",
+                    self.consumer.topic,
+                    partition,
+                )
+                await worker.stop(self.worker.grace)
+                await self._take(partition)
 
     # -- store access ------------------------------------------------------------------
 

@@ -88,6 +88,7 @@ class Worker:
                 runner.consumer.group, topic.name, topic.partitions
             )
             await runner.assign(assignment.keep, assignment.surplus)
+            await runner.sync_positions()
 
     def retry_backoff(self) -> float:
         """How long to wait before trying an unreachable store again (jittered)."""

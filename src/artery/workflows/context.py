@@ -74,7 +74,7 @@ def current_step() -> StepInfo:
         ) from None
 
 
-class Suspend(Exception):  # noqa: N818 - control flow, not an error
+class Suspend(Exception):
     """Unwinds a run that must wait; the engine parks it in the store."""
 
     def __init__(self, status: Status, wake_at: int | None, child: str | None = None) -> None:
@@ -146,7 +146,8 @@ class WorkflowContext:
         timeout: float | str | None,
         kind: str = "step",
     ) -> StepRecord:
-        self._check_cancel()
+        if kind == "step":  # compensations run precisely because of a cancel
+            self._check_cancel()
         policy = retry or NO_RETRY
         limit = None if timeout is None else seconds(timeout)
         started = now_us()
@@ -170,12 +171,22 @@ class WorkflowContext:
                 continue
             finally:
                 _current.reset(token)
-            record = StepRecord(position, kind, label, "completed", result, None, attempt, started,
-                                now_us())
+            record = StepRecord(
+                position, kind, label, "completed", result, None, attempt, started, now_us()
+            )
             await self._save(record)
             return record
-        record = StepRecord(position, kind, label, "failed", None, errors[-1].to_dict(),
-                            len(errors), started, now_us())
+        record = StepRecord(
+            position,
+            kind,
+            label,
+            "failed",
+            None,
+            errors[-1].to_dict(),
+            len(errors),
+            started,
+            now_us(),
+        )
         await self._save(record)
         return record
 
@@ -211,8 +222,19 @@ class WorkflowContext:
         if recorded is None:
             self._check_cancel()
             wake_at = now_us() + int(seconds(duration) * 1_000_000)
-            await self._save(StepRecord(position, "sleep", "sleep", "completed",
-                                        {"wake_at": wake_at}, None, 1, now_us(), now_us()))
+            await self._save(
+                StepRecord(
+                    position,
+                    "sleep",
+                    "sleep",
+                    "completed",
+                    {"wake_at": wake_at},
+                    None,
+                    1,
+                    now_us(),
+                    now_us(),
+                )
+            )
         else:
             wake_at = int(recorded.result["wake_at"])
         await self._sleep_until_us(wake_at)
@@ -225,8 +247,19 @@ class WorkflowContext:
         wake_at = int(moment.timestamp() * 1_000_000)
         if recorded is None:
             self._check_cancel()
-            await self._save(StepRecord(position, "sleep", "sleep", "completed",
-                                        {"wake_at": wake_at}, None, 1, now_us(), now_us()))
+            await self._save(
+                StepRecord(
+                    position,
+                    "sleep",
+                    "sleep",
+                    "completed",
+                    {"wake_at": wake_at},
+                    None,
+                    1,
+                    now_us(),
+                    now_us(),
+                )
+            )
         else:
             wake_at = int(recorded.result["wake_at"])
         await self._sleep_until_us(wake_at)
@@ -283,9 +316,19 @@ class WorkflowContext:
             raise Suspend(Status.WAITING, None, child=child_id)
         status = "completed" if child.status is Status.COMPLETED else "failed"
         error = child.error or {"type": "artery.workflow", "message": f"child {child.status}"}
-        await self._save(StepRecord(position, "child", name, status, child.result,
-                                    None if status == "completed" else error, 1, now_us(),
-                                    now_us()))
+        await self._save(
+            StepRecord(
+                position,
+                "child",
+                name,
+                status,
+                child.result,
+                None if status == "completed" else error,
+                1,
+                now_us(),
+                now_us(),
+            )
+        )
         if status == "failed":
             raise WorkflowError(child_id, child.status.value, error)
         return child.result
@@ -301,9 +344,19 @@ class WorkflowContext:
         attrs.setdefault("idempotency_key", f"workflow:{self.run_id}:{position}")
         attrs.setdefault("correlation_id", self.run_id)
         event = await self.engine.app.publish(contract, data, **attrs)
-        await self._save(StepRecord(position, "publish", topic, "completed",
-                                    {"id": event.id, "offset": event.offset}, None, 1, now_us(),
-                                    now_us()))
+        await self._save(
+            StepRecord(
+                position,
+                "publish",
+                topic,
+                "completed",
+                {"id": event.id, "offset": event.offset},
+                None,
+                1,
+                now_us(),
+                now_us(),
+            )
+        )
         return event.id
 
     def compensate(self) -> None:
@@ -334,8 +387,9 @@ class WorkflowContext:
         if recorded is not None:
             return recorded.result
         value = make()
-        await self._save(StepRecord(position, kind, kind, "completed", value, None, 1, now_us(),
-                                    now_us()))
+        await self._save(
+            StepRecord(position, kind, kind, "completed", value, None, 1, now_us(), now_us())
+        )
         return value
 
     async def _save(self, record: StepRecord) -> None:
@@ -378,14 +432,29 @@ def _take_or_wait(
     found, payload = history.take_signal(tx, run_id, name)
     stamp = now_us()
     if found:
-        history.record_step(tx, run_id, StepRecord(position, "signal", name, "completed",
-                                                  {"payload": payload}, None, 1, stamp, stamp))
+        history.record_step(
+            tx,
+            run_id,
+            StepRecord(
+                position, "signal", name, "completed", {"payload": payload}, None, 1, stamp, stamp
+            ),
+        )
         return ("signal", payload)
     if deadline is not None and stamp >= deadline:
-        history.record_step(tx, run_id, StepRecord(position, "signal", name, "timed_out",
-                                                  {"deadline": deadline}, None, 1, stamp, stamp))
+        history.record_step(
+            tx,
+            run_id,
+            StepRecord(
+                position, "signal", name, "timed_out", {"deadline": deadline}, None, 1, stamp, stamp
+            ),
+        )
         return "timed_out"
     if first:
-        history.record_step(tx, run_id, StepRecord(position, "signal", name, "waiting",
-                                                  {"deadline": deadline}, None, 1, stamp, stamp))
+        history.record_step(
+            tx,
+            run_id,
+            StepRecord(
+                position, "signal", name, "waiting", {"deadline": deadline}, None, 1, stamp, stamp
+            ),
+        )
     return "waiting"

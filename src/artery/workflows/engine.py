@@ -125,8 +125,14 @@ class WorkflowEngine:
         return now_us() + int(self.lease_ttl * 1_000_000)
 
     async def start_child(self, parent: str, position: int, workflow: str, input: Any) -> None:
-        child = Run(f"{parent}/{position}", workflow, Status.PENDING, input, parent_run=parent,
-                    started_by="child")
+        child = Run(
+            f"{parent}/{position}",
+            workflow,
+            Status.PENDING,
+            input,
+            parent_run=parent,
+            started_by="child",
+        )
         await self.write(lambda tx: history.insert_run(tx, child, None, None))
         self._wakeup.set()
 
@@ -194,12 +200,27 @@ class WorkflowEngine:
     # -- executing ---------------------------------------------------------------------
 
     async def _execute(self, run: Run) -> None:
+        try:
+            await self._execute_run(run)
+        except (asyncio.CancelledError, StoreUnavailable):
+            raise
+        except Exception as exc:  # a bug here must flag the run, not strand it
+            log.exception("run %s failed inside the engine", run.run_id)
+            await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
+
+    async def _execute_run(self, run: Run) -> None:
         workflow = self.workflows.get(run.workflow)
         if workflow is None:
-            await self._finish(run, Status.FAILED, None, _problem(
-                "artery.unknown-workflow",
-                f"no workflow named {run.workflow!r} in this app; deploy it or cancel the run"),
-                flagged=True)
+            await self._finish(
+                run,
+                Status.FAILED,
+                None,
+                _problem(
+                    "artery.unknown-workflow",
+                    f"no workflow named {run.workflow!r} in this app; deploy it or cancel the run",
+                ),
+                flagged=True,
+            )
             return
         steps = await self.read(lambda tx: history.load_steps(tx, run.run_id))
         ctx = WorkflowContext(self, run, steps)
@@ -214,8 +235,14 @@ class WorkflowEngine:
                 raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
             result = _checked_result(result)
         except Suspend as parked:
-            await self.write(lambda tx: history.suspend(tx, run.run_id, parked.status,
-                                                        parked.wake_at, parked.child))
+            park = functools.partial(
+                history.suspend,
+                run_id=run.run_id,
+                status=parked.status,
+                wake_at=parked.wake_at,
+                child=parked.child,
+            )
+            await self.write(park)
             return
         except NonDeterminism as exc:
             await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
@@ -235,8 +262,9 @@ class WorkflowEngine:
             recorded = steps.get(position)
             if recorded is None or recorded.status != "completed":
                 ctx._position = position - 1
-                record = await ctx._execute(position, comp.name, comp.fn, comp.args, comp.retry,
-                                            None, kind="compensation")
+                record = await ctx._execute(
+                    position, comp.name, comp.fn, comp.args, comp.retry, None, kind="compensation"
+                )
                 if record.status == "failed":
                     error = {**(record.error or {}), "compensating": _error(cause)}
                     await self._finish(run, Status.FAILED, None, error, flagged=True)
@@ -262,12 +290,15 @@ class WorkflowEngine:
 
 def _anything_runnable(tx: Tx) -> bool:
     stamp = now_us()
-    return tx.one(
-        "SELECT 1 FROM workflow_runs WHERE (status IN ('pending', 'running')"
-        " AND (lease_until IS NULL OR lease_until < ?))"
-        " OR (status IN ('sleeping', 'waiting') AND wake_at <= ?) LIMIT 1",
-        (stamp, stamp),
-    ) is not None
+    return (
+        tx.one(
+            "SELECT 1 FROM workflow_runs WHERE (status IN ('pending', 'running')"
+            " AND (lease_until IS NULL OR lease_until < ?))"
+            " OR (status IN ('sleeping', 'waiting') AND wake_at <= ?) LIMIT 1",
+            (stamp, stamp),
+        )
+        is not None
+    )
 
 
 def _checked_result(result: Any) -> Any:
@@ -281,8 +312,14 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 def _problem(kind: str, message: str) -> dict[str, Any]:
-    return {"type": kind, "message": message, "traceback": [], "attempt": 0,
-            "at": time.time(), "duration": 0.0}
+    return {
+        "type": kind,
+        "message": message,
+        "traceback": [],
+        "attempt": 0,
+        "at": time.time(),
+        "duration": 0.0,
+    }
 
 
 __all__ = ["StepRecord", "WorkflowEngine"]

@@ -109,8 +109,16 @@ def insert_run(tx: Tx, run: Run, owner: str | None, lease_until: int | None) -> 
         " VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, 0, 0, '[]', NULL, ?, ?, ?, ?)"
         " ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
         (
-            run.run_id, run.workflow, run.status.value, dumps(run.input), run.parent_run,
-            run.started_by, stamp, stamp, owner, lease_until,
+            run.run_id,
+            run.workflow,
+            run.status.value,
+            dumps(run.input),
+            run.parent_run,
+            run.started_by,
+            stamp,
+            stamp,
+            owner,
+            lease_until,
         ),
     )
     return row is not None
@@ -163,8 +171,15 @@ def record_step(tx: Tx, run_id: str, step: StepRecord) -> None:
         " result_json = excluded.result_json, error_json = excluded.error_json,"
         " attempts = excluded.attempts, finished_at = excluded.finished_at",
         (
-            run_id, step.position, step.kind, step.name, step.status, dumps(step.result),
-            None if step.error is None else dumps(step.error), step.attempts, step.started_at,
+            run_id,
+            step.position,
+            step.kind,
+            step.name,
+            step.status,
+            dumps(step.result),
+            None if step.error is None else dumps(step.error),
+            step.attempts,
+            step.started_at,
             step.finished_at,
         ),
     )
@@ -179,8 +194,12 @@ def finish(
         " owner = NULL, lease_until = NULL, wake_at = NULL, updated_at = ?"
         " WHERE run_id = ? RETURNING parent_run",
         (
-            status.value, dumps(result), None if error is None else dumps(error), int(flagged),
-            now_us(), run_id,
+            status.value,
+            dumps(result),
+            None if error is None else dumps(error),
+            int(flagged),
+            now_us(),
+            run_id,
         ),
     )
     if row and row[0]:

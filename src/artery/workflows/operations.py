@@ -56,8 +56,9 @@ class Workflows:
         self.store = store
         self.engine = engine
 
-    async def start(self, name: str, input: Any = None, *, id: str | None = None,
-                    started_by: str = "api") -> WorkflowHandle:
+    async def start(
+        self, name: str, input: Any = None, *, id: str | None = None, started_by: str = "api"
+    ) -> WorkflowHandle:
         """Start a run (or return the existing run with this id: starting is idempotent)."""
         workflow = self.app.workflows_declared.get(name)
         if workflow is None:
@@ -71,8 +72,9 @@ class Workflows:
         run_id = id or f"{name}-{await _new_id()}"
         engine = self.engine
         adopt = engine is not None and engine.has_room()
-        run = Run(run_id, name, Status.RUNNING if adopt else Status.PENDING, input,
-                  started_by=started_by)
+        run = Run(
+            run_id, name, Status.RUNNING if adopt else Status.PENDING, input, started_by=started_by
+        )
         owner = engine.worker_id if adopt and engine else None
         lease = engine.lease_until() if adopt and engine else None
         created = await self.store.write(lambda tx: history.insert_run(tx, run, owner, lease))
@@ -86,8 +88,10 @@ class Workflows:
     async def get(self, run_id: str) -> Run:
         run = await self.store.read(lambda tx: history.load_run(tx, run_id))
         if run is None:
-            raise NotFound(f"workflow run {run_id!r} does not exist",
-                           fix="list runs with `artery workflows list`")
+            raise NotFound(
+                f"workflow run {run_id!r} does not exist",
+                fix="list runs with `artery workflows list`",
+            )
         return run
 
     async def wait_for_end(self, run_id: str, poll: float = 0.05) -> None:
@@ -113,8 +117,9 @@ class Workflows:
         """Ask a run to stop; it runs its compensations and ends ``cancelled``."""
         run = await self.get(run_id)
         if run.status in TERMINAL:
-            raise Conflict(f"run {run_id!r} already ended {run.status.value}",
-                           fix="nothing to cancel")
+            raise Conflict(
+                f"run {run_id!r} already ended {run.status.value}", fix="nothing to cancel"
+            )
         await self.store.write(lambda tx: _request_cancel(tx, run_id))
         if self.engine is not None:
             self.engine.interrupt(run_id)
@@ -124,25 +129,38 @@ class Workflows:
         """Re-run a failed run from the step (or compensation) that failed."""
         run = await self.get(run_id)
         if run.status is not Status.FAILED:
-            raise Conflict(f"run {run_id!r} is {run.status.value}, not failed",
-                           fix="only failed runs can be retried")
+            raise Conflict(
+                f"run {run_id!r} is {run.status.value}, not failed",
+                fix="only failed runs can be retried",
+            )
         await self.store.write(lambda tx: _reopen(tx, run_id))
         self._nudge()
 
-    async def list(self, *, workflow: str | None = None, status: str | None = None,
-                   flagged: bool | None = None, limit: int = 100) -> list[Run]:
+    async def list(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | None = None,
+        flagged: bool | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
         if status is not None and status not in {s.value for s in Status}:
-            raise ConfigError(f"unknown status {status!r}",
-                              fix=f"use one of {[s.value for s in Status]}")
-        return await self.store.read(lambda tx: history.list_runs(tx, workflow, status, flagged,
-                                                                  limit))
+            raise ConfigError(
+                f"unknown status {status!r}", fix=f"use one of {[s.value for s in Status]}"
+            )
+        return await self.store.read(
+            lambda tx: history.list_runs(tx, workflow, status, flagged, limit)
+        )
 
     async def show(self, run_id: str) -> RunDetail:
         run = await self.get(run_id)
         steps = await self.store.read(lambda tx: history.load_steps(tx, run_id))
         ordered = [steps[p] for p in sorted(steps)]
-        return RunDetail(run, [s for s in ordered if s.position < COMPENSATION_BASE],
-                         [s for s in ordered if s.position >= COMPENSATION_BASE])
+        return RunDetail(
+            run,
+            [s for s in ordered if s.position < COMPENSATION_BASE],
+            [s for s in ordered if s.position >= COMPENSATION_BASE],
+        )
 
     def _nudge(self) -> None:
         if self.engine is not None:

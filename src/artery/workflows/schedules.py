@@ -95,7 +95,9 @@ class Scheduler:
         for tick in due:
             stamp = datetime.fromtimestamp(tick, UTC).strftime("%Y%m%dT%H%M%SZ")
             handle = await self.app.workflows.start(
-                schedule.workflow, schedule.input, id=f"schedule:{schedule.name}:{stamp}",
+                schedule.workflow,
+                schedule.input,
+                id=f"schedule:{schedule.name}:{stamp}",
                 started_by="schedule",
             )
             started.append(handle.run_id)

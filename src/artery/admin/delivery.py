@@ -1,0 +1,276 @@
+"""Admin routes for the delivery engine: dead letters, consumers, breakers.
+
+Listings never carry payloads. The one route that shows an event (a dead letter's detail)
+redacts every field its contract classifies ``pii`` or ``secret``, so an operator can see
+why delivery failed without seeing personal data; ``artery dlq show`` uses the same
+``dead_letter_detail``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from artery.contracts import Registry
+from artery.contracts.classification import is_sensitive_pointer, sensitive_paths
+from artery.delivery import retries
+from artery.delivery.breaker import Breakers
+from artery.delivery.dead_letters import DeadLetter, Filter
+from artery.errors import ConfigError, NotFound, UnknownContract
+
+if TYPE_CHECKING:
+    from artery.app import App
+
+REDACTED = "[redacted]"
+MAX_LIMIT = 1000
+_SELECTION = ("ids", "group", "consumer", "event_type", "error_type")
+
+
+# -- redaction -----------------------------------------------------------------------------
+
+
+def redact(data: Any, sensitive: Collection[str]) -> tuple[Any, list[str]]:
+    """A copy of ``data`` with every value at or under a sensitive path replaced by
+    ``"[redacted]"``, and the concrete pointers that were replaced.
+
+    Paths are the classification's JSON pointers (``*`` = any index or property name);
+    the input is never modified."""
+    paths = list(sensitive)
+    replaced: list[str] = []
+
+    def walk(node: Any, pointer: str) -> Any:
+        if paths and is_sensitive_pointer(pointer, paths):
+            replaced.append(pointer)
+            return REDACTED
+        if isinstance(node, Mapping):
+            return {key: walk(value, f"{pointer}/{key}") for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value, f"{pointer}/{index}") for index, value in enumerate(node)]
+        return node
+
+    return walk(data, ""), replaced
+
+
+async def sensitive_paths_of(registry: Registry, subject: str) -> list[str] | None:
+    """Sensitive paths in any version of ``subject`` (an event may have been written
+    under an older version); None when the contract is unknown, so nothing is known safe."""
+    try:
+        versions = await registry.versions(subject)
+    except UnknownContract:
+        return None
+    found: set[str] = set()
+    for version in versions:
+        found.update(sensitive_paths(version.schema))
+    return sorted(found)
+
+
+async def dead_letter_detail(registry: Registry, letter: DeadLetter) -> dict[str, Any]:
+    """The summary, every attempt's error and the envelope with classified data redacted.
+
+    An event whose contract is not registered has its whole ``data`` redacted."""
+    paths = await sensitive_paths_of(registry, letter.event.type)
+    envelope = letter.event.to_cloudevent()
+    envelope.update(
+        topic=letter.event.topic, partition=letter.event.partition, offset=letter.event.offset
+    )
+    if "data" in envelope:
+        envelope["data"], replaced = redact(envelope["data"], [""] if paths is None else paths)
+    else:
+        replaced = []
+    return {
+        **letter.summary(),
+        "errors": [error.to_dict() for error in letter.errors],
+        "event": envelope,
+        "redacted": replaced,
+    }
+
+
+# -- request parsing -----------------------------------------------------------------------
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise ConfigError(f"query parameter {name}={value!r} is not a boolean", fix="use true or false")
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return 100
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ConfigError(
+            f"query parameter limit={value!r} is not a whole number from 1 to {MAX_LIMIT}",
+            fix=f"use e.g. limit=100 (at most {MAX_LIMIT})",
+        )
+    return limit
+
+
+def filter_from_query(request: Request) -> tuple[Filter, int]:
+    query = request.query_params
+    known = {"group", "consumer", "event_type", "error_type", "include_redriven", "limit"}
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown query parameter(s) {', '.join(unknown)}",
+            fix=f"use {', '.join(sorted(known))}",
+        )
+    where = Filter(
+        group=query.get("group"),
+        consumer=query.get("consumer"),
+        event_type=query.get("event_type"),
+        error_type=query.get("error_type"),
+        include_redriven=_flag("include_redriven", query.get("include_redriven", "false")),
+    )
+    return where, _limit(query.get("limit"))
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body is ``{}``."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(
+            f"request body is not valid JSON: {exc}", fix="send a JSON object"
+        ) from None
+    if not isinstance(body, dict):
+        raise ConfigError(
+            f"request body is a JSON {type(body).__name__}, not an object",
+            fix='send an object such as {"group": "erp-sync"}',
+        )
+    return body
+
+
+def filter_from_body(body: Mapping[str, Any], extra: Collection[str] = ()) -> Filter:
+    """A selection from a redrive/purge body; unknown fields and wrong types are refused
+    rather than ignored, so a typo cannot widen or empty a selection."""
+    allowed = (*_SELECTION, *extra)
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"unknown field(s) {', '.join(unknown)} in the request body",
+            fix=f"use {', '.join(allowed)}",
+        )
+    ids = body.get("ids") or []
+    if not isinstance(ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in ids
+    ):
+        raise ConfigError("field ids must be a list of whole numbers", fix='e.g. "ids": [1, 2]')
+    text: dict[str, str | None] = {}
+    for name in ("group", "consumer", "event_type", "error_type"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"field {name} must be a string", fix=f'e.g. "{name}": "..."')
+        text[name] = value
+    include_redriven = body.get("include_redriven", False)
+    if not isinstance(include_redriven, bool):
+        raise ConfigError("field include_redriven must be true or false", fix="use a boolean")
+    return Filter(ids=tuple(ids), include_redriven=include_redriven, **text)
+
+
+def _dead_letter_id(text: str) -> int:
+    if not text.isdigit():
+        raise NotFound(
+            f"dead letter {text!r} does not exist", fix="ids are whole numbers; list them first"
+        )
+    return int(text)
+
+
+# -- routes --------------------------------------------------------------------------------
+
+
+def routes(app: App) -> list[BaseRoute]:
+    """The delivery routes, relative to the admin mount (``/admin``)."""
+
+    async def list_dead_letters(request: Request) -> JSONResponse:
+        where, limit = filter_from_query(request)
+        letters = await app.dead_letters.list(where, limit)
+        return JSONResponse([letter.summary() for letter in letters])
+
+    async def depth(request: Request) -> JSONResponse:
+        found = await app.dead_letters.depth()
+        return JSONResponse(
+            [
+                {"group": group, "consumer": consumer, "depth": count}
+                for (group, consumer), count in sorted(found.items())
+            ]
+        )
+
+    async def show(request: Request) -> JSONResponse:
+        letter = await app.dead_letters.get(_dead_letter_id(request.path_params["id"]))
+        return JSONResponse(await dead_letter_detail(app.registry, letter))
+
+    async def redrive(request: Request) -> JSONResponse:
+        where = filter_from_body(await json_object(request))
+        return JSONResponse({"redriven": await app.dead_letters.redrive(where)})
+
+    async def purge(request: Request) -> JSONResponse:
+        body = await json_object(request)
+        confirm = body.pop("confirm", False)
+        if not isinstance(confirm, bool):
+            raise ConfigError("field confirm must be true or false", fix='send "confirm": true')
+        where = filter_from_body(body, extra=("include_redriven",))
+        return JSONResponse({"purged": await app.dead_letters.purge(where, confirm=confirm)})
+
+    async def consumers(request: Request) -> JSONResponse:
+        return JSONResponse(await consumer_report(app))
+
+    async def breakers(request: Request) -> JSONResponse:
+        return JSONResponse(await Breakers(app.store, "admin").states())
+
+    return [
+        Route("/dead-letters", list_dead_letters, methods=["GET"]),
+        Route("/dead-letters/depth", depth, methods=["GET"]),
+        Route("/dead-letters/redrive", redrive, methods=["POST"]),
+        Route("/dead-letters/purge", purge, methods=["POST"]),
+        Route("/dead-letters/{id}", show, methods=["GET"]),
+        Route("/consumers", consumers, methods=["GET"]),
+        Route("/breakers", breakers, methods=["GET"]),
+    ]
+
+
+async def consumer_report(app: App) -> list[dict[str, Any]]:
+    """Every consumer the app declares, with lag per partition, pending retries and open
+    dead letters. ``pending_retries`` counts the whole group (the retry schedule is
+    counted per group)."""
+    depth = await app.dead_letters.depth()
+    positions = await app.log.positions()
+    report = []
+    for (group, topic), consumer in sorted(app.consumers.items()):
+        mine = [p for p in positions if p.group == group and p.topic == topic]
+        pending = await app.store.read(functools.partial(retries.count, group=group))
+        report.append(
+            {
+                "group": group,
+                "topic": topic,
+                "name": consumer.name,
+                "lag": sum(p.lag for p in mine),
+                "partitions": [
+                    {
+                        "partition": p.partition,
+                        "committed": p.committed,
+                        "next": p.next,
+                        "lag": p.lag,
+                    }
+                    for p in mine
+                ],
+                "pending_retries": pending,
+                "dead_letters": depth.get((group, consumer.name), 0),
+            }
+        )
+    return report

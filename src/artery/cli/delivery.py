@@ -1,0 +1,362 @@
+"""Running an app (``artery worker``, ``artery run``) and operating its delivery:
+dead letters (``artery dlq``), replay and breakers.
+
+``worker`` and ``run`` import the user's ``App`` (``MODULE:ATTR``) and run it until SIGTERM
+or SIGINT, then stop gracefully: running handlers finish within the grace period, offsets
+are committed and leases handed back, and the process exits 0. ``--store`` overrides the
+store the app was configured with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from artery.admin.delivery import dead_letter_detail
+from artery.admin.server import AdminServer
+from artery.cli._shared import CliState, Runtime, dumps, out, reported, run
+from artery.cli.loader import load_app
+from artery.delivery.breaker import Breakers
+from artery.delivery.dead_letters import DeadLetters, Filter
+from artery.errors import ConfigError, NotFound
+
+if TYPE_CHECKING:
+    from artery.app import App, Service
+
+# -- running an app ------------------------------------------------------------------------
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6); a bare ``:PORT`` means 127.0.0.1."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"--admin {text!r} is not HOST:PORT", fix="use e.g. 127.0.0.1:8081")
+    return host, int(port)
+
+
+class Announce:
+    """A service that tells the person at the terminal the app is up, and where."""
+
+    def __init__(self, role: str, admin: AdminServer | None) -> None:
+        self.role = role
+        self.admin = admin
+
+    async def start(self, app: App) -> None:
+        where = f"; admin API at {self.admin.url}" if self.admin else ""
+        out.print(
+            f"{self.role} {app.name!r}: {len(app.consumers)} consumer(s){where}"
+            " (stop with Ctrl+C or SIGTERM)",
+            markup=False,
+        )
+
+    async def stop(self) -> None:
+        return None
+
+
+def loaded(ctx: typer.Context, target: str) -> App:
+    """The app named by ``target``, on the store given with ``--store`` if any."""
+    app = load_app(target)
+    state = ctx.find_object(CliState)
+    if state is not None and state.store is not None:
+        app.settings = dataclasses.replace(app.settings, store=state.store)
+    return app
+
+
+def serve(app: App, role: str, admin: tuple[str, int] | None) -> None:
+    """Run ``app`` until SIGTERM/SIGINT (its workers, and the admin API if asked)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    server = AdminServer(*admin) if admin else None
+    added: list[Service] = [*([server] if server else []), Announce(role, server)]
+    app.services.extend(added)
+    try:
+        with reported():
+            asyncio.run(app.serve())
+    finally:
+        app.services = [s for s in app.services if not any(s is a for a in added)]
+    out.print(f"{role} {app.name!r} stopped", markup=False)
+
+
+def worker(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(metavar="MODULE:APP", help="e.g. app:app")],
+    admin: Annotated[
+        str | None, typer.Option(metavar="HOST:PORT", help="also serve the admin API here")
+    ] = None,
+) -> None:
+    """Run the app's consumers until SIGTERM/SIGINT, then stop gracefully."""
+    with reported():
+        address = parse_address(admin) if admin is not None else None
+        app = loaded(ctx, target)
+    serve(app, "worker", address)
+
+
+def run_app(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(metavar="MODULE:APP", help="e.g. app:app")],
+    host: Annotated[str, typer.Option(help="address of the admin API")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port of the admin API")] = 8080,
+    no_admin: Annotated[
+        bool, typer.Option("--no-admin", help="do not serve the admin API")
+    ] = False,
+) -> None:
+    """Run everything in one process: workers and the admin API (under /admin)."""
+    with reported():
+        app = loaded(ctx, target)
+    serve(app, "app", None if no_admin else (host, port))
+
+
+# -- dead letters --------------------------------------------------------------------------
+
+dlq = typer.Typer(help="Dead letters: list, show, redrive, purge, depth.", no_args_is_help=True)
+
+GroupOpt = Annotated[str | None, typer.Option(help="consumer group")]
+ConsumerOpt = Annotated[str | None, typer.Option(help="consumer name")]
+TypeOpt = Annotated[str | None, typer.Option("--type", help="event type (contract subject)")]
+ErrorOpt = Annotated[str | None, typer.Option(help="error type, e.g. builtins.ValueError")]
+
+
+def when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+@dlq.command("list")
+def list_(
+    ctx: typer.Context,
+    group: GroupOpt = None,
+    consumer: ConsumerOpt = None,
+    event_type: TypeOpt = None,
+    error_type: ErrorOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="include redriven dead letters")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
+) -> None:
+    """Dead letters, oldest first (no payloads: see `artery dlq show ID`)."""
+    where = Filter(
+        group=group,
+        consumer=consumer,
+        event_type=event_type,
+        error_type=error_type,
+        include_redriven=all_,
+    )
+
+    async def work(rt: Runtime) -> None:
+        letters = await DeadLetters(rt.store).list(where, limit)
+        if as_json:
+            for letter in letters:
+                typer.echo(dumps(letter.summary()))
+            return
+        if not letters:
+            out.print("no dead letters match")
+            return
+        table = Table("id", "group", "consumer", "type", "attempts", "last error", "reason")
+        table.add_column("created")
+        table.add_column("redriven")
+        for letter in letters:
+            row = letter.summary()
+            table.add_row(
+                str(row["id"]),
+                letter.group,
+                letter.consumer,
+                letter.event.type,
+                str(row["attempts"]),
+                str(row["last_error"] or "-"),
+                letter.reason,
+                when(letter.created_at),
+                when(letter.redriven_at),
+            )
+        out.print(table)
+
+    run(ctx, work)
+
+
+@dlq.command()
+def show(ctx: typer.Context, dead_letter_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """One dead letter as JSON: every attempt's error and the event, with fields its
+    contract classifies pii or secret redacted."""
+
+    async def work(rt: Runtime) -> None:
+        letter = await DeadLetters(rt.store).get(dead_letter_id)
+        typer.echo(dumps(await dead_letter_detail(rt.registry, letter), indent=True))
+
+    run(ctx, work)
+
+
+def selection(
+    ids: list[int] | None,
+    group: str | None,
+    consumer: str | None,
+    event_type: str | None,
+    error_type: str | None,
+    include_redriven: bool = False,
+) -> Filter:
+    return Filter(
+        ids=tuple(ids or ()),
+        group=group,
+        consumer=consumer,
+        event_type=event_type,
+        error_type=error_type,
+        include_redriven=include_redriven,
+    )
+
+
+IdsArg = Annotated[list[int] | None, typer.Argument(metavar="[ID]...", help="dead letter ids")]
+
+
+@dlq.command()
+def redrive(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    group: GroupOpt = None,
+    consumer: ConsumerOpt = None,
+    event_type: TypeOpt = None,
+    error_type: ErrorOpt = None,
+) -> None:
+    """Run the selected dead letters again, from attempt one, with the consumer's current
+    code (whichever worker holds the partition picks them up)."""
+    where = selection(ids, group, consumer, event_type, error_type)
+
+    async def work(rt: Runtime) -> None:
+        count = await DeadLetters(rt.store).redrive(where)
+        out.print(f"redriven {count} dead letter(s)")
+
+    run(ctx, work)
+
+
+@dlq.command()
+def purge(
+    ctx: typer.Context,
+    ids: IdsArg = None,
+    group: GroupOpt = None,
+    consumer: ConsumerOpt = None,
+    event_type: TypeOpt = None,
+    error_type: ErrorOpt = None,
+    include_redriven: Annotated[
+        bool, typer.Option("--include-redriven", help="also delete redriven ones")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="confirm: deletion is final")] = False,
+) -> None:
+    """Delete the selected dead letters for good (needs --yes)."""
+    where = selection(ids, group, consumer, event_type, error_type, include_redriven)
+
+    async def work(rt: Runtime) -> None:
+        count = await DeadLetters(rt.store).purge(where, confirm=yes)
+        out.print(f"purged {count} dead letter(s)")
+
+    run(ctx, work)
+
+
+@dlq.command()
+def depth(ctx: typer.Context) -> None:
+    """Open dead letters per group and consumer."""
+
+    async def work(rt: Runtime) -> None:
+        found = await DeadLetters(rt.store).depth()
+        if not found:
+            out.print("no open dead letters")
+            return
+        table = Table("group", "consumer", "depth")
+        for (group, consumer), count in sorted(found.items()):
+            table.add_row(group, consumer, str(count))
+        out.print(table)
+
+    run(ctx, work)
+
+
+# -- replay and breakers -------------------------------------------------------------------
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--from-time {text!r} is not an ISO 8601 time", fix="use e.g. 2026-01-31T12:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ConfigError(f"--from-time {text!r} has no timezone", fix="append Z or an offset")
+    return parsed
+
+
+def replay(
+    ctx: typer.Context,
+    group: str,
+    topic: str,
+    from_offset: Annotated[
+        int | None, typer.Option(min=0, help="offset on every partition")
+    ] = None,
+    from_time: Annotated[
+        str | None, typer.Option(help="first event appended at or after this ISO 8601 time")
+    ] = None,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="the oldest stored event")
+    ] = False,
+) -> None:
+    """Make GROUP read TOPIC again from a point; other groups are not touched.
+
+    Run it while the group's workers are stopped: a running worker keeps the position it
+    holds in memory."""
+    with reported():
+        chosen = [from_offset is not None, from_time is not None, from_beginning]
+        if sum(chosen) != 1:
+            raise ConfigError(
+                "replay needs exactly one starting point",
+                fix="give --from-offset N, --from-time ISO or --from-beginning",
+            )
+        instant = parse_time(from_time) if from_time is not None else None
+
+    async def work(rt: Runtime) -> None:
+        before = [p for p in await rt.log.positions(group) if p.topic == topic]
+        if not before:
+            raise NotFound(
+                f"group {group!r} has no position on topic {topic!r}",
+                fix="check the names with `artery groups list`",
+            )
+        offsets = await rt.log.reset(
+            group,
+            topic,
+            to_offset=from_offset,
+            to_time=instant,
+            to="earliest" if from_beginning else None,
+        )
+        ends = {p.partition: p.next for p in before}
+        table = Table("partition", "next offset", "to read", title=f"{group} on {topic}")
+        for partition, offset in sorted(offsets.items()):
+            table.add_row(str(partition), str(offset), str(max(0, ends.get(partition, 0) - offset)))
+        out.print(table)
+
+    run(ctx, work)
+
+
+def breakers(ctx: typer.Context) -> None:
+    """Every circuit breaker's last state, as reported by the workers."""
+
+    async def work(rt: Runtime) -> None:
+        states = await Breakers(rt.store, "cli").states()
+        if not states:
+            out.print("no breaker has reported a state yet")
+            return
+        table = Table("name", "state", "failures", "calls", "changed", "reported by")
+        for record in states:
+            table.add_row(
+                record["name"],
+                record["state"],
+                str(record["failures"]),
+                str(record["calls"]),
+                when(record["changed_at"] / 1e6),
+                record["reported_by"],
+            )
+        out.print(table)
+
+    run(ctx, work)

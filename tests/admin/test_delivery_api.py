@@ -1,0 +1,326 @@
+"""The admin API for delivery, over real HTTP: dead letters (list, show, redrive, purge),
+consumers, breakers, and problem+json errors; payloads shown only with classified fields
+redacted."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from artery import App, DeliveryContext, Event, Permanent, Retry
+from artery.admin.delivery import dead_letter_detail, redact
+from artery.admin.server import AdminServer, admin_running, serve_admin
+from artery.delivery.breaker import BreakerPolicy, Breakers
+from artery.delivery.dead_letters import DeadLetters
+from artery.errors import ConfigError
+
+ORDER = {
+    "type": "object",
+    "properties": {
+        "n": {"type": "integer"},
+        "email": {"type": "string", "x-artery-classification": "pii"},
+        "lines": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "sku": {"type": "string"},
+                    "card": {"type": "string", "x-artery-classification": "secret"},
+                },
+            },
+        },
+    },
+    "required": ["n"],
+}
+FAST = {"lease_ttl": 2.0, "poll_interval": 0.02, "commit_interval": 0.02, "retry_poll": 0.03}
+EMAIL = "alice@example.com"
+CARD = "4111111111111111"
+PROBLEM = "application/problem+json"
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Partner:
+    """The ERP the consumer posts to: rejects everything until it is fixed."""
+
+    broken: bool = True
+    handled: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Running:
+    app: App
+    partner: Partner
+    http: httpx.AsyncClient
+    server: AdminServer
+
+
+def declare(store_url: str, partner: Partner) -> App:
+    app = App("admin-test", store=store_url)
+    app.worker_options = dict(FAST)
+    orders = app.contract("orders", schema=ORDER, partitions=2)
+
+    @app.consumer(orders, group="erp", retry=Retry(attempts=1))
+    async def post_invoice(event: Event, ctx: DeliveryContext) -> None:
+        if partner.broken:
+            raise Permanent("customer unknown to the ERP")
+        partner.handled.append(event.data["n"])
+
+    return app
+
+
+async def open_dead_letters(app: App, count: int) -> bool:
+    return len(await app.dead_letters.list()) == count
+
+
+@pytest.fixture
+async def running(store_url: str) -> AsyncIterator[Running]:
+    """An app whose three orders are dead letters, with its admin API on a free port."""
+    partner = Partner()
+    app = declare(store_url, partner)
+    async with app.running(), admin_running(app) as server:
+        for n in range(3):
+            await app.publish(
+                "orders", {"n": n, "email": EMAIL, "lines": [{"sku": "A", "card": CARD}]}
+            )
+        await eventually(lambda: open_dead_letters(app, 3), "three dead letters")
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            yield Running(app, partner, http, server)
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    if code is not None:
+        assert body["type"] == f"https://artery.dev/problems/{code}"
+    return body
+
+
+# -- dead letters over HTTP, on both stores -------------------------------------------------
+
+
+async def test_listing_dead_letters_shows_summaries_without_payloads(running: Running) -> None:
+    response = await running.http.get("/dead-letters", params={"group": "erp"})
+    assert response.status_code == 200
+    listed = response.json()
+    assert len(listed) == 3
+    assert {row["type"] for row in listed} == {"orders"}
+    assert all(row["last_error"] == "artery.delivery.retry.Permanent" for row in listed)
+    assert EMAIL not in response.text and "data" not in listed[0]
+    other = await running.http.get("/dead-letters", params={"group": "crm", "limit": "2"})
+    assert other.json() == []
+
+
+async def test_showing_a_dead_letter_gives_errors_and_redacted_event(running: Running) -> None:
+    first = (await running.http.get("/dead-letters")).json()[0]
+    response = await running.http.get(f"/dead-letters/{first['id']}")
+    assert response.status_code == 200
+    detail = response.json()
+    (error,) = detail["errors"]
+    assert error["message"] == "customer unknown to the ERP" and error["traceback"]
+    assert {"attempt", "type", "at", "duration"} <= set(error)
+    data = detail["event"]["data"]
+    assert data["email"] == "[redacted]" and data["lines"][0]["card"] == "[redacted]"
+    assert data["lines"][0]["sku"] == "A" and isinstance(data["n"], int)
+    assert EMAIL not in response.text and CARD not in response.text
+    assert sorted(detail["redacted"]) == ["/email", "/lines/0/card"]
+
+
+async def test_redrive_after_the_fix_delivers_the_event(running: Running) -> None:
+    first = (await running.http.get("/dead-letters")).json()[0]
+    running.partner.broken = False
+    response = await running.http.post("/dead-letters/redrive", json={"ids": [first["id"]]})
+    assert response.status_code == 200 and response.json() == {"redriven": 1}
+    await eventually(lambda: len(running.partner.handled) == 1, "the redriven event handled")
+    assert len((await running.http.get("/dead-letters")).json()) == 2
+    everything = await running.http.get("/dead-letters", params={"include_redriven": "true"})
+    assert [row["redriven_at"] is not None for row in everything.json()] == [True, False, False]
+    depth = (await running.http.get("/dead-letters/depth")).json()
+    assert depth == [{"group": "erp", "consumer": "declare.<locals>.post_invoice", "depth": 2}]
+
+
+async def test_purge_needs_confirmation_then_deletes_the_selection(running: Running) -> None:
+    refused = await running.http.post("/dead-letters/purge", json={"group": "erp"})
+    body = assert_problem(refused, 400, "artery.config")
+    assert "confirm" in body["fix"]
+    assert len((await running.http.get("/dead-letters")).json()) == 3
+    purged = await running.http.post("/dead-letters/purge", json={"group": "erp", "confirm": True})
+    assert purged.json() == {"purged": 3}
+    assert (await running.http.get("/dead-letters")).json() == []
+
+
+async def test_consumers_report_lag_retries_and_dead_letters(running: Running) -> None:
+    await eventually(lambda: _caught_up(running.app), "offsets committed past the dead letters")
+    (consumer,) = (await running.http.get("/consumers")).json()
+    assert consumer["group"] == "erp" and consumer["topic"] == "orders"
+    assert consumer["name"] == "declare.<locals>.post_invoice"
+    assert consumer["lag"] == 0 and consumer["pending_retries"] == 0
+    assert [p["partition"] for p in consumer["partitions"]] == [0, 1]
+    assert sum(p["next"] for p in consumer["partitions"]) == 3
+    assert consumer["dead_letters"] == 3
+
+
+async def _caught_up(app: App) -> bool:
+    return sum((await app.log.lag("erp", "orders")).values()) == 0
+
+
+# -- breakers and errors (SQLite is enough: nothing here is backend-specific) ---------------
+
+
+@pytest.fixture
+async def idle(sqlite_url: str) -> AsyncIterator[Running]:
+    """The app opened without workers, admin API served."""
+    partner = Partner()
+    app = declare(sqlite_url, partner)
+    async with (
+        app.running(workers=False),
+        admin_running(app) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=10) as http,
+    ):
+        yield Running(app, partner, http, server)
+
+
+async def test_breakers_show_states_persisted_by_workers(idle: Running) -> None:
+    breakers = Breakers(idle.app.store, "worker-7")
+    breaker = breakers.get("erp", BreakerPolicy(min_calls=1))
+    breaker.record_failure()
+    await breakers.flush()
+    (state,) = (await idle.http.get("/breakers")).json()
+    assert state["name"] == "erp" and state["state"] == "open"
+    assert state["reported_by"] == "worker-7" and state["failures"] == 1
+
+
+async def test_unknown_dead_letter_is_a_404_problem(idle: Running) -> None:
+    for missing in ("999", "abc"):
+        body = assert_problem(await idle.http.get(f"/dead-letters/{missing}"), 404, None)
+        assert body["type"] == "https://artery.dev/problems/artery.not-found"
+        assert missing in body["detail"] and body["fix"]
+
+
+async def test_malformed_json_body_is_a_400_problem_naming_it(idle: Running) -> None:
+    response = await idle.http.post(
+        "/dead-letters/redrive", content=b'{"group": ', headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 400, "artery.config")
+    assert "not valid JSON" in body["detail"]
+
+
+async def test_redrive_without_a_selection_is_a_400_problem(idle: Running) -> None:
+    body = assert_problem(
+        await idle.http.post("/dead-letters/redrive", json={}), 400, "artery.config"
+    )
+    assert "selection" in body["detail"] and body["fix"]
+
+
+async def test_unknown_body_field_is_refused_not_ignored(idle: Running) -> None:
+    response = await idle.http.post("/dead-letters/redrive", json={"grup": "erp"})
+    assert "grup" in assert_problem(response, 400, "artery.config")["detail"]
+
+
+async def test_bad_query_parameters_are_400_problems(idle: Running) -> None:
+    for params in ({"limit": "0"}, {"include_redriven": "maybe"}, {"type": "orders"}):
+        assert_problem(await idle.http.get("/dead-letters", params=params), 400, "artery.config")
+
+
+async def test_unknown_route_is_a_404_problem(idle: Running) -> None:
+    body = assert_problem(await idle.http.get("/nothing-here"), 404, None)
+    assert body["type"] == "about:blank"
+
+
+async def test_unexpected_error_is_a_500_problem_without_internals(
+    idle: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def explode(self: DeadLetters) -> dict[tuple[str, str], int]:
+        raise RuntimeError("password=hunter2 at /srv/internal.py")
+
+    monkeypatch.setattr(DeadLetters, "depth", explode)
+    response = await idle.http.get("/dead-letters/depth")
+    body = assert_problem(response, 500, "artery.internal")
+    assert "hunter2" not in response.text and "internal.py" not in response.text
+    assert body["fix"]
+
+
+async def test_serve_admin_answers_until_cancelled(idle: Running) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    task = asyncio.create_task(serve_admin(idle.app, "127.0.0.1", port))
+    url = f"http://127.0.0.1:{port}/admin/dead-letters/depth"
+    async with httpx.AsyncClient(timeout=5) as http:
+
+        async def answers() -> bool:
+            try:
+                return (await http.get(url)).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(answers, "the admin API to answer")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url, timeout=2)
+
+
+async def test_busy_port_is_a_config_error(idle: Running) -> None:
+    with pytest.raises(ConfigError, match="cannot serve the admin API"):
+        async with admin_running(idle.app, "127.0.0.1", idle.server.port or 0):
+            pass
+
+
+# -- redaction ----------------------------------------------------------------------------
+
+
+def test_redact_replaces_sensitive_values_under_wildcards_and_keeps_the_input() -> None:
+    data = {"customer": {"email": "a@b", "name": "Al"}, "lines": [{"card": "1"}, {"card": "2"}]}
+    redacted, paths = redact(data, ["/customer/email", "/lines/*/card"])
+    assert redacted == {
+        "customer": {"email": "[redacted]", "name": "Al"},
+        "lines": [{"card": "[redacted]"}, {"card": "[redacted]"}],
+    }
+    assert paths == ["/customer/email", "/lines/0/card", "/lines/1/card"]
+    assert data["customer"]["email"] == "a@b"  # type: ignore[index]
+
+
+def test_redact_replaces_a_whole_classified_object() -> None:
+    redacted, paths = redact({"billing": {"iban": "DE00", "bic": "X"}, "n": 1}, ["/billing"])
+    assert redacted == {"billing": "[redacted]", "n": 1} and paths == ["/billing"]
+
+
+def test_redact_without_sensitive_paths_changes_nothing() -> None:
+    assert redact({"a": [1, {"b": 2}]}, []) == ({"a": [1, {"b": 2}]}, [])
+
+
+async def test_event_of_an_unregistered_contract_has_all_data_redacted(sqlite_url: str) -> None:
+    app = declare(sqlite_url, Partner(broken=True))
+    async with app.running():
+        await app.publish("orders", {"n": 1, "email": EMAIL})
+        await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
+        (letter,) = await app.dead_letters.list()
+        stray = dataclasses.replace(
+            letter, event=dataclasses.replace(letter.event, type="never.registered")
+        )
+        detail = await dead_letter_detail(app.registry, stray)
+    assert detail["event"]["data"] == "[redacted]" and detail["redacted"] == [""]

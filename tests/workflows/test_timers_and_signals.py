@@ -1,0 +1,152 @@
+"""Durable timers and signals: runs wait without memory and wake after restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from workflow_helpers import make_app
+
+from artery import Conflict, SignalTimeout, WorkflowContext, WorkflowError
+from artery.workflows import Status
+
+
+async def test_long_sleep_parks_the_run_and_wakes_after_a_restart(store_url: str) -> None:
+    def build():  # type: ignore[no-untyped-def]
+        app = make_app(store_url)
+
+        @app.workflow()
+        async def reminder(ctx: WorkflowContext, _: None) -> str:
+            await ctx.sleep("2s")
+            return "woke"
+
+        return app
+
+    async with build().running() as app:
+        handle = await app.start_workflow("reminder", id="sleepy")
+        await asyncio.sleep(0.3)
+        run = await app.workflows.get("sleepy")
+        assert run.status is Status.SLEEPING
+        assert "sleepy" not in app._engine.running, "a parked run holds no task"
+    await asyncio.sleep(0.5)
+    async with build().running() as app:
+        assert await app.workflows.handle("sleepy").result(timeout=10) == "woke"
+    assert handle.run_id == "sleepy"
+
+
+async def test_sleep_until_a_moment(store_url: str) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def alarm(ctx: WorkflowContext, at: str) -> str:
+        await ctx.sleep_until(datetime.fromisoformat(at))
+        return str(await ctx.now() >= datetime.fromisoformat(at))
+
+    async with app.running():
+        at = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+        assert await (await app.start_workflow("alarm", at)).result(timeout=10) == "True"
+
+
+def approval_app(store_url: str, undone: list[str]):  # type: ignore[no-untyped-def]
+    app = make_app(store_url)
+
+    async def hold_funds(amount: float) -> str:
+        return f"hold-{amount}"
+
+    async def release_funds(hold: str, amount: float) -> None:
+        undone.append(hold)
+
+    async def pay(amount: float) -> str:
+        return f"refunded {amount}"
+
+    @app.workflow()
+    async def refund(ctx: WorkflowContext, request: dict) -> str:
+        await ctx.step(hold_funds, request["amount"], compensate=release_funds)
+        if request["amount"] > 1000:
+            decision = await ctx.wait_for_signal("decision", timeout=request["timeout"])
+            if decision != "approve":
+                ctx.compensate()
+        return await ctx.step(pay, request["amount"])
+
+    return app
+
+
+async def test_large_refund_waits_for_approval(store_url: str) -> None:
+    undone: list[str] = []
+    app = approval_app(store_url, undone)
+    async with app.running():
+        handle = await app.start_workflow("refund", {"amount": 5000, "timeout": "1h"}, id="r-1")
+        await asyncio.sleep(0.3)
+        assert (await app.workflows.get("r-1")).status is Status.WAITING
+        await app.workflows.signal("r-1", "decision", "approve")
+        assert await handle.result(timeout=10) == "refunded 5000"
+    assert undone == []
+
+
+async def test_rejected_refund_compensates(store_url: str) -> None:
+    undone: list[str] = []
+    app = approval_app(store_url, undone)
+    async with app.running():
+        handle = await app.start_workflow("refund", {"amount": 5000, "timeout": "1h"})
+        await asyncio.sleep(0.2)
+        await app.workflows.signal(handle.run_id, "decision", "reject")
+        with pytest.raises(WorkflowError) as info:
+            await handle.result(timeout=10)
+    assert info.value.status == "compensated"
+    assert undone == ["hold-5000"]
+
+
+async def test_approval_timeout_compensates(store_url: str) -> None:
+    undone: list[str] = []
+    app = approval_app(store_url, undone)
+    async with app.running():
+        handle = await app.start_workflow("refund", {"amount": 5000, "timeout": "1.5s"})
+        with pytest.raises(WorkflowError) as info:
+            await handle.result(timeout=10)
+    assert info.value.status == "compensated"
+    assert "SignalTimeout" in info.value.error["type"]
+    assert undone == ["hold-5000"]
+
+
+async def test_signal_sent_before_the_wait_is_kept(store_url: str) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def flow(ctx: WorkflowContext, _: None) -> object:
+        await ctx.sleep(1.5)
+        return await ctx.wait_for_signal("go", timeout="10s")
+
+    async with app.running():
+        handle = await app.start_workflow("flow")
+        await app.workflows.signal(handle.run_id, "go", {"early": True})
+        assert await handle.result(timeout=10) == {"early": True}
+
+
+async def test_signal_to_a_finished_run_is_refused(store_url: str) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def quick(ctx: WorkflowContext, _: None) -> int:
+        return 1
+
+    async with app.running():
+        handle = await app.start_workflow("quick")
+        await handle.result(timeout=10)
+        with pytest.raises(Conflict, match="completed; it takes no more signals"):
+            await app.workflows.signal(handle.run_id, "go")
+
+
+async def test_uncaught_signal_timeout_reaches_the_code(store_url: str) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def flow(ctx: WorkflowContext, _: None) -> str:
+        try:
+            await ctx.wait_for_signal("never", timeout="100ms")
+        except SignalTimeout:
+            return "gave up waiting"
+        return "got it"
+
+    async with app.running():
+        assert await (await app.start_workflow("flow")).result(timeout=10) == "gave up waiting"

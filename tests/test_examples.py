@@ -19,6 +19,9 @@ def load(name: str) -> ModuleType:
     return module
 
 
-async def test_quickstart_consumes_and_replays_every_order(tmp_path: Path) -> None:
+async def test_quickstart_posts_invoices_dead_letters_and_runs_sagas(tmp_path: Path) -> None:
     result = await load("quickstart").main(f"sqlite:///{tmp_path}/q.db")
-    assert result == {"seen": 10, "replayed": 10, "lag": 0}
+    assert result["invoices"] == 4
+    assert result["dead"] == 1
+    assert result["outcomes"] == {"completed": 4, "compensated": 1}
+    assert result["lag"] == 0

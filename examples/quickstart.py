@@ -126,9 +126,7 @@ async def main(store_url: str) -> dict[str, Any]:
         runs = {stored[2].id: "approve", stored[4].id: "reject"}
         for event_id, decision in runs.items():
             run_id = f"fulfil:{event_id}"
-            while (
-                await app.workflows.list(workflow="fulfil", status="waiting")
-            ) == [] or run_id not in {r.run_id for r in await app.workflows.list(status="waiting")}:
+            while run_id not in {r.run_id for r in await app.workflows.list(status="waiting")}:
                 await asyncio.sleep(0.05)
             await app.workflows.signal(run_id, "manager-approval", decision)
         outcomes: Counter[str] = Counter()

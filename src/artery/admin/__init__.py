@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
-from artery.admin import delivery, problems
+from artery.admin import delivery, problems, workflows
 
 if TYPE_CHECKING:
     from artery.app import App
@@ -26,6 +26,7 @@ def create_admin_app(app: App) -> Starlette:
     """An ASGI app serving ``app``'s admin routes; ``app`` must be running to answer."""
     routes: list[BaseRoute] = [
         *delivery.routes(app),
+        *workflows.routes(app),
     ]
     return Starlette(
         routes=[Mount(PREFIX, routes=routes)],

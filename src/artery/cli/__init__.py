@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from artery.cli import contracts, delivery, doctor, events, groups, topics
+from artery.cli import contracts, delivery, doctor, events, groups, topics, workflows
 from artery.cli._shared import CliState
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.command("run")(delivery.run_app)
 app.add_typer(delivery.dlq, name="dlq")
 app.command()(delivery.replay)
 app.command()(delivery.breakers)
+app.add_typer(workflows.app, name="workflows")
 
 
 @app.callback()

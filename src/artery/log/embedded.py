@@ -17,6 +17,7 @@ import orjson
 
 from artery.envelope import Event, parse_time
 from artery.errors import Conflict
+from artery.log.batching import AppendBatcher
 from artery.log.protocol import GroupPosition, PartitionState, Record, Retention, Topic
 from artery.store import Store, Tx
 
@@ -30,6 +31,7 @@ class StoreLog:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._appends = AppendBatcher(store, _append)
 
     async def create_topic(self, topic: Topic) -> Topic:
         return await self._store.write(lambda tx: _create_topic(tx, topic))
@@ -46,10 +48,7 @@ class StoreLog:
     async def append(
         self, topic: Topic, records: Sequence[Record], *, dedupe_window: float
     ) -> list[Event]:
-        stamp = now_us()
-        return await self._store.write(
-            lambda tx: _append(tx, topic.name, records, stamp, int(dedupe_window * 1e6))
-        )
+        return await self._appends.append(topic.name, records, int(dedupe_window * 1e6))
 
     async def read(self, topic: str, partition: int, offset: int, limit: int) -> list[Event]:
         rows = await self._store.read(

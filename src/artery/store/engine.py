@@ -44,7 +44,11 @@ class SqlTx:
         return list(self._cur.fetchall())
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._cur.executemany(self.dialect.sql(sql), rows)
+        rows = rows if isinstance(rows, list) else list(rows)
+        if len(rows) == 1:  # psycopg sets up a pipeline per executemany: not for one row
+            self._cur.execute(self.dialect.sql(sql), rows[0])
+        elif rows:
+            self._cur.executemany(self.dialect.sql(sql), rows)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.execute(sql, params)

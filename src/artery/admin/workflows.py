@@ -1,0 +1,242 @@
+"""Admin routes for durable workflows: list, show, start, signal, cancel, retry.
+
+Listings never carry inputs or results. A run's detail shows its input with every field
+the workflow's input contract classifies ``pii`` or ``secret`` redacted (the whole input
+when this process does not declare the workflow, since nothing is then known safe);
+``artery workflows show --json`` uses the same ``run_detail``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from artery.admin.delivery import _flag, _limit, json_object, redact, sensitive_paths_of
+from artery.admin.problems import TYPE_BASE, ProblemResponse, title_of
+from artery.contracts import Registry
+from artery.errors import ConfigError, ContractViolation
+from artery.workflows import Run, RunDetail, StepRecord, Workflow
+
+if TYPE_CHECKING:
+    from artery.app import App
+
+_LIST_QUERY = ("workflow", "status", "flagged", "limit")
+_START_FIELDS = ("workflow", "input", "id")
+
+
+# -- shapes ---------------------------------------------------------------------------------
+
+
+def _seconds(micros: int) -> float | None:
+    return micros / 1_000_000 if micros else None
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """A listing row: no input or result, since they may hold classified fields."""
+    return {
+        "run_id": run.run_id,
+        "workflow": run.workflow,
+        "status": run.status.value,
+        "flagged": run.flagged,
+        "started_by": run.started_by,
+        "parent_run": run.parent_run,
+        "created_at": _seconds(run.created_at),
+        "updated_at": _seconds(run.updated_at),
+    }
+
+
+def step_detail(step: StepRecord) -> dict[str, Any]:
+    """One recorded step or compensation; times in seconds since the epoch."""
+    started, finished = _seconds(step.started_at), _seconds(step.finished_at)
+    duration = (
+        (step.finished_at - step.started_at) / 1_000_000
+        if step.started_at and step.finished_at
+        else None
+    )
+    return {
+        "position": step.position,
+        "kind": step.kind,
+        "name": step.name,
+        "status": step.status,
+        "attempts": step.attempts,
+        "started_at": started,
+        "finished_at": finished,
+        "duration": duration,
+        "result": step.result,
+        "error": step.error,
+    }
+
+
+async def run_detail(
+    registry: Registry, detail: RunDetail, declared: Workflow | None
+) -> dict[str, Any]:
+    """The run (with input, result, error), its steps and its compensations.
+
+    ``declared`` is the workflow as this process declares it (None: unknown here). The
+    input is redacted by its input contract's classification; a workflow without an input
+    contract shows its input as given."""
+    run = detail.run
+    if declared is None:
+        paths: list[str] | None = None
+    elif declared.input_subject is None:
+        paths = []
+    else:
+        paths = await sensitive_paths_of(registry, declared.input_subject)
+    shown: Any = None
+    replaced: list[str] = []
+    if run.input is not None:
+        shown, replaced = redact(run.input, [""] if paths is None else paths)
+    return {
+        "run": {
+            **run_summary(run),
+            "cancel_requested": run.cancel_requested,
+            "wake_at": None if run.wake_at is None else _seconds(run.wake_at),
+            "input": shown,
+            "result": run.result,
+            "error": run.error,
+        },
+        "steps": [step_detail(step) for step in detail.steps],
+        "compensations": [step_detail(step) for step in detail.compensations],
+        "redacted": replaced,
+    }
+
+
+# -- request parsing -----------------------------------------------------------------------
+
+
+def _list_query(request: Request) -> dict[str, Any]:
+    query = request.query_params
+    unknown = sorted(set(query) - set(_LIST_QUERY))
+    if unknown:
+        raise ConfigError(
+            f"unknown query parameter(s) {', '.join(unknown)}",
+            fix=f"use {', '.join(sorted(_LIST_QUERY))}",
+        )
+    flagged = query.get("flagged")
+    return {
+        "workflow": query.get("workflow") or None,
+        "status": query.get("status") or None,
+        "flagged": None if flagged is None or flagged == "" else _flag("flagged", flagged),
+        "limit": _limit(query.get("limit")),
+    }
+
+
+def _start_body(body: dict[str, Any]) -> tuple[str, Any, str | None]:
+    unknown = sorted(set(body) - set(_START_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"unknown field(s) {', '.join(unknown)} in the request body",
+            fix=f"use {', '.join(_START_FIELDS)}",
+        )
+    name = body.get("workflow")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            "field workflow must be the name of a declared workflow",
+            fix='e.g. {"workflow": "refund", "input": {...}}',
+        )
+    run_id = body.get("id")
+    if run_id is not None and (not isinstance(run_id, str) or not run_id):
+        raise ConfigError("field id must be a non-empty string", fix='e.g. "id": "refund-42"')
+    return name, body.get("input"), run_id
+
+
+async def _json_value(request: Request) -> Any:
+    """The body as any JSON value; an empty body is ``null``."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(
+            f"request body is not valid JSON: {exc}", fix="send the signal payload as JSON"
+        ) from None
+
+
+async def _no_fields(request: Request, action: str) -> None:
+    body = await json_object(request)
+    if body:
+        raise ConfigError(
+            f"{action} takes no fields; got {', '.join(sorted(body))}",
+            fix="send an empty body or {}",
+        )
+
+
+def violation_problem(exc: ContractViolation) -> ProblemResponse:
+    """422 problem+json listing every violation (pointer, keyword, message)."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + exc.code,
+        "title": title_of(type(exc)),
+        "status": exc.http_status,
+        "detail": exc.message,
+        "fix": exc.fix,
+        "subject": exc.subject,
+        "version": exc.version,
+        "violations": [
+            {"pointer": v.pointer, "keyword": v.keyword, "message": v.message}
+            for v in exc.violations
+        ],
+    }
+    return ProblemResponse(body, status_code=exc.http_status)
+
+
+# -- routes --------------------------------------------------------------------------------
+
+
+def routes(app: App) -> list[BaseRoute]:
+    """The workflow routes, relative to the admin mount (``/admin``).
+
+    Run ids may contain ``/`` (child runs are ``PARENT/POSITION``), so the id is a path
+    segment of its own kind; the action routes come first."""
+
+    async def list_runs(request: Request) -> JSONResponse:
+        runs = await app.workflows.list(**_list_query(request))
+        return JSONResponse([run_summary(run) for run in runs])
+
+    async def show(request: Request) -> JSONResponse:
+        detail = await app.workflows.show(request.path_params["run_id"])
+        declared = app.workflows_declared.get(detail.run.workflow)
+        return JSONResponse(await run_detail(app.registry, detail, declared))
+
+    async def start(request: Request) -> Response:
+        name, input, run_id = _start_body(await json_object(request))
+        try:
+            handle = await app.workflows.start(name, input, id=run_id, started_by="admin")
+        except ContractViolation as exc:
+            return violation_problem(exc)
+        return JSONResponse(
+            {"run_id": handle.run_id},
+            status_code=201,
+            headers={"location": f"{request.url.path.rstrip('/')}/{handle.run_id}"},
+        )
+
+    async def signal(request: Request) -> JSONResponse:
+        run_id, name = request.path_params["run_id"], request.path_params["name"]
+        payload = await _json_value(request)
+        await app.workflows.signal(run_id, name, payload)
+        return JSONResponse({"run_id": run_id, "signal": name}, status_code=202)
+
+    async def cancel(request: Request) -> JSONResponse:
+        await _no_fields(request, "cancel")
+        run_id = request.path_params["run_id"]
+        await app.workflows.cancel(run_id)
+        return JSONResponse({"run_id": run_id, "cancel_requested": True}, status_code=202)
+
+    async def retry(request: Request) -> JSONResponse:
+        await _no_fields(request, "retry")
+        run_id = request.path_params["run_id"]
+        await app.workflows.retry(run_id)
+        return JSONResponse({"run_id": run_id, "status": "pending"}, status_code=202)
+
+    return [
+        Route("/workflows/runs", list_runs, methods=["GET"]),
+        Route("/workflows/runs", start, methods=["POST"]),
+        Route("/workflows/runs/{run_id:path}/signals/{name}", signal, methods=["POST"]),
+        Route("/workflows/runs/{run_id:path}/cancel", cancel, methods=["POST"]),
+        Route("/workflows/runs/{run_id:path}/retry", retry, methods=["POST"]),
+        Route("/workflows/runs/{run_id:path}", show, methods=["GET"]),
+    ]

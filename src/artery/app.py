@@ -33,6 +33,7 @@ from artery.durations import seconds
 from artery.envelope import Event
 from artery.errors import ArteryError, ConfigError, InvalidSchema
 from artery.log import EventLog, Retention, StoreLog
+from artery.log.retention import RetentionSweeper
 from artery.store import SqlStore, open_store
 from artery.workflows import (
     Schedule,
@@ -429,29 +430,3 @@ def _load_schema(schema: str | Path | dict[str, Any] | bool) -> Any:
 
 
 _RUNTIME = (Worker, WorkflowEngine, Scheduler)
-
-
-class RetentionSweeper:
-    """Applies each topic's retention every ``settings.retention_interval`` seconds."""
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self, app: App) -> None:
-        self._task = asyncio.create_task(self._run(app), name="artery-retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self, app: App) -> None:
-        while True:
-            await asyncio.sleep(app.settings.retention_interval)
-            try:
-                for topic in await app.log.backend.topics():
-                    if topic.retention != Retention():
-                        await app.log.trim(topic.name)
-            except Exception:  # the next sweep tries again; say why this one failed
-                logging.getLogger("artery.retention").exception("retention sweep failed")

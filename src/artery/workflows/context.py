@@ -217,43 +217,27 @@ class WorkflowContext:
     # -- timers and signals ------------------------------------------------------------
 
     async def sleep(self, duration: float | str | timedelta) -> None:
-        position = self._next()
-        recorded = self._replay(position, "sleep", "sleep")
-        if recorded is None:
-            self._check_cancel()
-            wake_at = now_us() + int(seconds(duration) * 1_000_000)
-            await self._save(
-                StepRecord(
-                    position,
-                    "sleep",
-                    "sleep",
-                    "completed",
-                    {"wake_at": wake_at},
-                    None,
-                    1,
-                    now_us(),
-                    now_us(),
-                )
-            )
-        else:
-            wake_at = int(recorded.result["wake_at"])
-        await self._sleep_until_us(wake_at)
+        await self._timer(lambda: now_us() + int(seconds(duration) * 1_000_000))
 
     async def sleep_until(self, moment: datetime) -> None:
         if moment.tzinfo is None:
             raise ConfigError("sleep_until needs an aware datetime", fix="add tzinfo=UTC")
+        await self._timer(lambda: int(moment.timestamp() * 1_000_000))
+
+    async def _timer(self, wake_at: Callable[[], int]) -> None:
+        """Record the wake-up time once; every replay sleeps until that same moment."""
         position = self._next()
         recorded = self._replay(position, "sleep", "sleep")
-        wake_at = int(moment.timestamp() * 1_000_000)
         if recorded is None:
             self._check_cancel()
+            at = wake_at()
             await self._save(
                 StepRecord(
                     position,
                     "sleep",
                     "sleep",
                     "completed",
-                    {"wake_at": wake_at},
+                    {"wake_at": at},
                     None,
                     1,
                     now_us(),
@@ -261,8 +245,8 @@ class WorkflowContext:
                 )
             )
         else:
-            wake_at = int(recorded.result["wake_at"])
-        await self._sleep_until_us(wake_at)
+            at = int(recorded.result["wake_at"])
+        await self._sleep_until_us(at)
 
     async def _sleep_until_us(self, wake_at: int) -> None:
         remaining = (wake_at - now_us()) / 1_000_000

@@ -1,0 +1,39 @@
+"""Applying topic retention in the background while an app runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from artery.log.protocol import Retention
+
+if TYPE_CHECKING:
+    from artery.app import App
+
+
+class RetentionSweeper:
+    """Applies each topic's retention every ``settings.retention_interval`` seconds."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, app: App) -> None:
+        self._task = asyncio.create_task(self._run(app), name="artery-retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, app: App) -> None:
+        while True:
+            await asyncio.sleep(app.settings.retention_interval)
+            try:
+                for topic in await app.log.backend.topics():
+                    if topic.retention != Retention():
+                        await app.log.trim(topic.name)
+            except Exception:  # the next sweep tries again; say why this one failed
+                logging.getLogger("artery.retention").exception("retention sweep failed")

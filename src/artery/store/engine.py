@@ -115,6 +115,8 @@ class SqlStore:
                 self._local.conn = conn
                 self._reader_conns.append(conn)
             tx = SqlTx(conn, self.dialect)
+            if not self.dialect.begin_read:  # autocommit: each statement its own snapshot
+                return op(tx)
             tx.execute(self.dialect.begin_read)
             try:
                 return op(tx)

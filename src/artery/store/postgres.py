@@ -27,7 +27,9 @@ _MIGRATION_LOCK_ID = 0x61727465  # "arte"
 class PostgresDialect:
     name = "postgresql"
     begin_write = "BEGIN"
-    begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    # Reads run in autocommit: one round trip instead of three (BEGIN, SELECT, ROLLBACK).
+    # Read functions are single statements or tolerate seeing commits between statements.
+    begin_read = ""
     for_update = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 

@@ -40,7 +40,7 @@ class Dialect(Protocol):
     url: str
     display_url: str  # the URL with any password masked, for messages
     begin_write: str
-    begin_read: str
+    begin_read: str  # "" runs reads in autocommit, without an explicit transaction
     for_update: str  # appended to a SELECT that locks its rows ("" where the database has none)
     skip_locked: str  # the same, skipping rows another transaction holds
 

@@ -54,7 +54,7 @@ class WorkflowEngine:
         self.worker_id = new_worker_id()
         self.running: dict[str, asyncio.Task[None]] = {}
         self.active: dict[str, Run] = {}
-        self.finished: dict[str, asyncio.Event] = {}
+        self.outcomes: dict[str, asyncio.Future[Run]] = {}
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -118,8 +118,18 @@ class WorkflowEngine:
         return not self._stopping and len(self.running) < self.concurrency
 
     def adopt(self, run: Run) -> None:
-        """Execute a run this worker has just created and leased (no claim round-trip)."""
-        self._spawn(run)
+        """Execute a run this worker has just created and leased (no claim round-trip,
+        and no history to load: a new run has none)."""
+        self._spawn(run, fresh=True)
+
+    def outcome(self, run_id: str) -> asyncio.Future[Run] | None:
+        """A future for the end of a run executing here (None if it is not here)."""
+        if run_id not in self.running:
+            return None
+        future = self.outcomes.get(run_id)
+        if future is None:
+            future = self.outcomes[run_id] = asyncio.get_running_loop().create_future()
+        return future
 
     def lease_until(self) -> int:
         return now_us() + int(self.lease_ttl * 1_000_000)
@@ -184,10 +194,10 @@ class WorkflowEngine:
             run.cancel_requested = True
             task.cancel(msg="cancel requested")
 
-    def _spawn(self, run: Run) -> None:
+    def _spawn(self, run: Run, fresh: bool = False) -> None:
         if run.run_id in self.running:
             return
-        task = asyncio.create_task(self._execute(run), name=f"workflow-{run.run_id}")
+        task = asyncio.create_task(self._execute(run, fresh), name=f"workflow-{run.run_id}")
         self.running[run.run_id] = task
         self.active[run.run_id] = run
         task.add_done_callback(lambda _: self._done(run.run_id))
@@ -195,20 +205,23 @@ class WorkflowEngine:
     def _done(self, run_id: str) -> None:
         self.running.pop(run_id, None)
         self.active.pop(run_id, None)
+        future = self.outcomes.pop(run_id, None)  # parked or stopped: not ended
+        if future is not None and not future.done():
+            future.cancel()
         self._wakeup.set()
 
     # -- executing ---------------------------------------------------------------------
 
-    async def _execute(self, run: Run) -> None:
+    async def _execute(self, run: Run, fresh: bool = False) -> None:
         try:
-            await self._execute_run(run)
+            await self._execute_run(run, fresh)
         except (asyncio.CancelledError, StoreUnavailable):
             raise
         except Exception as exc:  # a bug here must flag the run, not strand it
             log.exception("run %s failed inside the engine", run.run_id)
             await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
 
-    async def _execute_run(self, run: Run) -> None:
+    async def _execute_run(self, run: Run, fresh: bool) -> None:
         workflow = self.workflows.get(run.workflow)
         if workflow is None:
             await self._finish(
@@ -222,7 +235,7 @@ class WorkflowEngine:
                 flagged=True,
             )
             return
-        steps = await self.read(lambda tx: history.load_steps(tx, run.run_id))
+        steps = {} if fresh else await self.read(lambda tx: history.load_steps(tx, run.run_id))
         ctx = WorkflowContext(self, run, steps)
         try:
             try:
@@ -281,9 +294,10 @@ class WorkflowEngine:
         self, run: Run, status: Status, result: Any, error: dict[str, Any] | None, flagged: bool
     ) -> None:
         await self.write(lambda tx: history.finish(tx, run.run_id, status, result, error, flagged))
-        signal = self.finished.pop(run.run_id, None)
-        if signal is not None:
-            signal.set()
+        run.status, run.result, run.error, run.flagged = status, result, error, flagged
+        future = self.outcomes.pop(run.run_id, None)
+        if future is not None and not future.done():
+            future.set_result(run)
         if run.parent_run:
             self._wakeup.set()
 

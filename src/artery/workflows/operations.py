@@ -8,7 +8,6 @@ at once when this process runs an engine with room, otherwise by whichever worke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +38,15 @@ class WorkflowHandle:
         return (await self.ops.get(self.run_id)).status
 
     async def result(self, timeout: float | None = None) -> Any:
-        """Wait for the run to end; its result, or ``WorkflowError`` if it did not complete."""
+        """Wait for the run to end; its result, or ``WorkflowError`` if it did not complete.
+
+        A run executing in this process reports its end directly; otherwise the store is
+        polled."""
         async with asyncio.timeout(timeout):
             while True:
-                run = await self.ops.get(self.run_id)
+                run = await self.ops.ended_here(self.run_id)
+                if run is None:
+                    run = await self.ops.get(self.run_id)
                 if run.status in TERMINAL:
                     if run.status is Status.COMPLETED:
                         return run.result
@@ -94,14 +98,21 @@ class Workflows:
             )
         return run
 
+    async def ended_here(self, run_id: str) -> Run | None:
+        """The ended run if it is executing in this process (None otherwise, or if it
+        parked instead of ending)."""
+        future = None if self.engine is None else self.engine.outcome(run_id)
+        if future is None:
+            return None
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.cancelled():
+                return None
+            raise
+
     async def wait_for_end(self, run_id: str, poll: float = 0.05) -> None:
-        """Returns when the run may have ended (woken in-process, else after ``poll``)."""
-        signal = None
-        if self.engine is not None and run_id in self.engine.running:
-            signal = self.engine.finished.setdefault(run_id, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(poll if signal is None else 1.0):
-                await (signal.wait() if signal else asyncio.sleep(poll))
+        await asyncio.sleep(poll)
 
     async def signal(self, run_id: str, name: str, payload: Any = None) -> None:
         run = await self.get(run_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import queue
 import random
 import threading
@@ -39,7 +40,7 @@ class SqlTx:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         self._cur.execute(self.dialect.sql(sql), params)
-        if self._cur.description is None:
+        if not _returns_rows(sql):  # pipelined writes must not wait for a result
             return []
         return list(self._cur.fetchall())
 
@@ -53,6 +54,12 @@ class SqlTx:
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.execute(sql, params)
         return rows[0] if rows else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _returns_rows(sql: str) -> bool:
+    head = sql.lstrip()[:8].upper()
+    return head.startswith(("SELECT", "PRAGMA", "WITH")) or " RETURNING " in sql.upper()
 
 
 @dataclass(slots=True)
@@ -172,21 +179,22 @@ class SqlStore:
     def _run_together(
         self, conn: Connection, batch: list[_Job], tries: int = 3
     ) -> list[tuple[bool, Any]]:
-        tx = SqlTx(conn, self.dialect)
-        tx.execute(self.dialect.begin_write)
         try:
-            results = [job.op(tx) for job in batch]
+            with self.dialect.pipeline(conn) if len(batch) > 1 else contextlib.nullcontext():
+                tx = SqlTx(conn, self.dialect)
+                tx.execute(self.dialect.begin_write)
+                results = [job.op(tx) for job in batch]
+                tx.execute("COMMIT")
         except Exception as exc:
-            tx.execute("ROLLBACK")
             if self.dialect.is_disconnect(exc):
                 raise
+            SqlTx(conn, self.dialect).execute("ROLLBACK")
             if self.dialect.is_transient(exc) and tries > 1:
                 time.sleep(0.005 * random.random())  # another process's lock order; retry
                 return self._run_together(conn, batch, tries - 1)
             if len(batch) == 1:
                 return [(False, exc)]
             return [self._run_together(conn, [job])[0] for job in batch]
-        tx.execute("COMMIT")
         self.commits += 1
         self.writes += len(batch)
         return [(True, result) for result in results]

@@ -6,6 +6,7 @@ database arbitrates (row locks, ``SKIP LOCKED``, advisory locks for migrations).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from functools import lru_cache
 from typing import Any
@@ -60,6 +61,11 @@ class PostgresDialect:
 
     def migration_lock(self, tx: Tx) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_ID,))
+
+    def pipeline(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
+        """psycopg pipeline mode: a batch's statements go out without a round trip each;
+        results are awaited only where a statement's rows are read."""
+        return conn.pipeline()  # type: ignore[no-any-return]
 
     def is_disconnect(self, exc: BaseException) -> bool:
         if _rolled_back(exc):

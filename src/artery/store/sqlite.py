@@ -3,9 +3,11 @@ so that a write acknowledged to a caller survives power loss."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from artery.errors import ConfigError
 from artery.store.protocol import Tx
@@ -68,6 +70,10 @@ class SqliteDialect:
             return False
         text = str(exc).lower()
         return any(s in text for s in ("locked", "disk i/o", "unable to open", "readonly"))
+
+    def pipeline(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
+        """In-process library: there are no round trips to save."""
+        return contextlib.nullcontext()
 
     def is_transient(self, exc: BaseException) -> bool:
         """A single writer per file never deadlocks; lock waits are busy_timeout's job."""

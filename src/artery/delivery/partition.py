@@ -13,6 +13,7 @@ so the blocking survives restarts and takeovers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from artery.delivery.runner import ConsumerRunner
 
 Outcome = str  # "done" | "retry" | "dead"
+IDLE_RECHECK = 1.0  # an idle partition re-reads this often even if nobody woke it
 
 
 class PartitionWorker:
@@ -38,6 +40,7 @@ class PartitionWorker:
         self.retrying: set[int] = set()  # offsets whose retry is running now
         self.stopping = False
         self.fetcher: asyncio.Task[None] | None = None
+        self.new_events = asyncio.Event()  # set by the runner's head watcher
 
     def watermark(self) -> int:
         return min(self.unsettled) if self.unsettled else self.cursor
@@ -52,9 +55,12 @@ class PartitionWorker:
     async def _fetch_loop(self) -> None:
         runner = self.runner
         while not self.stopping:
+            self.new_events.clear()
             events = await runner.fetch(self.partition, self.cursor)
             if not events:
-                await runner.wait_for_events()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_RECHECK):
+                        await self.new_events.wait()
                 continue
             skip = await runner.already_done(events)
             for event in events:

@@ -17,7 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from artery.delivery import dead_letters, retries
 from artery.delivery.attempts import AttemptError
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("artery.delivery")
+TIMEOUT_TICK = 0.05  # how often handler deadlines are checked
 
 
 class ConsumerRunner:
@@ -45,6 +46,8 @@ class ConsumerRunner:
         self._scheduled: dict[int, set[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_lock = asyncio.Lock()
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
         self.breaker = (
             worker.breakers.get(consumer.breaker, consumer.breaker_policy)
             if consumer.breaker
@@ -57,7 +60,12 @@ class ConsumerRunner:
         self._tasks = [
             asyncio.create_task(self._retry_loop(), name=f"retries-{self.consumer.name}"),
             asyncio.create_task(self._commit_loop(), name=f"commits-{self.consumer.name}"),
+            asyncio.create_task(self._watch_heads(), name=f"heads-{self.consumer.name}"),
         ]
+        if self.consumer.timeout is not None:
+            self._tasks.append(
+                asyncio.create_task(self._watch_timeouts(), name=f"timeouts-{self.consumer.name}")
+            )
 
     async def stop(self, grace: float) -> None:
         for task in self._tasks:
@@ -110,10 +118,39 @@ class ConsumerRunner:
             await asyncio.sleep(self.worker.retry_backoff())
             return []
 
-    async def wait_for_events(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.worker.poll_interval):
-                await self.app.log.appended(self.consumer.topic).wait()
+    async def _watch_heads(self) -> None:
+        """Wake exactly the partitions that have new events: one small read per
+        ``poll_interval`` for the whole consumer (appends in this process wake it at once),
+        instead of every partition polling the events table."""
+        topic = self.consumer.topic
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.worker.poll_interval):
+                    await self.app.log.appended(topic).wait()
+            try:
+                heads = await self.app.store.read(
+                    lambda tx: tx.execute(
+                        "SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,)
+                    )
+                )
+            except StoreUnavailable:
+                await asyncio.sleep(self.worker.retry_backoff())
+                continue
+            for partition, head in heads:
+                worker = self.partitions.get(int(partition))
+                if worker is not None and int(head) > worker.cursor:
+                    worker.new_events.set()
+
+    async def _watch_timeouts(self) -> None:
+        """Cancel attempts that overran ``timeout``: one watchdog per consumer is far cheaper
+        than a timer per delivery, at the price of ``TIMEOUT_TICK`` precision."""
+        while True:
+            await asyncio.sleep(TIMEOUT_TICK)
+            now = time.monotonic()
+            for task, deadline in list(self._deadlines.items()):
+                if now >= deadline and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel(msg="handler timed out")
 
     async def already_done(self, events: Sequence[Event]) -> set[str]:
         """Event ids this group already settled: completed (tracked with ``dedupe=True``)
@@ -150,15 +187,10 @@ class ConsumerRunner:
         ctx = DeliveryContext(event, consumer.group, consumer.name, attempt, self.app)
         started = time.monotonic()
         try:
-            async with asyncio.timeout(consumer.timeout):
-                await consumer.handler(event, ctx)
+            await self._call_with_deadline(event, ctx)
         except Exception as exc:
             if self.breaker is not None and not isinstance(exc, Permanent):
                 self.breaker.record_failure()
-            if isinstance(exc, TimeoutError) and time.monotonic() - started >= (
-                consumer.timeout or 0
-            ):
-                exc = TimeoutError(f"handler timed out after {consumer.timeout}s")
             failure = AttemptError.from_exception(
                 exc, attempt, time.time(), time.monotonic() - started
             )
@@ -168,6 +200,26 @@ class ConsumerRunner:
         if consumer.dedupe or from_retry:
             await self.durably(lambda tx: self._complete(tx, event, from_retry))
         return "done"
+
+    async def _call_with_deadline(self, event: Event, ctx: DeliveryContext) -> None:
+        """Run the handler; the timeout watchdog cancels it past its deadline, and that
+        cancellation surfaces here as a ``TimeoutError`` (the attempt failed)."""
+        timeout = self.consumer.timeout
+        task = asyncio.current_task()
+        if timeout is None or task is None:
+            await self.consumer.handler(event, ctx)
+            return
+        self._deadlines[task] = time.monotonic() + timeout
+        try:
+            await self.consumer.handler(event, ctx)
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise  # shutdown, not a timeout
+            task.uncancel()
+            raise TimeoutError(f"handler timed out after {timeout}s") from None
+        finally:
+            self._deadlines.pop(task, None)
+            self._expired.discard(task)
 
     async def _failed(
         self, event: Event, exc: Exception, attempt: int, errors: Sequence[AttemptError]

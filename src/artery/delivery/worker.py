@@ -32,7 +32,7 @@ class Worker:
         consumers: list[Consumer],
         *,
         lease_ttl: float = 10.0,
-        poll_interval: float = 0.05,
+        poll_interval: float = 0.01,
         commit_interval: float = 0.05,
         retry_poll: float = 0.1,
         grace: float = 30.0,

@@ -72,7 +72,9 @@ class Worker:
 
     async def _balance_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.lease_ttl / 3)
+            # Renewal needs ttl/3; balancing every second lets a new worker get its share
+            # of partitions within about two seconds instead of two renewal periods.
+            await asyncio.sleep(min(self.lease_ttl / 3, 1.0))
             try:
                 await self._balance_once()
             except StoreUnavailable as exc:

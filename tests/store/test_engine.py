@@ -123,3 +123,15 @@ async def test_unreachable_database_is_store_unavailable() -> None:
         await open_store("postgresql://postgres@127.0.0.1:1/test")
     assert "127.0.0.1:1" in str(info.value)
     assert "artery doctor" in str(info.value)
+
+
+async def test_statements_that_yield_rows_return_them(store: SqlStore) -> None:
+    await store.write(_make_table)
+    await store.write(_put("a", "1"))
+    assert await store.read(lambda tx: tx.execute("VALUES (1)")) == [(1,)]
+    returned = await store.write(
+        lambda tx: tx.execute("UPDATE kv SET v = '2' WHERE k = 'a' RETURNING v")
+    )
+    assert returned == [("2",)]
+    if store.dialect.name == "postgresql":
+        assert await store.read(lambda tx: tx.execute("SHOW synchronous_commit")) == [("on",)]

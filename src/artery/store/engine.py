@@ -58,8 +58,11 @@ class SqlTx:
 
 @functools.lru_cache(maxsize=4096)
 def _returns_rows(sql: str) -> bool:
+    """Whether a statement yields rows, decided from its text: in pipeline mode the cursor
+    cannot tell before the results are awaited, and awaiting them is the cost we avoid."""
     head = sql.lstrip()[:8].upper()
-    return head.startswith(("SELECT", "PRAGMA", "WITH")) or " RETURNING " in sql.upper()
+    starts = ("SELECT", "PRAGMA", "WITH", "SHOW", "VALUES", "EXPLAIN", "TABLE")
+    return head.startswith(starts) or " RETURNING " in sql.upper()
 
 
 @dataclass(slots=True)

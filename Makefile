@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,8 +28,9 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy src
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/log.py
+	$(PY) bench/delivery.py
+	$(PY) bench/workflows.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache artery.db*

@@ -102,8 +102,8 @@ class ContractViolation(ArteryError):
         self.violations = list(violations)
         listing = "; ".join(str(v) for v in self.violations)
         super().__init__(
-            f"event violates contract {subject!r} v{version}: {listing}",
-            fix="correct the payload or publish against a contract version that allows it",
+            f"data violates contract {subject!r} v{version}: {listing}",
+            fix="correct the data, or register a contract version that allows it",
         )
 
 

@@ -28,6 +28,7 @@ from artery.errors import (
 from artery.store import Store, Tx
 
 DEFAULT_COMPATIBILITY = Compatibility.BACKWARD
+LATEST_TTL = 5.0  # seconds a process trusts its idea of a subject's latest version
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Registry:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._compiled: dict[tuple[str, int], CompiledSchema] = {}
-        self._latest: dict[str, ContractVersion] = {}
+        self._latest: dict[str, tuple[float, ContractVersion]] = {}
 
     async def register(
         self,
@@ -122,8 +123,9 @@ class Registry:
         return check(info.compatibility, schema, [(v.version, v.schema) for v in previous])
 
     async def get(self, subject: str, version: int | None = None) -> ContractVersion:
-        if version is None and subject in self._latest:
-            return self._latest[subject]
+        cached = self._latest.get(subject) if version is None else None
+        if cached is not None and time.monotonic() - cached[0] < LATEST_TTL:
+            return cached[1]
         found = await self._store.read(lambda tx: _load_version(tx, subject, version))
         if found is None:
             raise UnknownContract(
@@ -133,7 +135,7 @@ class Registry:
                 fix="register it first (artery contracts register) or check the name",
             )
         if version is None:
-            self._latest[subject] = found
+            self._latest[subject] = (time.monotonic(), found)
         return found
 
     async def versions(self, subject: str) -> list[ContractVersion]:

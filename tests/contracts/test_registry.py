@@ -132,3 +132,26 @@ async def test_sensitive_paths_follow_refs_and_arrays(registry: Registry) -> Non
         "/email": Classification.PII,
         "/payments/*/pan": Classification.SECRET,
     }
+
+
+async def test_a_slow_compatibility_check_does_not_hold_up_other_writes(
+    registry: Registry, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import artery.contracts.registry as registry_module
+
+    await registry.register("orders", V1)
+    real_check = registry_module.check
+
+    def slow_check(*args: object) -> list[object]:
+        time.sleep(0.6)  # an adversarial schema can take seconds to prove compatible
+        return real_check(*args)  # type: ignore[arg-type, no-any-return]
+
+    monkeypatch.setattr(registry_module, "check", slow_check)
+    registering = asyncio.create_task(registry.register("orders", V2_OPTIONAL_FIELD))
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    await store.write(lambda tx: tx.execute("SELECT 1"))
+    assert time.monotonic() - started < 0.3, "the writer thread was blocked by the check"
+    assert (await registering).version == 2

@@ -7,6 +7,7 @@ one write transaction, so two registrations cannot both become version N.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from artery.contracts.compatibility import Compatibility, Incompatibility, check
 from artery.contracts.validation import CompiledSchema, check_schema
 from artery.errors import (
     ConfigError,
+    Conflict,
     ContractViolation,
     IncompatibleSchema,
     InvalidSchema,
@@ -28,6 +30,7 @@ from artery.errors import (
 from artery.store import Store, Tx
 
 DEFAULT_COMPATIBILITY = Compatibility.BACKWARD
+MAX_RACES = 100  # concurrent registrations to one subject retry their check this often
 LATEST_TTL = 5.0  # seconds a process trusts its idea of a subject's latest version
 
 
@@ -110,10 +113,39 @@ class Registry:
             examples=tuple(examples),
             created_at=int(time.time() * 1_000_000),
         )
-        stored = await self._store.write(lambda tx: _register(tx, candidate, mode))
-        self._compiled[(subject, stored.version)] = compiled
-        self._latest.pop(subject, None)
-        return stored
+        for _ in range(MAX_RACES):
+            stored = await self._try_register(candidate, mode)
+            if stored is not None:
+                self._compiled[(subject, stored.version)] = compiled
+                self._latest.pop(subject, None)
+                return stored
+        raise Conflict(
+            f"contract {subject!r} kept changing while this version was being checked",
+            fix="register again",
+        )
+
+    async def _try_register(
+        self, candidate: ContractVersion, mode: Compatibility | None
+    ) -> ContractVersion | None:
+        """Check compatibility off the store's writer thread (a hard schema can take
+        seconds), then insert only if nobody registered or changed the mode meanwhile."""
+        subject = candidate.subject
+        stored_mode, previous = await self._store.read(
+            lambda tx: (_stored_mode(tx, subject), _load_versions(tx, subject))
+        )
+        for existing in previous:
+            if existing.fingerprint == candidate.fingerprint and mode in (None, stored_mode):
+                return existing
+        effective = mode or stored_mode or DEFAULT_COMPATIBILITY
+        problems = await asyncio.to_thread(
+            check, effective, candidate.schema, [(v.version, v.schema) for v in previous]
+        )
+        if problems:
+            raise IncompatibleSchema(subject, effective.value, problems)
+        latest = previous[-1].version if previous else 0
+        return await self._store.write(
+            lambda tx: _register(tx, candidate, effective, stored_mode, latest)
+        )
 
     async def check(self, subject: str, schema: Any) -> list[Incompatibility]:
         """What registering ``schema`` under ``subject`` would break (empty: compatible)."""
@@ -189,30 +221,39 @@ def _check_subject_name(subject: str) -> None:
         )
 
 
-def _register(tx: Tx, candidate: ContractVersion, mode: Compatibility | None) -> ContractVersion:
-    subject = candidate.subject
+def _stored_mode(tx: Tx, subject: str) -> Compatibility | None:
     row = tx.one("SELECT compatibility FROM contract_subjects WHERE subject = ?", (subject,))
-    if row is None:
-        mode = mode or DEFAULT_COMPATIBILITY
+    return None if row is None else Compatibility(row[0])
+
+
+def _register(
+    tx: Tx,
+    candidate: ContractVersion,
+    mode: Compatibility,
+    checked_mode: Compatibility | None,
+    checked_latest: int,
+) -> ContractVersion | None:
+    """Insert the checked version; None if the subject changed since it was checked."""
+    subject = candidate.subject
+    if _stored_mode(tx, subject) != checked_mode:
+        return None
+    previous = _load_versions(tx, subject)
+    if (previous[-1].version if previous else 0) != checked_latest:
+        return None
+    if checked_mode is None:
         tx.execute(
             "INSERT INTO contract_subjects (subject, compatibility, owner, description, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (subject, mode.value, candidate.owner, candidate.description, candidate.created_at),
         )
-    elif mode is not None and mode.value != row[0]:
+    elif mode != checked_mode:
         tx.execute(
             "UPDATE contract_subjects SET compatibility = ? WHERE subject = ?",
             (mode.value, subject),
         )
-    else:
-        mode = Compatibility(row[0])
-    previous = _load_versions(tx, subject)
     for existing in previous:
         if existing.fingerprint == candidate.fingerprint:
             return existing
-    problems = check(mode, candidate.schema, [(v.version, v.schema) for v in previous])
-    if problems:
-        raise IncompatibleSchema(subject, mode.value, problems)
     version = (previous[-1].version if previous else 0) + 1
     tx.execute(
         "INSERT INTO contract_versions (subject, version, fingerprint, schema_json, owner,"

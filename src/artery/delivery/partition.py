@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from artery.delivery.runner import ConsumerRunner
 
 Outcome = str  # "done" | "retry" | "dead"
+log = logging.getLogger("artery.delivery")
 IDLE_RECHECK = 1.0  # an idle partition re-reads this often even if nobody woke it
 
 
@@ -93,6 +95,14 @@ class PartitionWorker:
     async def _settle_after(self, work: Awaitable[Outcome], event: Event) -> None:
         try:
             outcome = await work
+        except Exception:
+            # A bug, not a handler failure (those are outcomes). The event stays unsettled,
+            # so its offset is not committed and it is delivered again after a restart;
+            # the growing lag and this log line are where a person sees it.
+            log.exception(
+                "delivery of %s at %s/%s failed in the engine", event.id, event.topic, event.offset
+            )
+            return
         finally:
             self.runner.slots.release()
         offset = event.offset or 0

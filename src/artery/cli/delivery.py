@@ -305,8 +305,8 @@ def replay(
 ) -> None:
     """Make GROUP read TOPIC again from a point; other groups are not touched.
 
-    Run it while the group's workers are stopped: a running worker keeps the position it
-    holds in memory."""
+    Running workers notice the moved position within about a second and continue from it
+    (their commits are compare-and-set, so they never overwrite a replay)."""
     with reported():
         chosen = [from_offset is not None, from_time is not None, from_beginning]
         if sum(chosen) != 1:

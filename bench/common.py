@@ -7,6 +7,7 @@ because the script's directory is first on ``sys.path``.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import statistics
@@ -139,3 +140,18 @@ def postgres_schema(base_url: str = POSTGRES_URL, prefix: str = "bench") -> Iter
     finally:
         with psycopg.connect(base_url, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+STORES = ("sqlite", "postgres")
+
+
+def checked_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, then normalise the options every benchmark shares (--stores, --runs)."""
+    args = parser.parse_args(argv)
+    args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    unknown = set(args.stores) - set(STORES)
+    if unknown or not args.stores:
+        parser.error(f"--stores takes {','.join(STORES)}; got {sorted(unknown) or 'nothing'}")
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be 1 or more")
+    return args

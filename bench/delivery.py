@@ -70,7 +70,9 @@ import redis
 from celery.utils.saferepr import saferepr
 from common import (
     POSTGRES_URL,
+    STORES,
     Samples,
+    checked_args,
     postgres_schema,
     postgres_unreachable,
     rate,
@@ -84,7 +86,6 @@ from artery import App, Contract, Event, Settings
 
 BENCH = Path(__file__).resolve().parent
 WORKER_SCRIPT = BENCH / "delivery_support" / "worker.py"
-STORES = ("sqlite", "postgres")
 SYSTEMS = ("artery", "celery")
 HANDLERS = ("noop", "sleep20")
 WORKER_COUNTS = (1, 2)
@@ -791,14 +792,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, help="runs per row (default 3, --quick 1)")
     parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL base URL")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal fails")
-    args = parser.parse_args(argv)
-    args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
-    unknown = set(args.stores) - set(STORES)
-    if unknown or not args.stores:
-        parser.error(f"--stores takes {','.join(STORES)}; got {sorted(unknown) or 'nothing'}")
-    if args.runs is not None and args.runs < 1:
-        parser.error("--runs must be 1 or more")
-    return args
+    return checked_args(parser, argv)
 
 
 async def main(argv: list[str] | None = None) -> int:

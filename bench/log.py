@@ -40,8 +40,10 @@ import orjson
 import psycopg
 from common import (
     POSTGRES_URL,
+    STORES,
     Samples,
     Timer,
+    checked_args,
     postgres_schema,
     postgres_unreachable,
     rate,
@@ -52,7 +54,6 @@ from common import (
 
 from artery import App, Contract, Settings
 
-STORES = ("sqlite", "postgres")
 PARTITIONS = 8
 BATCH = 500  # events per consumer read (the consumer's default fetch size)
 CUSTOMERS = 1000  # distinct partition keys
@@ -471,14 +472,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, help="runs per store (default 3, --quick 1)")
     parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL base URL")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal fails")
-    args = parser.parse_args(argv)
-    args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
-    unknown = set(args.stores) - set(STORES)
-    if unknown or not args.stores:
-        parser.error(f"--stores takes {','.join(STORES)}; got {sorted(unknown) or 'nothing'}")
-    if args.runs is not None and args.runs < 1:
-        parser.error("--runs must be 1 or more")
-    return args
+    return checked_args(parser, argv)
 
 
 async def main(argv: list[str] | None = None) -> int:

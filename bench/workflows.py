@@ -47,12 +47,21 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from common import POSTGRES_URL, Samples, postgres_unreachable, rate, ratio, sqlite_dir, table
+from common import (
+    POSTGRES_URL,
+    STORES,
+    Samples,
+    checked_args,
+    postgres_unreachable,
+    rate,
+    ratio,
+    sqlite_dir,
+    table,
+)
 from psycopg.conninfo import conninfo_to_dict
 
 BENCH = Path(__file__).resolve().parent
 SYSTEMS = ("artery", "dbos")
-STORES = ("sqlite", "postgres")
 SEQUENTIAL = "sequential"
 CONCURRENT = "64 concurrent"
 MODES = (SEQUENTIAL, CONCURRENT)
@@ -477,14 +486,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL base URL")
     parser.add_argument("--profile", action="store_true", help="cProfile Artery's first @64 run")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal fails")
-    args = parser.parse_args(argv)
-    args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
-    unknown = set(args.stores) - set(STORES)
-    if unknown or not args.stores:
-        parser.error(f"--stores takes {','.join(STORES)}; got {sorted(unknown) or 'nothing'}")
-    if args.runs is not None and args.runs < 1:
-        parser.error("--runs must be 1 or more")
-    return args
+    return checked_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

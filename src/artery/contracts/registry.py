@@ -32,6 +32,7 @@ from artery.store import Store, Tx
 DEFAULT_COMPATIBILITY = Compatibility.BACKWARD
 MAX_RACES = 100  # concurrent registrations to one subject retry their check this often
 LATEST_TTL = 5.0  # seconds a process trusts its idea of a subject's latest version
+CHECK_BUDGET = 10.0  # seconds a compatibility check may take before the version is refused
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,19 @@ class Registry:
             if existing.fingerprint == candidate.fingerprint and mode in (None, stored_mode):
                 return existing
         effective = mode or stored_mode or DEFAULT_COMPATIBILITY
-        problems = await asyncio.to_thread(
-            check, effective, candidate.schema, [(v.version, v.schema) for v in previous]
-        )
+        try:
+            problems = await asyncio.wait_for(
+                asyncio.to_thread(
+                    check, effective, candidate.schema, [(v.version, v.schema) for v in previous]
+                ),
+                CHECK_BUDGET,
+            )
+        except TimeoutError:
+            raise InvalidSchema(
+                f"compatibility of the new {subject!r} version could not be decided in"
+                f" {CHECK_BUDGET:g}s (deeply nested or self-referencing combinators)",
+                fix="simplify the schema, or register it under a new subject",
+            ) from None
         if problems:
             raise IncompatibleSchema(subject, effective.value, problems)
         latest = previous[-1].version if previous else 0

@@ -339,3 +339,33 @@ async def test_replay_takes_effect_while_the_worker_runs(store_url: str) -> None
         await eventually(lambda: len(seen) == 12, timeout=10, what="replayed while running")
         await asyncio.sleep(0.3)
     assert sorted(seen) == sorted(list(range(6)) * 2)
+
+
+async def test_a_retry_that_finished_during_a_slow_poll_is_not_run_again(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from artery.delivery import retries
+
+    real_pending = retries.pending
+
+    def slow_pending(*args: object, **kwargs: object) -> list[retries.PendingRetry]:
+        rows = real_pending(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(0.2)  # the rows are read now but handed over late
+        return rows
+
+    monkeypatch.setattr(retries, "pending", slow_pending)
+    app, orders = make_app(store_url)
+    attempts: list[int] = []
+
+    @app.consumer(orders, group="erp", retry=Retry(attempts=5, base="10ms", cap="10ms"))
+    async def handle(event: Event, ctx: DeliveryContext) -> None:
+        attempts.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise RetryLater(0)
+        await asyncio.sleep(0.1)  # the retry is still running when the next poll reads
+
+    async with app.running():
+        await app.publish(orders, {"n": 1})
+        await eventually(lambda: len(attempts) >= 2, what="the retry")
+        await asyncio.sleep(1.0)  # several slow polls listing the finished retry's old row
+    assert attempts == [1, 2], "a retry that completed must not run again"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -38,8 +39,8 @@ class PartitionWorker:
         self.unsettled: set[int] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.lanes: dict[str, deque[Event]] = {}
-        self.blocked: set[str] = set()  # keys with a pending retry (ordered consumers)
         self.retrying: set[int] = set()  # offsets whose retry is running now
+        self.retry_finished: dict[int, float] = {}  # offset -> when its retry run ended
         self.stopping = False
         self.fetcher: asyncio.Task[None] | None = None
         self.new_events = asyncio.Event()  # set by the runner's head watcher
@@ -48,8 +49,17 @@ class PartitionWorker:
         return min(self.unsettled) if self.unsettled else self.cursor
 
     def block(self, key: str) -> None:
-        self.blocked.add(key)
+        """Hold back later events of ``key`` (an ordered consumer's key with a pending retry);
+        a lane that exists is a key that is busy or blocked."""
         self.lanes.setdefault(key, deque())
+
+    def retry_is_stale(self, offset: int, read_started: float) -> bool:
+        """True if a listed retry must not run: it is running, or it finished after the
+        read that listed it began (that row is gone or rewritten since)."""
+        return offset in self.retrying or self.retry_finished.get(offset, -1.0) >= read_started
+
+    def forget_retries_before(self, moment: float) -> None:
+        self.retry_finished = {o: t for o, t in self.retry_finished.items() if t >= moment}
 
     def start(self) -> None:
         self.fetcher = asyncio.create_task(self._fetch_loop(), name=f"fetch-{self.partition}")
@@ -107,15 +117,15 @@ class PartitionWorker:
             self.runner.slots.release()
         offset = event.offset or 0
         self.unsettled.discard(offset)
-        self.retrying.discard(offset)
+        if offset in self.retrying:
+            self.retrying.discard(offset)
+            self.retry_finished[offset] = time.monotonic()
         if self.runner.consumer.ordered:
             self._advance_lane(event.partitionkey or event.id, outcome)
 
     def _advance_lane(self, key: str, outcome: Outcome) -> None:
         if outcome == "retry":
-            self.blocked.add(key)
-            return
-        self.blocked.discard(key)
+            return  # the lane stays: the key waits for its retry
         lane = self.lanes.get(key)
         if lane is None:
             return

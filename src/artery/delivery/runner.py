@@ -266,6 +266,7 @@ class ConsumerRunner:
         consumer = self.consumer
         while True:
             await asyncio.sleep(self.worker.retry_poll)
+            read_started = time.monotonic()
             due = await self.durably(
                 functools.partial(
                     retries.pending,
@@ -279,10 +280,16 @@ class ConsumerRunner:
             )
             for retry in due:
                 worker = self.partitions.get(retry.event.partition or 0)
-                if worker is None or (retry.event.offset or 0) in worker.retrying:
+                offset = retry.event.offset or 0
+                if worker is None or worker.retry_is_stale(offset, read_started):
                     continue
                 await self.slots.acquire()
+                if worker.retry_is_stale(offset, read_started):  # finished while we waited
+                    self.slots.release()
+                    continue
                 worker.run_retry(self._retry_work(retry), retry.event)
+            for worker in self.partitions.values():
+                worker.forget_retries_before(read_started)
 
     def _retry_work(self, retry: retries.PendingRetry) -> Callable[[], Awaitable[Outcome]]:
         return lambda: self.deliver(retry.event, retry.attempt, retry.errors, from_retry=True)

@@ -27,6 +27,7 @@ from artery.delivery.retry import Permanent, RetryLater
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
 from artery.store import Tx
+from artery.store.outage import backoff, riding_out
 
 if TYPE_CHECKING:
     from artery.delivery.worker import Worker
@@ -115,7 +116,7 @@ class ConsumerRunner:
             return await self.app.log.backend.read(self.consumer.topic, partition, offset, limit)
         except StoreUnavailable as exc:
             log.warning("fetch paused: %s", exc.message)
-            await asyncio.sleep(self.worker.retry_backoff())
+            await asyncio.sleep(backoff())
             return []
 
     async def _watch_heads(self) -> None:
@@ -134,7 +135,7 @@ class ConsumerRunner:
                     )
                 )
             except StoreUnavailable:
-                await asyncio.sleep(self.worker.retry_backoff())
+                await asyncio.sleep(backoff())
                 continue
             for partition, head in heads:
                 worker = self.partitions.get(int(partition))
@@ -358,13 +359,4 @@ class ConsumerRunner:
     # -- store access ------------------------------------------------------------------
 
     async def durably(self, op: Callable[[Tx], T], *, read: bool = False) -> T:
-        """Run ``op``, waiting out store outages: an outage pauses, it never drops work."""
-        call: Callable[[Callable[[Tx], T]], Awaitable[T]] = (
-            self.app.store.read if read else self.app.store.write
-        )
-        while True:
-            try:
-                return await call(op)
-            except StoreUnavailable as exc:
-                log.warning("store unavailable, retrying: %s", exc.message)
-                await asyncio.sleep(self.worker.retry_backoff())
+        return await riding_out(self.app.store.read if read else self.app.store.write, op)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from typing import TYPE_CHECKING
 
 from artery.delivery.breaker import Breakers
@@ -91,7 +90,3 @@ class Worker:
             )
             await runner.assign(assignment.keep, assignment.surplus)
             await runner.sync_positions()
-
-    def retry_backoff(self) -> float:
-        """How long to wait before trying an unreachable store again (jittered)."""
-        return 0.5 * (0.5 + random.random())

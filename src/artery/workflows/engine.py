@@ -21,6 +21,7 @@ from artery.delivery.attempts import AttemptError
 from artery.delivery.leases import new_worker_id
 from artery.errors import Cancelled, NonDeterminism, StoreUnavailable
 from artery.store import Tx
+from artery.store.outage import riding_out
 from artery.workflows import history
 from artery.workflows.context import (
     COMPENSATION_BASE,
@@ -89,22 +90,18 @@ class WorkflowEngine:
     # -- store access ------------------------------------------------------------------
 
     async def write(self, op: Callable[[Tx], T]) -> T:
-        return await self._durably(self.app.store.write, op)
+        """Checkpoints wait out store outages: a run pauses, it does not fail."""
+        return await riding_out(self.app.store.write, op, giving_up=self._is_stopping)
 
     async def read(self, op: Callable[[Tx], T]) -> T:
-        return await self._durably(self.app.store.read, op)
+        return await riding_out(self.app.store.read, op, giving_up=self._is_stopping)
 
-    async def _durably(self, call: Any, op: Callable[[Tx], T]) -> T:
-        """Checkpoints wait out store outages; a run pauses, it does not fail."""
-        while True:
-            try:
-                result: T = await call(op)
-                return result
-            except StoreUnavailable as exc:
-                if self._stopping:
-                    raise
-                log.warning("store unavailable, retrying: %s", exc.message)
-                await asyncio.sleep(0.5)
+    def _is_stopping(self) -> bool:
+        return self._stopping
+
+    def nudge(self) -> None:
+        """Look for runnable runs now (a run was started, signalled, cancelled or retried)."""
+        self._wakeup.set()
 
     # -- starting ----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ at once when this process runs an engine with room, otherwise by whichever worke
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,9 @@ class RunDetail:
     run: Run
     steps: list[StepRecord]
     compensations: list[StepRecord]
+
+
+POLL = 0.05  # how often a handle re-reads a run executing in another process
 
 
 class WorkflowHandle:
@@ -51,7 +55,7 @@ class WorkflowHandle:
                     if run.status is Status.COMPLETED:
                         return run.result
                     raise WorkflowError(run.run_id, run.status.value, run.error)
-                await self.ops.wait_for_end(self.run_id)
+                await asyncio.sleep(POLL)
 
 
 class Workflows:
@@ -73,7 +77,7 @@ class Workflows:
         if workflow.input_subject is not None:
             version = await self.app.registry.get(workflow.input_subject)
             self.app.registry.validate(version, input)
-        run_id = id or f"{name}-{await _new_id()}"
+        run_id = id or f"{name}-{uuid.uuid4().hex[:16]}"
         engine = self.engine
         adopt = engine is not None and engine.has_room()
         run = Run(
@@ -110,9 +114,6 @@ class Workflows:
             if future.cancelled():
                 return None
             raise
-
-    async def wait_for_end(self, run_id: str, poll: float = 0.05) -> None:
-        await asyncio.sleep(poll)
 
     async def signal(self, run_id: str, name: str, payload: Any = None) -> None:
         run = await self.get(run_id)
@@ -175,13 +176,7 @@ class Workflows:
 
     def _nudge(self) -> None:
         if self.engine is not None:
-            self.engine._wakeup.set()
-
-
-async def _new_id() -> str:
-    import uuid
-
-    return uuid.uuid4().hex[:16]
+            self.engine.nudge()
 
 
 def _request_cancel(tx: Tx, run_id: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from artery.envelope import Event
+from artery.errors import StoreUnavailable
 from artery.log.protocol import Record
 from artery.store import Store, Tx
 
@@ -41,7 +42,7 @@ class AppendBatcher:
         self._queue: list[_Pending] = []
         self._in_flight = 0
         self._max_in_flight = max_in_flight
-        self._task: asyncio.Future[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references
 
     async def append(self, topic: str, records: Sequence[Record], window_us: int) -> list[Event]:
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
@@ -52,7 +53,9 @@ class AppendBatcher:
         return await future
 
     def _start_flush(self) -> None:
-        self._task = asyncio.ensure_future(self._flush())
+        task = asyncio.ensure_future(self._flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
 
     async def _flush(self) -> None:
         try:
@@ -65,12 +68,21 @@ class AppendBatcher:
     async def _write(self, batch: list[_Pending], stamp: int) -> None:
         try:
             results = await self._store.write(lambda tx: self._merged(tx, batch, stamp))
-        except BaseException as exc:
+        except StoreUnavailable as exc:  # alone, each would fail the same way
+            for pending in batch:
+                _fail(pending, exc)
+            return
+        except Exception as exc:
             if len(batch) == 1:
                 _fail(batch[0], exc)
                 return
             await asyncio.gather(*(self._write([one], stamp) for one in batch))
             return
+        except asyncio.CancelledError:
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.cancel()
+            raise
         for pending, events in zip(batch, results, strict=True):
             if not pending.future.done():
                 pending.future.set_result(events)

@@ -135,6 +135,10 @@ class SqlStore:
         except Exception as exc:
             if self.dialect.is_disconnect(exc):
                 self._local.conn = None
+                if conn is not None:
+                    _close_quietly(conn)
+                    with contextlib.suppress(ValueError):
+                        self._reader_conns.remove(conn)
                 raise self._unavailable(exc) from exc
             raise
 

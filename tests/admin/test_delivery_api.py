@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from artery.admin.server import AdminServer, admin_running, serve_admin
 from artery.delivery.breaker import BreakerPolicy, Breakers
 from artery.delivery.dead_letters import DeadLetters
 from artery.errors import ConfigError
+from support import eventually
 
 ORDER = {
     "type": "object",
@@ -44,19 +44,6 @@ FAST = {"lease_ttl": 2.0, "poll_interval": 0.02, "commit_interval": 0.02, "retry
 EMAIL = "alice@example.com"
 CARD = "4111111111111111"
 PROBLEM = "application/problem+json"
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

@@ -3,9 +3,8 @@ input), signal, cancel, retry, and problem+json for unknown runs and refused act
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 
 from artery import App, WorkflowContext
 from artery.admin.server import admin_running
+from support import eventually
 
 PROBLEM = "application/problem+json"
 EMAIL = "carol@example.com"
@@ -25,14 +25,6 @@ REQUEST = {
     },
     "required": ["amount"],
 }
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

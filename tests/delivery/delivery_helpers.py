@@ -1,12 +1,11 @@
-"""Shared pieces for delivery tests: a contract, a fast worker, and polling until true."""
+"""Shared pieces for delivery tests: a contract and a fast worker."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-
 from artery import App
+from support import eventually
+
+__all__ = ["FAST", "ORDER", "eventually", "make_app"]
 
 ORDER = {
     "type": "object",
@@ -27,18 +26,3 @@ def make_app(store_url: str, partitions: int = 4) -> tuple[App, object]:
     app.worker_options = dict(FAST)
     orders = app.contract("orders", schema=ORDER, partitions=partitions)
     return app, orders
-
-
-async def eventually(
-    check: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from artery.admin.delivery import dead_letter_detail
 from artery.admin.server import AdminServer
-from artery.cli._shared import CliState, Runtime, dumps, out, reported, run
+from artery.cli._shared import CliState, Runtime, dumps, out, parse_instant, reported, run
 from artery.cli.loader import load_app
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetters, Filter
@@ -277,18 +277,6 @@ def depth(ctx: typer.Context) -> None:
 # -- replay and breakers -------------------------------------------------------------------
 
 
-def parse_time(text: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--from-time {text!r} is not an ISO 8601 time", fix="use e.g. 2026-01-31T12:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise ConfigError(f"--from-time {text!r} has no timezone", fix="append Z or an offset")
-    return parsed
-
-
 def replay(
     ctx: typer.Context,
     group: str,
@@ -314,7 +302,7 @@ def replay(
                 "replay needs exactly one starting point",
                 fix="give --from-offset N, --from-time ISO or --from-beginning",
             )
-        instant = parse_time(from_time) if from_time is not None else None
+        instant = parse_instant(from_time, "--from-time") if from_time is not None else None
 
     async def work(rt: Runtime) -> None:
         before = [p for p in await rt.log.positions(group) if p.topic == topic]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from artery.cli._shared import Runtime, out, reported, run
-from artery.errors import ConfigError
+from artery.cli._shared import Runtime, out, parse_instant, reported, run
 
 app = typer.Typer(help="Consumer groups: positions, lag, replay.", no_args_is_help=True)
 
@@ -34,19 +32,6 @@ def list_(ctx: typer.Context) -> None:
     run(ctx, work)
 
 
-def parse_instant(text: str) -> datetime:
-    """An ISO 8601 instant with a timezone (a naive time would be ambiguous)."""
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--to-time {text!r} is not an ISO 8601 time", fix="use e.g. 2026-01-31T12:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise ConfigError(f"--to-time {text!r} has no timezone", fix="append Z or an offset")
-    return parsed
-
-
 @app.command()
 def reset(
     ctx: typer.Context,
@@ -60,7 +45,7 @@ def reset(
 ) -> None:
     """Move GROUP's position on TOPIC (every partition): replay from it, or skip to it."""
     with reported():
-        instant = parse_instant(to_time) if to_time is not None else None
+        instant = parse_instant(to_time, "--to-time") if to_time is not None else None
 
     async def work(rt: Runtime) -> None:
         offsets = await rt.log.reset(group, topic, to_offset=to_offset, to_time=instant, to=to)

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -155,3 +156,27 @@ def checked_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> arg
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be 1 or more")
     return args
+
+
+def common_parser(doc: str | None, quick_help: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes; each adds its own on top."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--stores", default=",".join(STORES), help="comma-separated: sqlite,postgres"
+    )
+    parser.add_argument("--runs", type=int, help="runs per row (default 3, --quick 1)")
+    parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL base URL")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal fails")
+    return parser
+
+
+def reachable_stores(stores: list[str], postgres_url: str) -> list[str]:
+    """The stores to measure: PostgreSQL is skipped, with a note, when it cannot be reached."""
+    if "postgres" not in stores:
+        return stores
+    problem = postgres_unreachable(postgres_url)
+    if problem is None:
+        return stores
+    print(f"postgres: skipped, {postgres_url} is unreachable: {problem}", file=sys.stderr)
+    return [s for s in stores if s != "postgres"]

@@ -69,14 +69,14 @@ import orjson
 import redis
 from celery.utils.saferepr import saferepr
 from common import (
-    POSTGRES_URL,
     STORES,
     Samples,
     checked_args,
+    common_parser,
     postgres_schema,
-    postgres_unreachable,
     rate,
     ratio,
+    reachable_stores,
     sqlite_dir,
     table,
 )
@@ -785,13 +785,8 @@ def describe(plan: Plan, systems: list[str], stores: list[str]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="tiny backlogs, one run")
+    parser = common_parser(__doc__, "tiny backlogs, one run")
     parser.add_argument("--only", choices=SYSTEMS, help="run one system only")
-    parser.add_argument("--stores", default=",".join(STORES), help="Artery stores: sqlite,postgres")
-    parser.add_argument("--runs", type=int, help="runs per row (default 3, --quick 1)")
-    parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL base URL")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a goal fails")
     return checked_args(parser, argv)
 
 
@@ -802,11 +797,7 @@ async def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(plan, runs=args.runs)
     systems = [args.only] if args.only else list(SYSTEMS)
     stores: list[str] = args.stores if "artery" in systems else []
-    if "postgres" in stores:
-        problem = postgres_unreachable(args.postgres)
-        if problem is not None:
-            log(f"postgres: skipped, {args.postgres} is unreachable: {problem}")
-            stores = [s for s in stores if s != "postgres"]
+    stores = reachable_stores(stores, args.postgres)
     if "celery" in systems:
         try:
             redis.Redis.from_url(CELERY_BROKER).ping()

@@ -39,15 +39,14 @@ from typing import Any
 import orjson
 import psycopg
 from common import (
-    POSTGRES_URL,
-    STORES,
     Samples,
     Timer,
     checked_args,
+    common_parser,
     postgres_schema,
-    postgres_unreachable,
     rate,
     ratio,
+    reachable_stores,
     sqlite_dir,
     table,
 )
@@ -464,14 +463,7 @@ def _pg_durability(url: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small counts, one run (smoke test)")
-    parser.add_argument(
-        "--stores", default=",".join(STORES), help="comma-separated: sqlite,postgres"
-    )
-    parser.add_argument("--runs", type=int, help="runs per store (default 3, --quick 1)")
-    parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL base URL")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a goal fails")
+    parser = common_parser(__doc__, "small counts, one run (smoke test)")
     return checked_args(parser, argv)
 
 
@@ -481,11 +473,7 @@ async def main(argv: list[str] | None = None) -> int:
     if args.runs is not None:
         plan = Plan(args.runs, plan.raw_seconds, plan.appends_1, plan.appends_64, plan.warmup)
     stores: list[str] = args.stores
-    if "postgres" in stores:
-        problem = postgres_unreachable(args.postgres)
-        if problem is not None:
-            print(f"postgres: skipped, {args.postgres} is unreachable: {problem}", file=sys.stderr)
-            stores = [s for s in stores if s != "postgres"]
+    stores = reachable_stores(stores, args.postgres)
     if not stores:
         return 2
     print(describe(plan, stores, args.postgres), end="\n\n", flush=True)

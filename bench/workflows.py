@@ -48,13 +48,12 @@ from typing import Any
 
 import psycopg
 from common import (
-    POSTGRES_URL,
-    STORES,
     Samples,
     checked_args,
-    postgres_unreachable,
+    common_parser,
     rate,
     ratio,
+    reachable_stores,
     sqlite_dir,
     table,
 )
@@ -476,16 +475,9 @@ def print_profile(stores: list[str]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="tiny counts, one run (smoke test)")
+    parser = common_parser(__doc__, "tiny counts, one run (smoke test)")
     parser.add_argument("--only", choices=SYSTEMS, help="measure one system only")
-    parser.add_argument(
-        "--stores", default=",".join(STORES), help="comma-separated: sqlite,postgres"
-    )
-    parser.add_argument("--runs", type=int, help="runs per system and store (default 3)")
-    parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL base URL")
     parser.add_argument("--profile", action="store_true", help="cProfile Artery's first @64 run")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a goal fails")
     return checked_args(parser, argv)
 
 
@@ -496,11 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = Plan(args.runs, plan.budgets, plan.baseline_seconds)
     systems = [args.only] if args.only else list(SYSTEMS)
     stores: list[str] = args.stores
-    if "postgres" in stores:
-        problem = postgres_unreachable(args.postgres)
-        if problem is not None:
-            print(f"postgres: skipped, {args.postgres} is unreachable: {problem}", file=sys.stderr)
-            stores = [s for s in stores if s != "postgres"]
+    stores = reachable_stores(stores, args.postgres)
     if not stores:
         return 2
     print(describe(plan, systems, stores, args.postgres), end="\n\n", flush=True)

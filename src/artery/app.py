@@ -32,6 +32,7 @@ from artery.delivery.worker import Worker
 from artery.durations import seconds
 from artery.envelope import Event
 from artery.errors import ArteryError, ConfigError, InvalidSchema
+from artery.health import Health
 from artery.log import EventLog, Retention, StoreLog
 from artery.log.retention import RetentionSweeper
 from artery.store import SqlStore, open_store
@@ -77,6 +78,7 @@ class App:
         elif store is not None:
             settings = dataclasses.replace(settings, store=store)
         self.settings = settings
+        self.health = Health()  # background loops report failures here (/readyz reads it)
         self.contracts: dict[str, Contract] = {}
         self.services: list[Service] = [RetentionSweeper()]
         self.consumers: dict[tuple[str, str], Consumer] = {}

@@ -307,6 +307,25 @@ def test_publish_file_is_one_atomic_batch(orders: str, work: Path) -> None:
     assert [e["data"]["id"] for e in tail_lines(orders, "--from-beginning")] == ["a", "b", "c"]
 
 
+def test_publish_of_data_json_cannot_hold_is_exit_2_naming_the_line(
+    orders: str, work: Path
+) -> None:
+    deep = '{"id": "a", "total": 1, "deep": ' + "[" * 300 + "]" * 300 + "}"
+    (work / "deep.jsonl").write_text('{"id": "ok", "total": 1}\n' + deep + "\n")
+    result = cli(orders, "publish", "orders", "--file", "deep.jsonl")
+    assert_clean_error(result, 2, "deep.jsonl line 2", "nested deeper than 254 levels")
+    assert tail_lines(orders, "--from-beginning") == []
+
+
+def test_publish_over_max_event_size_is_exit_2_with_the_setting_to_raise(
+    orders: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARTERY_MAX_EVENT_SIZE", "2000")
+    payload = '{"id": "%s", "total": 1}' % ("x" * 3000)
+    assert_clean_error(cli(orders, "publish", "orders", payload), 2, "ARTERY_MAX_EVENT_SIZE")
+    assert tail_lines(orders, "--from-beginning") == []
+
+
 def test_publish_with_same_idempotency_key_stores_once(orders: str) -> None:
     first = ok(orders, "publish", "orders", '{"id": "o", "total": 1}', "--idempotency-key", "K")
     again = ok(orders, "publish", "orders", '{"id": "o", "total": 1}', "--idempotency-key", "K")

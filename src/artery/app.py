@@ -291,7 +291,10 @@ class App:
         )
         self._registry = Registry(self._store)
         self._log = EventLog(
-            StoreLog(self._store), self._registry, dedupe_window=self.settings.dedupe_window
+            StoreLog(self._store),
+            self._registry,
+            dedupe_window=self.settings.dedupe_window,
+            max_event_size=self.settings.max_event_size,
         )
         try:
             for declared in self.contracts.values():

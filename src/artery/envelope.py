@@ -24,6 +24,7 @@ JSON = "application/json"
 EXTENSIONS = ("partitionkey", "idempotencykey", "correlationid", "traceparent")
 _OPTIONAL = ("subject", "dataschema", *EXTENSIONS)
 _REQUIRED = ("id", "source", "type", "specversion")
+MAX_DEPTH = 254  # orjson's nesting limit when encoding
 
 
 def now() -> datetime:
@@ -95,7 +96,7 @@ class Event:
         return out
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_cloudevent())
+        return encode_json(self.to_cloudevent(), "event")
 
     @classmethod
     def from_cloudevent(cls, obj: Mapping[str, Any]) -> Event:
@@ -146,7 +147,7 @@ class Event:
         for name, value in self.to_cloudevent().items():
             if name not in ("data", "datacontenttype"):
                 headers[f"ce-{name}"] = str(value)
-        body = b"" if self.data is None else orjson.dumps(self.data)
+        body = b"" if self.data is None else encode_json(self.data, "event data")
         return headers, body
 
     @classmethod
@@ -169,6 +170,25 @@ class Event:
             except orjson.JSONDecodeError as exc:
                 raise InvalidEvent(f"malformed JSON body: {exc}", fix="send valid JSON") from None
         return cls.from_cloudevent(attrs)
+
+
+def encode_json(value: Any, what: str) -> bytes:
+    """JSON bytes of ``value``, or ``InvalidEvent`` naming why JSON cannot hold it.
+
+    orjson refuses sets, integers beyond 64 bits and nesting deeper than 254 levels with a
+    bare ``TypeError``; callers get the reason and the fix instead. The reason names types,
+    never values, so personal data cannot leak into the message."""
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        reason = str(exc)
+        if "recursion" in reason.lower():
+            reason = f"nested deeper than {MAX_DEPTH} levels"
+        raise InvalidEvent(
+            f"{what} cannot be encoded as JSON: {reason}",
+            fix="send JSON values only (objects with text keys, arrays, text, numbers within"
+            f" 64 bits, true/false/null), nested at most {MAX_DEPTH} levels",
+        ) from None
 
 
 def parse_time(value: Any) -> datetime:

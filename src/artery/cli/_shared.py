@@ -21,7 +21,13 @@ from rich.console import Console
 
 from artery.config import Settings
 from artery.contracts import Incompatibility, Registry
-from artery.errors import ArteryError, ConfigError, ContractViolation, IncompatibleSchema
+from artery.errors import (
+    ArteryError,
+    BatchViolation,
+    ConfigError,
+    ContractViolation,
+    IncompatibleSchema,
+)
 from artery.log import EventLog, StoreLog
 from artery.store import SqlStore, open_store
 
@@ -58,7 +64,12 @@ async def opened(settings: Settings) -> AsyncIterator[Runtime]:
     store = await open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
     try:
         registry = Registry(store)
-        log = EventLog(StoreLog(store), registry, dedupe_window=settings.dedupe_window)
+        log = EventLog(
+            StoreLog(store),
+            registry,
+            dedupe_window=settings.dedupe_window,
+            max_event_size=settings.max_event_size,
+        )
         yield Runtime(settings, store, registry, log)
     finally:
         await store.close()
@@ -86,9 +97,14 @@ def reported() -> Iterator[None]:
 
 
 def report(exc: ArteryError) -> None:
-    if isinstance(exc, ContractViolation):
+    if isinstance(exc, BatchViolation):
+        head = exc.message.split(";")[0]
+        items: Iterable[str] = (
+            f"event {index}: {v}" for index, found in exc.failures.items() for v in found
+        )
+    elif isinstance(exc, ContractViolation):
         head = f"event violates contract {exc.subject!r} v{exc.version}"
-        items: Iterable[str] = (str(v) for v in exc.violations)
+        items = (str(v) for v in exc.violations)
     elif isinstance(exc, IncompatibleSchema):
         head = f"new version of {exc.subject!r} is not {exc.mode.lower()} compatible"
         items = (describe_incompatibility(p) for p in exc.problems)

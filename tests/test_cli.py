@@ -413,6 +413,14 @@ def test_groups_reset_needs_one_valid_target(orders: str) -> None:
 # -- settings, store, doctor ----------------------------------------------------------------
 
 
+def test_help_page_names_arguments_and_types_without_placeholders() -> None:
+    page = ok(None, "topics", "create", "--help").stdout
+    assert "Usage: artery topics create [OPTIONS] NAME" in page
+    partitions = next(line for line in page.splitlines() if "--partitions" in line)
+    assert "INTEGER" in partitions.split() and "default: settings.partitions" in partitions
+    assert "{name}" not in page and "<bool>" not in page and "<int>" not in page
+
+
 def test_store_comes_from_artery_store_env(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARTERY_STORE", f"sqlite:///{work}/from-env.db")
     ok(None, "contracts", "list")

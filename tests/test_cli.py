@@ -6,6 +6,7 @@ input, 3 store unavailable. Errors are one line ``error: <message> (<fix>)`` on 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -419,6 +420,14 @@ def test_help_page_names_arguments_and_types_without_placeholders() -> None:
     partitions = next(line for line in page.splitlines() if "--partitions" in line)
     assert "INTEGER" in partitions.split() and "default: settings.partitions" in partitions
     assert "{name}" not in page and "<bool>" not in page and "<int>" not in page
+
+
+def test_version_comes_from_the_installed_package_metadata() -> None:
+    import artery
+
+    installed = importlib.metadata.version("artery")
+    assert artery.__version__ == installed
+    assert ok(None, "--version").stdout.strip() == f"artery {installed}"
 
 
 def test_store_comes_from_artery_store_env(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:

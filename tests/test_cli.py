@@ -238,7 +238,7 @@ def test_topics_create_list_and_describe(url: str, work: Path) -> None:
     row = next(line for line in ok(url, "topics", "list").stdout.splitlines() if "orders" in line)
     assert "2" in row and "count 100" in row
     ok(url, "publish", "orders", '{"id": "o-1", "total": 1}', "--key", "k")
-    ok(url, "groups", "reset", "billing", "orders", "--to", "earliest")
+    ok(url, "groups", "reset", "billing", "orders", "--to", "earliest", "--create")
     described = ok(url, "topics", "describe", "orders").stdout
     assert "billing" in described
     lags = [cells(line)[-1] for line in described.splitlines() if "billing" in line]
@@ -254,6 +254,29 @@ def test_bad_retention_age_is_exit_2(orders: str) -> None:
     options = ("--contract", "orders", "--retention-age", "soon")
     result = cli(orders, "topics", "create", "t2", *options)
     assert_clean_error(result, 2, "soon")
+
+
+def test_topics_create_refuses_zero_partitions_instead_of_using_the_default(orders: str) -> None:
+    result = cli(orders, "topics", "create", "t0", "--contract", "orders", "--partitions", "0")
+    assert_clean_error(result, 2, "0 partitions", "between 1 and 4096")
+    assert "t0" not in ok(orders, "topics", "list").stdout
+
+
+def test_topics_create_refuses_a_retention_that_would_delete_everything(orders: str) -> None:
+    for option, value in (("--retention-count", "-5"), ("--retention-count", "0")):
+        result = cli(orders, "topics", "create", "t1", "--contract", "orders", option, value)
+        assert_clean_error(result, 2, "retention count", "at least 1")
+    result = cli(orders, "topics", "create", "t1", "--contract", "orders", "--retention-age", "0s")
+    assert_clean_error(result, 2, "retention age", "more than zero")
+    assert "t1" not in ok(orders, "topics", "list").stdout
+
+
+def test_groups_reset_refuses_an_unknown_group_unless_asked_to_create_it(orders: str) -> None:
+    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest", "--create")
+    typo = cli(orders, "groups", "reset", "biling", "orders", "--to", "earliest")
+    assert_clean_error(typo, 2, "group 'biling' has no position", "artery groups list", "--create")
+    assert "biling" not in ok(orders, "groups", "list").stdout
+    ok(orders, "groups", "reset", "billing", "orders", "--to", "earliest")
 
 
 def test_unknown_topic_is_exit_2_with_fix(url: str) -> None:
@@ -384,7 +407,7 @@ def positions(url: str, group: str) -> dict[int, tuple[int, int, int]]:
 def test_groups_reset_to_offset_replays(orders: str) -> None:
     for n in range(4):
         ok(orders, "publish", "orders", json.dumps({"id": f"o{n}", "total": n}), "--key", "one")
-    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest")
+    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest", "--create")
     (partition,) = [p for p, (_, nxt, _) in positions(orders, "billing").items() if nxt]
     assert positions(orders, "billing")[partition] == (4, 4, 0)
     ok(orders, "groups", "reset", "billing", "orders", "--to-offset", "1")
@@ -393,7 +416,7 @@ def test_groups_reset_to_offset_replays(orders: str) -> None:
 
 def test_groups_reset_to_time_and_earliest(orders: str) -> None:
     ok(orders, "publish", "orders", '{"id": "o", "total": 1}', "--key", "one")
-    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest")
+    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest", "--create")
     ok(orders, "groups", "reset", "billing", "orders", "--to-time", "2000-01-01T00:00:00Z")
     assert sum(lag for _, _, lag in positions(orders, "billing").values()) == 1
     ok(orders, "groups", "reset", "billing", "orders", "--to-time", "2999-01-01T00:00:00+02:00")

@@ -24,7 +24,7 @@ from artery.cli._shared import CliState, Runtime, dumps, out, parse_instant, rep
 from artery.cli.loader import load_app
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetters, Filter
-from artery.errors import ConfigError, NotFound
+from artery.errors import ConfigError
 
 if TYPE_CHECKING:
     from artery.app import App, Service
@@ -306,11 +306,6 @@ def replay(
 
     async def work(rt: Runtime) -> None:
         before = [p for p in await rt.log.positions(group) if p.topic == topic]
-        if not before:
-            raise NotFound(
-                f"group {group!r} has no position on topic {topic!r}",
-                fix="check the names with `artery groups list`",
-            )
         offsets = await rt.log.reset(
             group,
             topic,

@@ -42,13 +42,18 @@ def reset(
         str | None, typer.Option(help="first event appended at or after this ISO 8601 time")
     ] = None,
     to: Annotated[str | None, typer.Option(help="earliest or latest")] = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="start GROUP here if it has no position yet")
+    ] = False,
 ) -> None:
     """Move GROUP's position on TOPIC (every partition): replay from it, or skip to it."""
     with reported():
         instant = parse_instant(to_time, "--to-time") if to_time is not None else None
 
     async def work(rt: Runtime) -> None:
-        offsets = await rt.log.reset(group, topic, to_offset=to_offset, to_time=instant, to=to)
+        offsets = await rt.log.reset(
+            group, topic, to_offset=to_offset, to_time=instant, to=to, create=create
+        )
         table = Table("partition", "next offset", title=f"{group} on {topic}")
         for partition, offset in sorted(offsets.items()):
             table.add_row(str(partition), str(offset))

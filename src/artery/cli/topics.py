@@ -49,7 +49,7 @@ def create(
         topic = await rt.log.create_topic(
             name,
             contract,
-            partitions=partitions or rt.settings.partitions,
+            partitions=rt.settings.partitions if partitions is None else partitions,
             retention=retention,
         )
         out.print(

@@ -20,6 +20,7 @@ from artery.errors import (
     ConfigError,
     ContractViolation,
     EventTooLarge,
+    NotFound,
     UnknownTopic,
     Violation,
 )
@@ -159,14 +160,26 @@ class EventLog:
         to_offset: int | None = None,
         to_time: datetime | None = None,
         to: str | None = None,
+        create: bool = False,
     ) -> dict[int, int]:
-        """Move a group's position on every partition (replay or skip); returns the new one."""
+        """Move a group's position on every partition (replay or skip); returns the new one.
+
+        A group with no position on the topic is refused unless ``create``: a misspelt
+        name would otherwise start a new group silently and leave the real one untouched."""
         chosen = [x is not None for x in (to_offset, to_time, to)]
         if sum(chosen) != 1:
             raise ConfigError(
                 "reset needs exactly one target", fix="give --to-offset, --to-time or --to"
             )
+        if to is not None and to not in ("earliest", "latest"):
+            raise ConfigError(f"bad reset target {to!r}", fix="use earliest or latest")
         topic = await self.topic(topic_name)
+        if not create and not [p for p in await self.positions(group) if p.topic == topic.name]:
+            raise NotFound(
+                f"group {group!r} has no position on topic {topic.name!r}",
+                fix="check the names with `artery groups list`; to start a new group there,"
+                " add --create",
+            )
         states = await self.backend.partitions(topic.name)
         offsets: dict[int, int] = {}
         for state in states:
@@ -177,10 +190,8 @@ class EventLog:
                 offsets[state.partition] = await self.backend.offset_at(
                     topic.name, state.partition, at
                 )
-            elif to in ("earliest", "latest"):
-                offsets[state.partition] = state.low if to == "earliest" else state.next
             else:
-                raise ConfigError(f"bad reset target {to!r}", fix="use earliest or latest")
+                offsets[state.partition] = state.low if to == "earliest" else state.next
         await self.backend.commit(group, topic.name, offsets)
         return offsets
 

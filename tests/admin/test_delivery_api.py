@@ -158,6 +158,30 @@ async def test_purge_needs_confirmation_then_deletes_the_selection(running: Runn
     assert (await running.http.get("/dead-letters")).json() == []
 
 
+async def test_error_type_matches_the_type_exactly_never_the_message(running: Running) -> None:
+    async def count(error_type: str) -> int:
+        response = await running.http.get("/dead-letters", params={"error_type": error_type})
+        assert response.status_code == 200, response.text
+        return len(response.json())
+
+    assert await count("Permanent") == 3
+    assert await count("artery.delivery.retry.Permanent") == 3
+    # the message is "customer unknown to the ERP": a word of it is not an error type
+    assert await count("ERP") == 0
+    assert await count("permanent") == 0 and await count("retry.Permanent") == 0
+
+
+async def test_error_type_wildcards_cannot_widen_a_purge(running: Running) -> None:
+    for pattern in ("%", "_%", "Perm%"):
+        purge = {"error_type": pattern, "confirm": True}
+        refused = await running.http.post("/dead-letters/purge", json=purge)
+        body = assert_problem(refused, 400, "artery.config")
+        assert "error type" in body["detail"] and "ValueError" in body["fix"]
+        listing = await running.http.get("/dead-letters", params={"error_type": pattern})
+        assert_problem(listing, 400, "artery.config")
+    assert len((await running.http.get("/dead-letters")).json()) == 3
+
+
 async def test_consumers_report_lag_retries_and_dead_letters(running: Running) -> None:
     await eventually(lambda: _caught_up(running.app), "offsets committed past the dead letters")
     (consumer,) = (await running.http.get("/consumers")).json()

@@ -122,7 +122,9 @@ dlq = typer.Typer(help="Dead letters: list, show, redrive, purge, depth.", no_ar
 GroupOpt = Annotated[str | None, typer.Option(help="consumer group")]
 ConsumerOpt = Annotated[str | None, typer.Option(help="consumer name")]
 TypeOpt = Annotated[str | None, typer.Option("--type", help="event type (contract subject)")]
-ErrorOpt = Annotated[str | None, typer.Option(help="error type, e.g. builtins.ValueError")]
+ErrorOpt = Annotated[
+    str | None, typer.Option(help="builtins.ValueError, or ValueError in any module")
+]
 
 
 def when(seconds: float | None) -> str:

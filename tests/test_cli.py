@@ -437,6 +437,37 @@ def test_groups_reset_needs_one_valid_target(orders: str) -> None:
 # -- settings, store, doctor ----------------------------------------------------------------
 
 
+HUGE = str(2**64)
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("tail", "orders", "--limit", HUGE), "--limit"),
+        (("tail", "orders", "--partition", HUGE), "--partition"),
+        (("groups", "reset", "g", "orders", "--to-offset", HUGE, "--create"), "--to-offset"),
+        (
+            ("topics", "create", "t", "--contract", "orders", "--retention-count", HUGE),
+            "--retention-count",
+        ),
+        (("contracts", "show", "orders", "--version", HUGE), "--version"),
+        (("dlq", "show", HUGE), "ID"),
+        (("dlq", "redrive", "1", HUGE), "ID"),
+        (("dlq", "list", "--limit", HUGE), "--limit"),
+        (("workflows", "list", "--limit", HUGE), "--limit"),
+    ],
+)
+def test_numbers_beyond_what_the_store_holds_are_exit_2_naming_the_option(
+    orders: str, args: tuple[str, ...], option: str
+) -> None:
+    result = cli(orders, *args)
+    assert result.exit_code == 2, result.output
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )
+    assert option in result.stderr and "9223372036854775807" in result.stderr
+
+
 def test_help_page_names_arguments_and_types_without_placeholders() -> None:
     page = ok(None, "topics", "create", "--help").stdout
     assert "Usage: artery topics create [OPTIONS] NAME" in page

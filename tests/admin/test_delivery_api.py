@@ -230,6 +230,15 @@ async def test_unknown_dead_letter_is_a_404_problem(idle: Running) -> None:
         assert missing in body["detail"] and body["fix"]
 
 
+async def test_dead_letter_ids_beyond_what_the_store_holds_are_refused(idle: Running) -> None:
+    for missing in ("\u00b2", str(2**64), str(2**63)):
+        body = assert_problem(await idle.http.get(f"/dead-letters/{missing}"), 404, None)
+        assert body["type"] == "https://artery.dev/problems/artery.not-found"
+    for ids in ([2**64], [2**63], [-1]):
+        response = await idle.http.post("/dead-letters/redrive", json={"ids": ids})
+        assert "ids" in assert_problem(response, 400, "artery.config")["detail"]
+
+
 async def test_malformed_json_body_is_a_400_problem_naming_it(idle: Running) -> None:
     response = await idle.http.post(
         "/dead-letters/redrive", content=b'{"group": ', headers={"content-type": "application/json"}

@@ -333,3 +333,21 @@ async def test_child_runs_with_a_slash_in_their_id_can_be_shown(lite: Served) ->
     child = await lite.detail(f"{parent}/1")
     assert child["run"]["parent_run"] == parent and child["run"]["result"] == 5
     assert child["run"]["input"] == 5, "a workflow without an input contract shows its input"
+
+
+def deep_body(field: str, levels: int = 300) -> bytes:
+    """A JSON body whose ``field`` is nested ``levels`` arrays deep (json.dumps would refuse)."""
+    return b'{"workflow": "settle", "%s": ' % field.encode() + b"[" * levels + b"]" * levels + b"}"
+
+
+async def test_input_nested_too_deep_is_a_400_problem_not_a_500(served: Served) -> None:
+    response = await served.http.post(
+        "/workflows/runs", content=deep_body("input"), headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 400, "artery.invalid-event")
+    assert "nested deeper than 254 levels" in body["detail"]
+    signal = await served.http.post(
+        "/workflows/runs/nope/signals/go", content=b"[" * 300 + b"]" * 300
+    )
+    assert "nested deeper" in assert_problem(signal, 400, "artery.invalid-event")["detail"]
+    assert (await served.http.get("/workflows/runs")).json() == []

@@ -22,7 +22,9 @@ from artery.contracts.classification import is_sensitive_pointer, sensitive_path
 from artery.delivery import retries
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetter, Filter
+from artery.envelope import encode_json
 from artery.errors import ConfigError, NotFound, UnknownContract
+from artery.store import LARGEST_INTEGER
 
 if TYPE_CHECKING:
     from artery.app import App
@@ -137,17 +139,24 @@ def filter_from_query(request: Request) -> tuple[Filter, int]:
     return where, _limit(query.get("limit"))
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is ``{}``."""
+async def json_value(request: Request, empty: Any, fix: str) -> Any:
+    """The body as a JSON value (``empty`` if there is none). A value JSON cannot store
+    again (nested deeper than 254 levels, say) is refused here rather than failing later,
+    half-way through an operation."""
     raw = await request.body()
     if not raw.strip():
-        return {}
+        return empty
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ConfigError(
-            f"request body is not valid JSON: {exc}", fix="send a JSON object"
-        ) from None
+        raise ConfigError(f"request body is not valid JSON: {exc}", fix=fix) from None
+    encode_json(body, "request body")
+    return body
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body is ``{}``."""
+    body = await json_value(request, {}, "send a JSON object")
     if not isinstance(body, dict):
         raise ConfigError(
             f"request body is a JSON {type(body).__name__}, not an object",
@@ -168,9 +177,12 @@ def filter_from_body(body: Mapping[str, Any], extra: Collection[str] = ()) -> Fi
         )
     ids = body.get("ids") or []
     if not isinstance(ids, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in ids
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= LARGEST_INTEGER for i in ids
     ):
-        raise ConfigError("field ids must be a list of whole numbers", fix='e.g. "ids": [1, 2]')
+        raise ConfigError(
+            f"field ids must be a list of whole numbers from 0 to {LARGEST_INTEGER}",
+            fix='e.g. "ids": [1, 2]',
+        )
     text: dict[str, str | None] = {}
     for name in ("group", "consumer", "event_type", "error_type"):
         value = body.get(name)
@@ -184,7 +196,8 @@ def filter_from_body(body: Mapping[str, Any], extra: Collection[str] = ()) -> Fi
 
 
 def _dead_letter_id(text: str) -> int:
-    if not text.isdigit():
+    # isdigit() alone accepts "²" and other digits int() refuses
+    if not (text.isascii() and text.isdigit()) or int(text) > LARGEST_INTEGER:
         raise NotFound(
             f"dead letter {text!r} does not exist", fix="ids are whole numbers; list them first"
         )

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from artery.admin.delivery import _flag, _limit, json_object, redact, sensitive_paths_of
+from artery.admin.delivery import (
+    _flag,
+    _limit,
+    json_object,
+    json_value,
+    redact,
+    sensitive_paths_of,
+)
 from artery.admin.problems import TYPE_BASE, ProblemResponse, title_of
 from artery.contracts import Registry
 from artery.errors import ConfigError, ContractViolation
@@ -144,19 +150,6 @@ def _start_body(body: dict[str, Any]) -> tuple[str, Any, str | None]:
     return name, body.get("input"), run_id
 
 
-async def _json_value(request: Request) -> Any:
-    """The body as any JSON value; an empty body is ``null``."""
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(
-            f"request body is not valid JSON: {exc}", fix="send the signal payload as JSON"
-        ) from None
-
-
 async def _no_fields(request: Request, action: str) -> None:
     body = await json_object(request)
     if body:
@@ -216,7 +209,7 @@ def routes(app: App) -> list[BaseRoute]:
 
     async def signal(request: Request) -> JSONResponse:
         run_id, name = request.path_params["run_id"], request.path_params["name"]
-        payload = await _json_value(request)
+        payload = await json_value(request, None, "send the signal payload as JSON")
         await app.workflows.signal(run_id, name, payload)
         return JSONResponse({"run_id": run_id, "signal": name}, status_code=202)
 

@@ -29,12 +29,27 @@ from artery.errors import (
     IncompatibleSchema,
 )
 from artery.log import EventLog, StoreLog
-from artery.store import SqlStore, open_store
+from artery.store import LARGEST_INTEGER, SqlStore, open_store
 
 T = TypeVar("T")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+N = TypeVar("N", int, list[int], None)
+
+
+def fits_store(value: N) -> N:
+    """Option callback: refuse an integer beyond what the store holds while parsing, naming
+    the option; Python ints are unbounded and a driver would fail on it with an
+    ``OverflowError`` half-way through the command."""
+    for number in value if isinstance(value, list) else [value]:
+        if number is not None and not -LARGEST_INTEGER - 1 <= number <= LARGEST_INTEGER:
+            raise typer.BadParameter(
+                f"{number} is beyond {LARGEST_INTEGER}, the largest number the store holds"
+            )
+    return value
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from artery.cli._shared import Runtime, out, parse_instant, reported, run
+from artery.cli._shared import Runtime, fits_store, out, parse_instant, reported, run
 
 app = typer.Typer(help="Consumer groups: positions, lag, replay.", no_args_is_help=True)
 
@@ -37,7 +37,9 @@ def reset(
     ctx: typer.Context,
     group: str,
     topic: str,
-    to_offset: Annotated[int | None, typer.Option(help="offset on every partition")] = None,
+    to_offset: Annotated[
+        int | None, typer.Option(callback=fits_store, help="offset on every partition")
+    ] = None,
     to_time: Annotated[
         str | None, typer.Option(help="first event appended at or after this ISO 8601 time")
     ] = None,

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from artery.admin.workflows import run_detail, run_summary
 from artery.app import App
-from artery.cli._shared import Runtime, dumps, json_argument, out, reported, run
+from artery.cli._shared import Runtime, dumps, fits_store, json_argument, out, reported, run
 from artery.cli.delivery import loaded, when
 from artery.errors import UnknownWorkflow
 from artery.workflows import Run, StepRecord, Workflows
@@ -77,7 +77,7 @@ def list_(
         bool | None,
         typer.Option("--flagged/--not-flagged", help="only runs that need (or not) attention"),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 100,
+    limit: Annotated[int, typer.Option(min=1, callback=fits_store, help="at most this many")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
 ) -> None:
     """Runs, newest first (no inputs or results: see `artery workflows show RUN`)."""

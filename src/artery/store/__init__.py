@@ -11,9 +11,22 @@ from artery.store.engine import SqlStore
 from artery.store.migrations import migrate
 from artery.store.protocol import Dialect, Row, Store, Tx
 
-__all__ = ["Dialect", "Row", "SqlStore", "Store", "Tx", "dialect_for", "open_store"]
+__all__ = [
+    "LARGEST_INTEGER",
+    "Dialect",
+    "Row",
+    "SqlStore",
+    "Store",
+    "Tx",
+    "dialect_for",
+    "open_store",
+]
 
 DEFAULT_URL = "sqlite:///artery.db"
+# The largest integer every backend stores (SQLite INTEGER, PostgreSQL BIGINT). An id,
+# offset or count above it cannot name anything stored; drivers fail on it with an
+# OverflowError, so the edges refuse it first.
+LARGEST_INTEGER = 2**63 - 1
 
 
 def dialect_for(url: str, *, sqlite_synchronous: str = "FULL") -> Dialect:

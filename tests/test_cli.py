@@ -499,6 +499,30 @@ def test_unknown_store_scheme_is_exit_2(work: Path) -> None:
     assert_clean_error(cli("mysql://db/x", "topics", "list"), 2, "mysql", "sqlite:///")
 
 
+@pytest.mark.parametrize(
+    "store",
+    [
+        "mysql://user:s3cret@db.example.com/shop",
+        "sqlite://user:s3cret@host/artery.db",
+        "postgres:/user:s3cret@host/db",
+        "postgresql://user:s3cret@127.0.0.1:5432/test?bogus=1",
+    ],
+)
+def test_store_url_password_never_reaches_an_error(work: Path, store: str) -> None:
+    result = cli(store, "contracts", "list")
+    assert_clean_error(result, 2, "user:***@")
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize(("query", "named"), [("bogus=1", '"bogus"'), ("sslmode=wrong", "sslmode")])
+def test_invalid_postgresql_uri_option_is_exit_2_not_unreachable(
+    work: Path, query: str, named: str
+) -> None:
+    result = cli(f"postgresql://postgres@127.0.0.1:5432/test?{query}", "contracts", "list")
+    assert_clean_error(result, 2, named)
+    assert "unreachable" not in result.stderr
+
+
 def test_unreachable_store_is_exit_3(work: Path) -> None:
     result = cli("postgresql://nobody@127.0.0.1:1/none", "contracts", "list")
     assert_clean_error(result, 3, "unreachable")

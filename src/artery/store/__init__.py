@@ -6,6 +6,8 @@ This is the only place that knows which URL means which backend.
 
 from __future__ import annotations
 
+import re
+
 from artery.errors import ConfigError
 from artery.store.engine import SqlStore
 from artery.store.migrations import migrate
@@ -19,6 +21,7 @@ __all__ = [
     "Store",
     "Tx",
     "dialect_for",
+    "masked_url",
     "open_store",
 ]
 
@@ -27,6 +30,16 @@ DEFAULT_URL = "sqlite:///artery.db"
 # offset or count above it cannot name anything stored; drivers fail on it with an
 # OverflowError, so the edges refuse it first.
 LARGEST_INTEGER = 2**63 - 1
+
+
+_USERINFO = re.compile(r"^([A-Za-z][\w+.-]*:/*[^/:@]*):[^@]*@")
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, whatever the scheme: every message
+    that names a store URL goes through here, since a URL may be echoed back to a user,
+    a log or a CI transcript."""
+    return _USERINFO.sub(r"\1:***@", url)
 
 
 def dialect_for(url: str, *, sqlite_synchronous: str = "FULL") -> Dialect:
@@ -40,7 +53,7 @@ def dialect_for(url: str, *, sqlite_synchronous: str = "FULL") -> Dialect:
         return PostgresDialect(url)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise ConfigError(
-        f"unknown store URL scheme {scheme!r} in {url!r}",
+        f"unknown store URL scheme {scheme!r} in {masked_url(url)!r}",
         fix="use sqlite:///path/to/artery.db or postgresql://user@host:5432/dbname",
     )
 

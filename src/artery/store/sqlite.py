@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from artery.errors import ConfigError
+from artery.store import masked_url
 from artery.store.protocol import Tx
 
 _DDL = {
@@ -30,7 +31,7 @@ class SqliteDialect:
 
     def __init__(self, url: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000):
         self.url = url
-        self.display_url = url
+        self.display_url = masked_url(url)
         self.path = _path_from_url(url)
         if synchronous.upper() not in _SYNC_MODES:
             raise ConfigError(
@@ -45,7 +46,8 @@ class SqliteDialect:
             parent = Path(self.path).parent
             if not parent.is_dir():
                 raise ConfigError(
-                    f"directory {str(parent)!r} for SQLite store {self.url!r} does not exist",
+                    f"directory {str(parent)!r} for SQLite store {self.display_url!r}"
+                    " does not exist",
                     fix="create it or point ARTERY_STORE at an existing directory",
                 )
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -93,7 +95,7 @@ def _path_from_url(url: str) -> str:
         )
     if not url.startswith(prefix) or len(url) == len(prefix):
         raise ConfigError(
-            f"bad SQLite URL {url!r}",
+            f"bad SQLite URL {masked_url(url)!r}",
             fix="write sqlite:///relative/path.db or sqlite:////absolute/path.db",
         )
     return url[len(prefix) :].split("?")[0]

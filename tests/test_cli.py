@@ -6,12 +6,14 @@ input, 3 store unavailable. Errors are one line ``error: <message> (<fix>)`` on 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -521,6 +523,36 @@ def test_invalid_postgresql_uri_option_is_exit_2_not_unreachable(
     result = cli(f"postgresql://postgres@127.0.0.1:5432/test?{query}", "contracts", "list")
     assert_clean_error(result, 2, named)
     assert "unreachable" not in result.stderr
+
+
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """Make ``path`` read-only even for root (tests run as root, which ignores modes):
+    ``chattr +i`` makes the kernel refuse every write, as a read-only file, directory or
+    mount would."""
+    try:
+        subprocess.run(["chattr", "+i", str(path)], check=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot make {path} immutable with chattr +i: {exc}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True, timeout=10)
+
+
+@pytest.mark.parametrize("read_only", ["file", "directory"])
+def test_read_only_sqlite_store_is_named_read_only_and_still_readable(
+    orders: str, work: Path, read_only: str
+) -> None:
+    ok(orders, "publish", "orders", '{"id": "o-1", "total": 1}')
+    target = work / "a.db" if read_only == "file" else work
+    with immutable(target):
+        assert "orders" in ok(orders, "contracts", "list").stdout
+        assert [e["data"]["id"] for e in tail_lines(orders, "--from-beginning")] == ["o-1"]
+        refused = cli(orders, "publish", "orders", '{"id": "o-2", "total": 2}')
+        assert_clean_error(refused, 2, "read-only", f"{read_only} {str(target)!r}")
+        assert "unreachable" not in refused.stderr
+    assert len(tail_lines(orders, "--from-beginning")) == 1
 
 
 def test_unreachable_store_is_exit_3(work: Path) -> None:

@@ -41,6 +41,14 @@ class StoreUnavailable(ArteryError):
     exit_status = 3
 
 
+class StoreReadOnly(ArteryError):
+    """The store can be read but not written (a read-only file, directory or mount)."""
+
+    code = "artery.store-read-only"
+    http_status = 503
+    exit_status = 2
+
+
 class NotFound(ArteryError):
     code = "artery.not-found"
     http_status = 404

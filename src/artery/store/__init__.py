@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from artery.errors import ConfigError
+from artery.errors import ConfigError, StoreReadOnly
 from artery.store.engine import SqlStore
-from artery.store.migrations import migrate
+from artery.store.migrations import MIGRATIONS, applied_version, migrate
 from artery.store.protocol import Dialect, Row, Store, Tx
 
 __all__ = [
@@ -62,8 +62,29 @@ async def open_store(url: str = DEFAULT_URL, *, sqlite_synchronous: str = "FULL"
     """Open a store and apply pending migrations; raises ``StoreUnavailable`` if unreachable."""
     store = SqlStore(dialect_for(url, sqlite_synchronous=sqlite_synchronous))
     try:
-        await store.write(migrate)
+        try:
+            await store.write(migrate)
+        except StoreReadOnly:
+            await _check_readable(store)  # a read-only store still serves reads
     except BaseException:
         await store.close()
         raise
     return store
+
+
+async def _check_readable(store: SqlStore) -> None:
+    """Re-raise the current ``StoreReadOnly`` unless the store can be read at the schema
+    version this release needs (it cannot be migrated while read-only)."""
+    try:
+        version = await store.read(applied_version)
+    except Exception:
+        raise StoreReadOnly(
+            f"store {store.dialect.display_url} is read-only and cannot be read either",
+            fix="make the file and its directory writable for this user",
+        ) from None
+    if version < len(MIGRATIONS):
+        raise StoreReadOnly(
+            f"store {store.dialect.display_url} is read-only and needs schema migrations"
+            f" (v{version} of {len(MIGRATIONS)})",
+            fix="make it writable once so this release can migrate it",
+        )

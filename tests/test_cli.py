@@ -343,6 +343,12 @@ def test_publish_of_data_json_cannot_hold_is_exit_2_naming_the_line(
     assert tail_lines(orders, "--from-beginning") == []
 
 
+def test_json_input_json_cannot_store_is_exit_2_for_every_command(url: str) -> None:
+    deep = "[" * 300 + "]" * 300
+    result = cli(url, "workflows", "signal", "r-1", "go", "--data", deep)
+    assert_clean_error(result, 2, "--data argument", "nested deeper than 254 levels")
+
+
 def test_publish_over_max_event_size_is_exit_2_with_the_setting_to_raise(
     orders: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from artery.config import Settings
 from artery.contracts import Incompatibility, Registry
+from artery.envelope import encode_json
 from artery.errors import (
     ArteryError,
     BatchViolation,
@@ -155,10 +156,14 @@ def read_json_file(path: Path, what: str = "file") -> Any:
 
 
 def parse_json(raw: bytes | str, source: str) -> Any:
+    """Parse JSON input; a value JSON cannot store again (nested deeper than orjson
+    writes) is refused here, naming its source, rather than deep inside a command."""
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{source} is not valid JSON: {exc}", fix="correct the JSON") from None
+    encode_json(value, source)
+    return value
 
 
 def json_argument(value: str, name: str) -> Any:

@@ -22,7 +22,7 @@ from artery.cli._shared import (
     run,
 )
 from artery.contracts import ContractVersion
-from artery.envelope import Event, encode_json
+from artery.envelope import Event
 from artery.errors import ConfigError, Violation
 from artery.log import Topic
 
@@ -34,16 +34,7 @@ PAGE = 500
 
 
 def payloads_from(data: str | None, file: Path | None) -> list[tuple[str, Any]]:
-    """(label, payload) pairs from DATA or from a JSON-lines file (blank lines skipped);
-    a payload JSON cannot store (too deeply nested, too large an integer) is refused here,
-    where its line is still known."""
-    found = _parsed(data, file)
-    for label, payload in found:
-        encode_json(payload, f"{label}:")
-    return found
-
-
-def _parsed(data: str | None, file: Path | None) -> list[tuple[str, Any]]:
+    """(label, payload) pairs from DATA or from a JSON-lines file (blank lines skipped)."""
     if (data is None) == (file is None):
         raise ConfigError(
             "give either DATA or --file", fix="publish one event inline/@file, or many with --file"

@@ -514,11 +514,13 @@ def test_unknown_store_scheme_is_exit_2(work: Path) -> None:
         "sqlite://user:s3cret@host/artery.db",
         "postgres:/user:s3cret@host/db",
         "postgresql://user:s3cret@127.0.0.1:5432/test?bogus=1",
+        "postgresql://user@127.0.0.1:5432/test?password=s3cret&bogus=1",
+        "mysql://db.example.com/shop?user=me&Password=s3cret",
     ],
 )
 def test_store_url_password_never_reaches_an_error(work: Path, store: str) -> None:
     result = cli(store, "contracts", "list")
-    assert_clean_error(result, 2, "user:***@")
+    assert_clean_error(result, 2, "***")
     assert "s3cret" not in result.output
 
 

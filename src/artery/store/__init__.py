@@ -33,13 +33,14 @@ LARGEST_INTEGER = 2**63 - 1
 
 
 _USERINFO = re.compile(r"^([A-Za-z][\w+.-]*:/*[^/:@]*):[^@]*@")
+_PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 
 def masked_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, whatever the scheme: every message
-    that names a store URL goes through here, since a URL may be echoed back to a user,
-    a log or a CI transcript."""
-    return _USERINFO.sub(r"\1:***@", url)
+    """``url`` with any password (``user:password@`` or a ``password=`` option) replaced
+    by ``***``, whatever the scheme: every message that names a store URL goes through
+    here, since a URL may be echoed back to a user, a log or a CI transcript."""
+    return _PASSWORD_OPTION.sub(r"\1***", _USERINFO.sub(r"\1:***@", url))
 
 
 def dialect_for(url: str, *, sqlite_synchronous: str = "FULL") -> Dialect:

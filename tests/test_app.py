@@ -165,3 +165,13 @@ async def test_publish_many_reports_every_invalid_event_by_index(store_url: str)
         assert [v.pointer for v in raised.value.failures[3]] == ["/qty"]
         assert "event 1:" in str(raised.value) and "event 3: /qty" in str(raised.value)
         assert await app.log.read(stock.topic, 0, 0) == []
+
+
+async def test_contract_with_zero_partitions_is_refused_not_given_the_default(
+    store_url: str,
+) -> None:
+    app = App("shop", store=store_url)
+    app.contract("stock.changed", schema=SCHEMA, partitions=0)
+    with pytest.raises(ConfigError, match="0 partitions"):
+        async with app.running():
+            pass

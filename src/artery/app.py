@@ -341,7 +341,9 @@ class App:
         await self.log.create_topic(
             declared.topic,
             declared.subject,
-            partitions=declared.partitions or self.settings.partitions,
+            partitions=(
+                self.settings.partitions if declared.partitions is None else declared.partitions
+            ),
             retention=declared.retention,
         )
 

@@ -57,6 +57,30 @@ async def test_publish_many_is_all_or_nothing(store_url: str) -> None:
         assert len(await app.publish_many(stock, [good, app.event(stock, {"sku": "B", "qty": 3})]))
 
 
+async def test_publish_many_refuses_an_event_whose_type_is_not_the_topics_contract(
+    store_url: str,
+) -> None:
+    app = App("shop", store=store_url)
+    stock = app.contract("stock.changed", schema=SCHEMA, partitions=1)
+    loose = app.contract("anything", schema={"type": "object"})
+    async with app.running():
+        good = app.event(stock, {"sku": "A", "qty": 1})
+        stray = app.event(loose, {"sku": "B", "qty": 1})
+        with pytest.raises(InvalidEvent, match="event 1 has type 'anything' but topic"):
+            await app.publish_many(stock, [good, stray])
+        assert await app.log.read(stock.topic, 0, 0) == []
+
+
+async def test_publishing_by_topic_name_stamps_the_topics_contract_as_type(
+    store_url: str,
+) -> None:
+    app = App("shop", store=store_url)
+    app.contract("stock.changed", schema=SCHEMA, topic="stock", partitions=1)
+    async with app.running():
+        event = await app.publish("stock", {"sku": "A", "qty": 1})
+    assert (event.topic, event.type) == ("stock", "stock.changed")
+
+
 async def test_using_an_app_that_is_not_running_says_how(tmp_path: Path) -> None:
     app = App("shop", store=f"sqlite:///{tmp_path}/a.db")
     with pytest.raises(ConfigError, match=r"app\.running"):

@@ -401,11 +401,19 @@ class App:
         With ``idempotency_key``, publishing the same key again within the dedupe window
         returns the event stored the first time instead of storing a second one."""
         topic = target.topic if isinstance(target, Contract) else _topic_of(self, target)
-        (stored,) = await self.log.append(topic, [self.event(target, data, **attrs)])
+        event = self.event(target, data, **attrs)
+        carried = (await self.log.topic(topic)).subject
+        if event.type != carried:  # named by its topic: the event follows the topic's contract
+            event = dataclasses.replace(event, type=carried)
+        (stored,) = await self.log.append(topic, [event])
         return stored
 
     async def publish_many(self, target: Contract | str, events: Sequence[Event]) -> list[Event]:
-        """Append a batch atomically: every event is stored, or (one invalid) none is."""
+        """Append a batch atomically: every event is stored, or (one invalid) none is.
+
+        Each event's ``type`` must be the contract the topic carries (``app.event`` builds
+        them so); a mismatch is refused rather than stored under a contract it does not
+        claim."""
         topic = target.topic if isinstance(target, Contract) else _topic_of(self, target)
         return await self.log.append(topic, events)
 

@@ -20,6 +20,7 @@ from artery.errors import (
     ConfigError,
     ContractViolation,
     EventTooLarge,
+    InvalidEvent,
     NotFound,
     UnknownTopic,
     Violation,
@@ -90,6 +91,8 @@ class EventLog:
         topic = await self.topic(topic_name)
         contract = await self.registry.get(topic.subject)
         compiled = self.registry.compiled(contract)
+        for i, event in enumerate(events):
+            _check_type(event, topic, i if len(events) > 1 else None)
         bodies = [self._encode(event, i, len(events)) for i, event in enumerate(events)]
         failures: dict[int, list[Violation]] = {}
         for i, event in enumerate(events):
@@ -197,3 +200,16 @@ class EventLog:
 
     async def trim(self, topic_name: str) -> int:
         return await self.backend.trim(await self.topic(topic_name), now_us())
+
+
+def _check_type(event: Event, topic: Topic, index: int | None) -> None:
+    """An event says which contract it follows; a topic carries one contract. A mismatch
+    would be validated, stored and later redacted by a contract it does not claim."""
+    if event.type != topic.subject:
+        label = "event" if index is None else f"event {index}"
+        raise InvalidEvent(
+            f"{label} has type {event.type!r} but topic {topic.name!r} carries contract"
+            f" {topic.subject!r}",
+            fix="build events with app.event(contract, data), or publish them to the topic"
+            " of their own contract",
+        )

@@ -20,6 +20,10 @@ from artery.contracts.classification import (
 from artery.errors import InvalidSchema, Violation
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# JSON nesting (objects and arrays) a schema may have: about 120 nested properties. The
+# validator refuses much deeper documents, and every walk over a schema stays within the
+# interpreter's stack below this depth.
+MAX_NESTING = 250
 
 
 def check_schema(schema: Any) -> None:
@@ -28,6 +32,12 @@ def check_schema(schema: Any) -> None:
         raise InvalidSchema(
             f"a schema must be a JSON object or boolean, not {type(schema).__name__}",
             fix="write a JSON Schema 2020-12 object such as {'type': 'object'}",
+        )
+    depth = nesting(schema)
+    if depth > MAX_NESTING:
+        raise InvalidSchema(
+            f"the schema nests {depth} levels deep; at most {MAX_NESTING} are supported",
+            fix="move nested parts under $defs and refer to them with $ref",
         )
     if isinstance(schema, dict) and schema.get("$schema", DIALECT) not in (DIALECT, DIALECT + "#"):
         raise InvalidSchema(
@@ -86,6 +96,22 @@ class CompiledSchema:
         if is_sensitive_pointer(pointer, self._sensitive):
             message = f"value does not satisfy '{keyword}' (value hidden: classified field)"
         return Violation(pointer=pointer, keyword=keyword, message=message)
+
+
+def nesting(value: Any) -> int:
+    """How deeply objects and arrays nest in a JSON value (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _escape(token: str) -> str:

@@ -1,8 +1,10 @@
 """Validating instances against contract versions with jsonschema-rs (compiled once each).
 
-Violations carry a JSON pointer into the instance and the failing keyword. A violation at a
-path classified ``pii`` or ``secret`` has its message replaced: validator messages quote
-the offending value, and such values must never reach an error message or a log.
+Violations carry a JSON pointer into the instance and the failing keyword. Validator
+messages quote the offending value, and values classified ``pii`` or ``secret`` must never
+reach an error message or a log: a violation whose value is, is inside, or contains such a
+value (``maxProperties``, ``oneOf``, ``not``, ``uniqueItems``... on a parent quote the whole
+object) has its message replaced by one naming only the keyword.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import jsonschema_rs
 
 from artery.contracts.classification import (
     classified_paths,
+    escape,
+    holds_sensitive,
     is_sensitive_pointer,
     sensitive_paths,
 )
@@ -24,6 +28,9 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # validator refuses much deeper documents, and every walk over a schema stays within the
 # interpreter's stack below this depth.
 MAX_NESTING = 250
+# Errors whose messages quote property names only, never the value: kept on an object that
+# holds classified fields, since the name is what a person needs to fix the data.
+_NAMES_ONLY = frozenset({"required", "additionalProperties", "unevaluatedProperties"})
 
 
 def check_schema(schema: Any) -> None:
@@ -90,11 +97,15 @@ class CompiledSchema:
         return [self._violation(error) for error in self._validator.iter_errors(instance)]
 
     def _violation(self, error: Any) -> Violation:
-        pointer = "".join("/" + _escape(str(part)) for part in error.instance_path)
+        pointer = "".join("/" + escape(str(part)) for part in error.instance_path)
         keyword = str(error.schema_path[-1]) if error.schema_path else ""
         message = str(error.message)
         if is_sensitive_pointer(pointer, self._sensitive):
             message = f"value does not satisfy '{keyword}' (value hidden: classified field)"
+        elif holds_sensitive(pointer, self._sensitive) and error.kind.name not in _NAMES_ONLY:
+            message = (
+                f"value does not satisfy '{keyword}' (value hidden: it contains classified fields)"
+            )
         return Violation(pointer=pointer, keyword=keyword, message=message)
 
 
@@ -114,10 +125,6 @@ def nesting(value: Any) -> int:
     return deepest
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 def _refs(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
     if isinstance(node, Mapping):
         ref = node.get("$ref")
@@ -125,7 +132,7 @@ def _refs(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
             yield pointer, ref
         for key, value in node.items():
             if key not in ("enum", "const", "examples", "default"):
-                yield from _refs(value, f"{pointer}/{_escape(str(key))}")
+                yield from _refs(value, f"{pointer}/{escape(str(key))}")
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _refs(value, f"{pointer}/{index}")

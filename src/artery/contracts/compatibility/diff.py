@@ -30,13 +30,18 @@ from artery.contracts.compatibility.model import (
     Schema,
 )
 from artery.contracts.compatibility.objects import object_findings
-from artery.contracts.compatibility.opaque import opaque_findings, text_findings
+from artery.contracts.compatibility.opaque import (
+    opaque_findings,
+    plain_unevaluated,
+    text_findings,
+)
 from artery.contracts.compatibility.pointers import child, label
-from artery.contracts.compatibility.refs import Recursion, reader_ref_findings, settle
+from artery.contracts.compatibility.refs import REF_KEYS, Recursion, reader_ref_findings, settle
+from artery.contracts.compatibility.sameness import Sameness
 from artery.contracts.compatibility.schema import (
     SUMS,
     accepts_all,
-    canon,
+    meaning,
     members,
     pure_combinator,
 )
@@ -158,6 +163,7 @@ class Diff:
         # (reader text, writer text) -> (pointers it was computed at, findings)
         self.memo: dict[tuple[str, str], tuple[str, str, list[Finding]]] = {}
         self._texts: dict[int, tuple[Obj, str]] = {}
+        self.sameness = Sameness(reader_doc, writer_doc, self._canon)
         self._mirror: Diff | None = None
 
     @property
@@ -184,10 +190,14 @@ class Diff:
             return [Finding(rp, wp, "TYPE_CHANGED", "the reader schema is `false`")]
         if not isinstance(r, Mapping) or not isinstance(w, Mapping):
             return [Finding(rp, wp, "TYPE_CHANGED", "cannot prove compatibility of a non-schema")]
+        r, w = plain_unevaluated(r, w)
         self.deadline.check()
-        # Equal subschemas met at other locations (inline copies, a writer accepting anything
-        # at many absent locations) are one subproblem: its findings are re-based, not redone.
+        # Subschemas asserting the same met at other locations (inline copies, a writer
+        # accepting anything at many absent locations) are one subproblem: its findings are
+        # re-based, not redone. Equal text is the same schema if its references agree.
         key = (self._canon(r), "" if accepts_all(w) else self._canon(w))
+        if key[0] == key[1] and self.sameness.same(r, rp, w, wp):
+            return []
         if key in self.memo:
             at_r, at_w, found = self.memo[key]
             return found if (at_r, at_w) == (rp, wp) else _rebase(found, at_r, rp, at_w, wp)
@@ -208,10 +218,10 @@ class Diff:
         return found
 
     def _canon(self, schema: Obj) -> str:
-        """Canonical text of a subschema, computed once per object (kept alive meanwhile)."""
+        """What a subschema asserts, as text, computed once per object (kept alive meanwhile)."""
         cached = self._texts.get(id(schema))
         if cached is None:
-            cached = self._texts[id(schema)] = (schema, canon(schema))
+            cached = self._texts[id(schema)] = (schema, meaning(schema))
         return cached[1]
 
     def inner(self, r: Schema, rp: str, w: Schema, wp: str) -> list[Finding]:
@@ -246,9 +256,10 @@ class Diff:
 
     def _general(self, p: Pair) -> list[Finding]:
         found = self._keywords(p) + combinator_findings(self, p)
-        if "$ref" in p.r:
+        if any(key in p.r for key in REF_KEYS):
             found += reader_ref_findings(self, p)
-        narrower = "$ref" in p.w or "allOf" in p.w  # than the writer's own keywords say
+        # the writer is narrower than its own keywords say
+        narrower = any(key in p.w for key in (*REF_KEYS, "allOf"))
         return [] if found and narrower and fits_writer_part(self, p) else found
 
     def _keywords(self, p: Pair) -> list[Finding]:

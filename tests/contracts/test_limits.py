@@ -4,6 +4,7 @@ or a traceback."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,27 @@ def test_contracts_diff_of_a_schema_nested_500_levels_exits_2_with_one_line(
     assert result.exit_code == 2, result.output
     assert "levels deep" in result.output
     assert "Traceback" not in result.output
+
+
+DEEP_DATA = """
+from artery.contracts import CompiledSchema
+data = 1
+for _ in range(50_000):
+    data = {"a": data}
+schema = {"type": "object", "properties": {"a": {"$ref": "#"}}}
+print(CompiledSchema(schema).violations(data)[0].message)
+"""
+
+
+def test_data_nested_deeper_than_an_event_can_hold_is_a_violation_not_a_crash() -> None:
+    # in a child process: without the guard the validator overflows its stack (SIGSEGV)
+    done = subprocess.run(
+        [sys.executable, "-c", DEEP_DATA], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nests deeper than 254 levels" in done.stdout
+
+
+def test_data_that_is_not_json_is_a_violation_not_a_traceback() -> None:
+    [violation] = CompiledSchema({"type": "object"}).violations({"tags": {"a", "b"}})
+    assert "not JSON" in violation.message and violation.pointer == ""

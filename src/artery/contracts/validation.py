@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jsonschema_rs
+import orjson
 
 from artery.contracts.classification import (
     classified_paths,
@@ -88,10 +89,18 @@ class CompiledSchema:
         self._sensitive = tuple(sensitive_paths(schema))
 
     def is_valid(self, instance: Any) -> bool:
-        return bool(self._validator.is_valid(instance))
+        return not self.violations(instance)
 
     def violations(self, instance: Any) -> list[Violation]:
-        """Every violation (empty when valid); fast path when the instance is valid."""
+        """Every violation (empty when valid); fast path when the instance is valid.
+
+        Only JSON reaches the validator: a value nested deeper than the event codec can
+        store would crash it, and a non-JSON value (a set, an int key) would raise.
+        """
+        try:
+            orjson.dumps(instance)  # the codec's own check, in C: depth and types
+        except TypeError as exc:
+            return [Violation(pointer="", keyword="type", message=_not_json(exc))]
         if self._validator.is_valid(instance):
             return []
         return [self._violation(error) for error in self._validator.iter_errors(instance)]
@@ -107,6 +116,12 @@ class CompiledSchema:
                 f"value does not satisfy '{keyword}' (value hidden: it contains classified fields)"
             )
         return Violation(pointer=pointer, keyword=keyword, message=message)
+
+
+def _not_json(exc: TypeError) -> str:
+    if "Recursion limit" in str(exc):
+        return "the data nests deeper than 254 levels, more than an event can hold"
+    return f"the data is not JSON ({exc}); send objects, arrays, strings, numbers, booleans"
 
 
 def nesting(value: Any) -> int:

@@ -120,3 +120,14 @@ def test_object_closed_by_unevaluated_properties_can_gain_an_optional_property()
     assert check(Compatibility.BACKWARD, v2, [(1, v1)]) == []
     assert kinds(v1, v2) == {"PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL"}
     assert valid(v2, {"b": 1}) and not valid(v1, {"b": 1})
+
+
+def test_conditional_is_judged_as_a_whole_if_then_else() -> None:
+    writer = {"if": {"type": "string"}, "then": {"type": "string", "maxLength": 1}}
+    always = {**writer, "if": {}}  # `if` widened to {}: `then` now always applies
+    assert valid(writer, 1) and not valid(always, 1)
+    assert kinds(always, writer) == {"CONDITIONAL_SCHEMA_CHANGED"}
+    assert kinds({**writer, "else": {"type": "integer"}}, writer) == {"CONDITIONAL_SCHEMA_CHANGED"}
+    widened, narrow = {**writer, "type": ["string", "integer"]}, {**writer, "type": "string"}
+    assert reader_incompatibilities(widened, narrow) == []  # the same conditional on both
+    assert reader_incompatibilities({"if": {"type": "string"}}, writer) == []  # asserts nothing

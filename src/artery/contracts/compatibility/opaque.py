@@ -14,10 +14,8 @@ from artery.contracts.compatibility.model import Finding, Obj, Pair
 from artery.contracts.compatibility.schema import accepts_all, canon, meaning, refers
 
 _CONTEXTUAL = frozenset({"unevaluatedProperties", "unevaluatedItems"})
+_CONDITIONAL = ("if", "then", "else")
 _OPAQUE = {
-    "if": "CONDITIONAL_SCHEMA_CHANGED",
-    "then": "CONDITIONAL_SCHEMA_CHANGED",
-    "else": "CONDITIONAL_SCHEMA_CHANGED",
     "unevaluatedProperties": "UNEVALUATED_PROPERTIES_NARROWED",
     "unevaluatedItems": "UNEVALUATED_ITEMS_NARROWED",
     "dependencies": "DEPENDENCY_SCHEMA_ADDED",
@@ -73,7 +71,7 @@ def text_findings(p: Pair) -> list[Finding]:
 
 
 def opaque_findings(p: Pair) -> list[Finding]:
-    found = []
+    found = _conditional(p)
     for keyword, kind in _OPAQUE.items():
         if keyword not in p.r or accepts_all(p.r[keyword]):
             continue
@@ -85,3 +83,17 @@ def opaque_findings(p: Pair) -> list[Finding]:
         detail = f"{keyword} added or changed; cannot prove it accepts all the writer allows"
         found.append(p.finding(kind, detail, keyword))
     return found
+
+
+def _conditional(p: Pair) -> list[Finding]:
+    """if/then/else act together: `if` picks which branch applies, so the three are equal
+    or the change cannot be proven safe (even `if` becoming ``{}`` applies `then` always)."""
+    asserting = [k for k in ("then", "else") if k in p.r and not accepts_all(p.r[k])]
+    if "if" not in p.r or not asserting:  # nothing is asserted whichever way it goes
+        return []
+    texts = [canon(p.r.get(k)) for k in _CONDITIONAL]
+    if texts == [canon(p.w.get(k)) for k in _CONDITIONAL] and not any(map(refers, texts)):
+        return []
+    changed = [k for k, t in zip(_CONDITIONAL, texts, strict=True) if t != canon(p.w.get(k))]
+    detail = "if/then/else added or changed; cannot prove it accepts all the writer allows"
+    return [p.finding("CONDITIONAL_SCHEMA_CHANGED", detail, (changed or ["if"])[0])]

@@ -121,6 +121,7 @@ def _exclusive(d: Diff, p: Pair) -> list[Finding]:
     """oneOf rejects a value matching two branches: prove that cannot happen to writer data."""
     branches = [settle(s, sp, d.reader_doc) for s, sp in members(p.r, p.rp, "oneOf")]
     for (j, (a, ap)), (k, (b, bp)) in combinations(enumerate(branches), 2):
+        d.deadline.check()  # quadratic in the branches, even when no pair needs comparing
         if _disjoint(d, a, b, d.reader_doc) or _writer_separates(d, p, a, ap, b, bp):
             continue
         if _disjoint(d, a, p.w, d.writer_doc) or _disjoint(d, b, p.w, d.writer_doc):

@@ -220,3 +220,14 @@ def test_contracts_show_says_which_subtrees_are_taken_as_classified(tmp_path: Pa
     lines = shown.stdout.splitlines()
     assert any(line.split()[:2] == ["/email", "pii"] for line in lines)
     assert any("/next/next" in line and "whole subtree: recursive" in line for line in lines)
+
+
+def test_schema_with_too_many_paths_to_follow_is_classified_whole() -> None:
+    """Each level refers twice to the one below: 2**40 locations, so none is listed."""
+    defs: dict[str, Any] = {"d0": PII}
+    for i in range(1, 41):
+        below = {"$ref": f"#/$defs/d{i - 1}"}
+        defs[f"d{i}"] = {"type": "object", "properties": {"a": below, "b": below}}
+    [item] = classify({"$defs": defs, "$ref": "#/$defs/d40"})
+    assert (item.pointer, item.label) == ("", Classification.SECRET)
+    assert item.assumed and "too many" in item.assumed

@@ -18,15 +18,19 @@ validation never quotes a value that is, or contains, one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
+
 KEYWORD = "x-artery-classification"
 REDACTED = "[redacted]"
-MAX_STEPS = 100_000  # subschema visits before the classifier stops and assumes everything
+MAX_STEPS = 50_000  # subschema visits before the classifier stops and assumes everything
+_TOO_MANY = "the schema applies too many subschemas to follow"
 
 
 class Classification(StrEnum):
@@ -50,13 +54,30 @@ class ClassifiedPath:
 
 
 def classify(schema: Any) -> list[ClassifiedPath]:
-    """Every classified location of the instance (strictest label per pointer), sorted."""
+    """Every classified location of the instance (strictest label per pointer), sorted.
+
+    Computed once per distinct schema (readers ask on every request that shows data)."""
+    try:
+        text = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # too deep or not JSON: no cache, the walk copes
+        return list(_classify(schema))
+    return list(_classify_text(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _classify_text(text: bytes) -> tuple[ClassifiedPath, ...]:
+    return _classify(orjson.loads(text))
+
+
+def _classify(schema: Any) -> tuple[ClassifiedPath, ...]:
     found: dict[str, ClassifiedPath] = {}
     for item in _Walk(schema).run():
+        if item.assumed == _TOO_MANY:  # the walk gave up: everything is classified
+            return (item,)
         previous = found.get(item.pointer)
         if previous is None or _ORDER.index(item.label) > _ORDER.index(previous.label):
             found[item.pointer] = item
-    return [found[pointer] for pointer in sorted(found)]
+    return tuple(found[pointer] for pointer in sorted(found))
 
 
 def classified_paths(schema: Any) -> dict[str, Classification]:
@@ -164,8 +185,7 @@ class _Walk:
         while stack:
             self.steps += 1
             if self.steps > MAX_STEPS:
-                reason = "the schema applies too many subschemas to follow; all is classified"
-                yield ClassifiedPath("", Classification.SECRET, reason)
+                yield ClassifiedPath("", Classification.SECRET, _TOO_MANY)
                 return
             visit = stack.pop()
             node = visit.node

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from artery.contracts import Registry
-from artery.contracts.classification import escape, is_sensitive_pointer, sensitive_paths
+from artery.contracts.classification import is_sensitive_pointer, sensitive_paths
 from artery.delivery import retries
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetter, Filter
@@ -49,7 +49,7 @@ def redact(data: Any, sensitive: Collection[str]) -> tuple[Any, list[str]]:
             replaced.append(pointer)
             return REDACTED
         if isinstance(node, Mapping):
-            return {key: walk(value, f"{pointer}/{escape(key)}") for key, value in node.items()}
+            return {key: walk(value, f"{pointer}/{key}") for key, value in node.items()}
         if isinstance(node, list):
             return [walk(value, f"{pointer}/{index}") for index, value in enumerate(node)]
         return node

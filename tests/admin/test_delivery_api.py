@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from artery import App, DeliveryContext, Event, Permanent, Retry
-from artery.admin.delivery import dead_letter_detail, redact
+from artery.admin.delivery import dead_letter_detail
 from artery.admin.server import AdminServer, admin_running, serve_admin
 from artery.delivery.breaker import BreakerPolicy, Breakers
 from artery.delivery.dead_letters import DeadLetters
@@ -277,37 +277,54 @@ async def test_busy_port_is_a_config_error(idle: Running) -> None:
             pass
 
 
-# -- redaction ----------------------------------------------------------------------------
+# -- redaction follows the topic's contract ---------------------------------------------
 
 
-def test_redact_replaces_sensitive_values_under_wildcards_and_keeps_the_input() -> None:
-    data = {"customer": {"email": "a@b", "name": "Al"}, "lines": [{"card": "1"}, {"card": "2"}]}
-    redacted, paths = redact(data, ["/customer/email", "/lines/*/card"])
-    assert redacted == {
-        "customer": {"email": "[redacted]", "name": "Al"},
-        "lines": [{"card": "[redacted]"}, {"card": "[redacted]"}],
-    }
-    assert paths == ["/customer/email", "/lines/0/card", "/lines/1/card"]
-    assert data["customer"]["email"] == "a@b"  # type: ignore[index]
+async def test_dead_letter_is_redacted_by_its_topics_contract_not_its_claimed_type(
+    sqlite_url: str,
+) -> None:
+    app = declare(sqlite_url, Partner(broken=True))
+    app.contract("loose", schema={"type": "object"})  # classifies nothing
+    async with app.running():
+        await app.publish("orders", {"n": 1, "email": EMAIL})
+        await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
+        (letter,) = await app.dead_letters.list()
+        claimed = dataclasses.replace(letter, event=dataclasses.replace(letter.event, type="loose"))
+        detail = await dead_letter_detail(app.log, claimed)
+    assert detail["event"]["data"]["email"] == "[redacted]"
+    assert EMAIL not in str(detail)
 
 
-def test_redact_replaces_a_whole_classified_object() -> None:
-    redacted, paths = redact({"billing": {"iban": "DE00", "bic": "X"}, "n": 1}, ["/billing"])
-    assert redacted == {"billing": "[redacted]", "n": 1} and paths == ["/billing"]
-
-
-def test_redact_without_sensitive_paths_changes_nothing() -> None:
-    assert redact({"a": [1, {"b": 2}]}, []) == ({"a": [1, {"b": 2}]}, [])
-
-
-async def test_event_of_an_unregistered_contract_has_all_data_redacted(sqlite_url: str) -> None:
+async def test_dead_letter_on_an_unknown_topic_has_all_data_redacted(sqlite_url: str) -> None:
     app = declare(sqlite_url, Partner(broken=True))
     async with app.running():
         await app.publish("orders", {"n": 1, "email": EMAIL})
         await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
         (letter,) = await app.dead_letters.list()
         stray = dataclasses.replace(
-            letter, event=dataclasses.replace(letter.event, type="never.registered")
+            letter, event=dataclasses.replace(letter.event, topic="never.created")
         )
-        detail = await dead_letter_detail(app.registry, stray)
+        detail = await dead_letter_detail(app.log, stray)
     assert detail["event"]["data"] == "[redacted]" and detail["redacted"] == [""]
+
+
+async def test_classified_values_in_a_handlers_error_message_are_scrubbed(
+    store_url: str,
+) -> None:
+    app = App("admin-test", store=store_url)
+    app.worker_options = dict(FAST)
+    orders = app.contract("orders", schema=ORDER, partitions=2)
+
+    @app.consumer(orders, group="erp", retry=Retry(attempts=1))
+    async def post_invoice(event: Event, ctx: DeliveryContext) -> None:
+        raise ValueError(f"ERP refused {event.data['email']} paying with {CARD}")
+
+    async with app.running(), admin_running(app) as server:
+        await app.publish("orders", {"n": 1, "email": EMAIL, "lines": [{"card": CARD}]})
+        await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
+        (letter,) = await app.dead_letters.list()
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            response = await http.get(f"/dead-letters/{letter.id}")
+    (error,) = response.json()["errors"]
+    assert error["message"] == "ERP refused [redacted] paying with [redacted]"
+    assert EMAIL not in response.text and CARD not in response.text

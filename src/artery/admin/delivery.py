@@ -8,6 +8,7 @@ why delivery failed without seeing personal data; ``artery dlq show`` uses the s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,75 +18,42 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from artery.contracts import Registry
-from artery.contracts.classification import is_sensitive_pointer, sensitive_paths
 from artery.delivery import retries
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetter, Filter
-from artery.errors import ConfigError, NotFound, UnknownContract
+from artery.errors import ConfigError, NotFound, UnknownTopic
+from artery.govern import Redactor, sensitive_paths_of
+from artery.log import EventLog
 
 if TYPE_CHECKING:
     from artery.app import App
 
-REDACTED = "[redacted]"
 MAX_LIMIT = 1000
 _SELECTION = ("ids", "group", "consumer", "event_type", "error_type")
 
 
-# -- redaction -----------------------------------------------------------------------------
+async def dead_letter_detail(log: EventLog, letter: DeadLetter) -> dict[str, Any]:
+    """The summary, every attempt's error and the envelope, redacted by the contract of
+    the topic the event was read from (not the ``type`` the producer claimed).
 
-
-def redact(data: Any, sensitive: Collection[str]) -> tuple[Any, list[str]]:
-    """A copy of ``data`` with every value at or under a sensitive path replaced by
-    ``"[redacted]"``, and the concrete pointers that were replaced.
-
-    Paths are the classification's JSON pointers (``*`` = any index or property name);
-    the input is never modified."""
-    paths = list(sensitive)
-    replaced: list[str] = []
-
-    def walk(node: Any, pointer: str) -> Any:
-        if paths and is_sensitive_pointer(pointer, paths):
-            replaced.append(pointer)
-            return REDACTED
-        if isinstance(node, Mapping):
-            return {key: walk(value, f"{pointer}/{key}") for key, value in node.items()}
-        if isinstance(node, list):
-            return [walk(value, f"{pointer}/{index}") for index, value in enumerate(node)]
-        return node
-
-    return walk(data, ""), replaced
-
-
-async def sensitive_paths_of(registry: Registry, subject: str) -> list[str] | None:
-    """Sensitive paths in any version of ``subject`` (an event may have been written
-    under an older version); None when the contract is unknown, so nothing is known safe."""
-    try:
-        versions = await registry.versions(subject)
-    except UnknownContract:
-        return None
-    found: set[str] = set()
-    for version in versions:
-        found.update(sensitive_paths(version.schema))
-    return sorted(found)
-
-
-async def dead_letter_detail(registry: Registry, letter: DeadLetter) -> dict[str, Any]:
-    """The summary, every attempt's error and the envelope with classified data redacted.
-
-    An event whose contract is not registered has its whole ``data`` redacted."""
-    paths = await sensitive_paths_of(registry, letter.event.type)
+    Classified values of the event are scrubbed out of the stored errors as well; an event
+    whose topic or contract is unknown has its whole ``data`` redacted."""
+    subject: str | None = None
+    if letter.event.topic is not None:
+        with contextlib.suppress(UnknownTopic):
+            subject = (await log.topic(letter.event.topic)).subject
+    paths = None if subject is None else await sensitive_paths_of(log.registry, subject)
+    redactor = Redactor.of(letter.event.data, paths)
     envelope = letter.event.to_cloudevent()
     envelope.update(
         topic=letter.event.topic, partition=letter.event.partition, offset=letter.event.offset
     )
+    replaced: list[str] = []
     if "data" in envelope:
-        envelope["data"], replaced = redact(envelope["data"], [""] if paths is None else paths)
-    else:
-        replaced = []
+        envelope["data"], replaced = redactor.payload(envelope["data"])
     return {
         **letter.summary(),
-        "errors": [error.to_dict() for error in letter.errors],
+        "errors": [redactor.error(error.to_dict()) for error in letter.errors],
         "event": envelope,
         "redacted": replaced,
     }
@@ -213,7 +181,7 @@ def routes(app: App) -> list[BaseRoute]:
 
     async def show(request: Request) -> JSONResponse:
         letter = await app.dead_letters.get(_dead_letter_id(request.path_params["id"]))
-        return JSONResponse(await dead_letter_detail(app.registry, letter))
+        return JSONResponse(await dead_letter_detail(app.log, letter))
 
     async def redrive(request: Request) -> JSONResponse:
         where = filter_from_body(await json_object(request))

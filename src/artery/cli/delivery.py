@@ -188,7 +188,7 @@ def show(ctx: typer.Context, dead_letter_id: Annotated[int, typer.Argument(metav
 
     async def work(rt: Runtime) -> None:
         letter = await DeadLetters(rt.store).get(dead_letter_id)
-        typer.echo(dumps(await dead_letter_detail(rt.registry, letter), indent=True))
+        typer.echo(dumps(await dead_letter_detail(rt.log, letter), indent=True))
 
     run(ctx, work)
 

@@ -17,11 +17,17 @@ from artery.contracts import (
     Registry,
     classified_paths,
     classify,
-    redact,
     sensitive_paths,
 )
 from artery.errors import ContractViolation
+from artery.govern.redaction import redact as redact_with_replaced
 from artery.store import SqlStore
+
+
+def redact(value: Any, paths: dict[str, Classification]) -> Any:
+    """The value as every place that shows a payload shows it (govern.redaction)."""
+    return redact_with_replaced(value, paths)[0]
+
 
 EMAIL = "alice@example.com"
 CARD = "4111111111111111"
@@ -128,25 +134,6 @@ def test_classified_property_names_classify_the_whole_object() -> None:
     assert (item.pointer, item.label) == ("", Classification.PII)
     assert item.assumed == "its property names are classified"
     assert redact({EMAIL: 1}, sensitive_paths(schema)) == "[redacted]"
-
-
-def test_redact_replaces_values_at_and_under_classified_paths_and_copies() -> None:
-    data = {"lines": [{"card": CARD, "sku": "a"}], "customer": {"email": EMAIL, "id": 7}}
-    paths = ["/lines/*/card", "/customer"]
-    assert redact(data, paths) == {
-        "lines": [{"card": "[redacted]", "sku": "a"}],
-        "customer": "[redacted]",
-    }
-    assert data["customer"] == {"email": EMAIL, "id": 7}  # the input is untouched
-
-
-def test_redact_handles_values_nested_deeper_than_the_interpreter_stack() -> None:
-    data: Any = {"email": EMAIL}
-    for _ in range(5000):
-        data = {"next": data}
-    out = redact(data, ["/*"])
-    assert out == {"next": "[redacted]"}
-    assert redact(data, []) is not data
 
 
 # ----------------------------------------------------------------- violations never quote them

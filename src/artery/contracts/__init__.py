@@ -5,7 +5,6 @@ from artery.contracts.classification import (
     ClassifiedPath,
     classified_paths,
     classify,
-    redact,
     sensitive_paths,
 )
 from artery.contracts.compatibility import Compatibility, Incompatibility
@@ -24,6 +23,5 @@ __all__ = [
     "check_schema",
     "classified_paths",
     "classify",
-    "redact",
     "sensitive_paths",
 ]

@@ -12,8 +12,8 @@ matching dynamic anchor). Where it cannot follow, it does not guess: the whole s
 taken as classified, with the reason (`ClassifiedPath.assumed`), so nothing sensitive is
 ever shown because the schema was shaped in a way it did not expect.
 
-Later layers read the result: `redact` replaces classified values in a JSON value, and
-validation never quotes a value that is, or contains, one.
+Later layers read the result: ``govern.redaction`` replaces classified values wherever a
+payload is shown, and validation never quotes a value that is, or contains, one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from urllib.parse import unquote
 import orjson
 
 KEYWORD = "x-artery-classification"
-REDACTED = "[redacted]"
 MAX_STEPS = 50_000  # subschema visits before the classifier stops and assumes everything
 _TOO_MANY = "the schema applies too many subschemas to follow"
 
@@ -102,38 +101,6 @@ def holds_sensitive(pointer: str, sensitive: Collection[str]) -> bool:
     return any(
         _covers(pattern, parts) or _covers(parts, pattern) for pattern in map(_tokens, sensitive)
     )
-
-
-def redact(value: Any, sensitive: Collection[str]) -> Any:
-    """A copy of ``value`` with every value at or under a sensitive path replaced by
-    ``"[redacted]"`` (``""`` redacts everything). The input is never modified; any depth."""
-    patterns = [_tokens(path) for path in sensitive]
-
-    def hidden(parts: list[str]) -> bool:
-        return any(_covers(pattern, parts) for pattern in patterns)
-
-    if hidden([]):
-        return REDACTED
-    root: list[Any] = [None]
-    stack: list[tuple[Any, Any, Any, list[str]]] = [(value, root, 0, [])]
-    while stack:
-        node, parent, key, parts = stack.pop()
-        if isinstance(node, Mapping):
-            copy: Any = {}
-            children: Any = node.items()
-        elif isinstance(node, list):
-            copy, children = [None] * len(node), enumerate(node)
-        else:
-            parent[key] = node
-            continue
-        parent[key] = copy
-        for name, child in children:
-            at = [*parts, escape(str(name))]
-            if hidden(at):
-                copy[name] = REDACTED
-            else:
-                stack.append((child, copy, name, at))
-    return root[0]
 
 
 def _tokens(pointer: str) -> list[str]:

@@ -806,7 +806,6 @@ def test_pattern_properties_rules() -> None:
 @pytest.mark.parametrize(
     ("keyword", "value", "kind"),
     [
-        ("if", {"required": ["a"]}, "CONDITIONAL_SCHEMA_CHANGED"),
         ("unevaluatedProperties", False, "UNEVALUATED_PROPERTIES_NARROWED"),
         ("unevaluatedItems", False, "UNEVALUATED_ITEMS_NARROWED"),
     ],

@@ -19,7 +19,7 @@ from artery.cli._shared import (
     reported,
     run,
 )
-from artery.contracts import Compatibility, check_schema, classified_paths
+from artery.contracts import Compatibility, check_schema, classify
 from artery.contracts.compatibility import Incompatibility, check
 from artery.errors import ConfigError, InvalidSchema
 
@@ -139,10 +139,11 @@ def show(
         if found.description:
             out.print(found.description, markup=False)
         out.print(dumps(found.schema, indent=True), markup=False)
-        paths = classified_paths(found.schema)
+        paths = classify(found.schema)
         out.print("classified paths:" if paths else "classified paths: none")
-        for path, label in paths.items():
-            out.print(f"  {path or '/'}  {label.value}", markup=False)
+        for item in paths:
+            assumed = f"  (whole subtree: {item.assumed})" if item.assumed else ""
+            out.print(f"  {item.pointer or '/'}  {item.label.value}{assumed}", markup=False)
 
     run(ctx, work)
 

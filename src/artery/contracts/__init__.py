@@ -1,12 +1,19 @@
 """Contracts: versioned JSON Schema documents, compatibility modes, classification."""
 
-from artery.contracts.classification import Classification, classified_paths, sensitive_paths
+from artery.contracts.classification import (
+    Classification,
+    ClassifiedPath,
+    classified_paths,
+    classify,
+    sensitive_paths,
+)
 from artery.contracts.compatibility import Compatibility, Incompatibility
 from artery.contracts.registry import ContractVersion, Registry, Subject
 from artery.contracts.validation import CompiledSchema, check_schema
 
 __all__ = [
     "Classification",
+    "ClassifiedPath",
     "Compatibility",
     "CompiledSchema",
     "ContractVersion",
@@ -15,5 +22,6 @@ __all__ = [
     "Subject",
     "check_schema",
     "classified_paths",
+    "classify",
     "sensitive_paths",
 ]

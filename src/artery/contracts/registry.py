@@ -18,6 +18,7 @@ import orjson
 
 from artery.contracts.classification import Classification, sensitive_paths
 from artery.contracts.compatibility import Compatibility, Incompatibility, check
+from artery.contracts.compatibility.budget import DEFAULT_BUDGET
 from artery.contracts.validation import CompiledSchema, check_schema
 from artery.errors import (
     ConfigError,
@@ -32,7 +33,6 @@ from artery.store import Store, Tx
 DEFAULT_COMPATIBILITY = Compatibility.BACKWARD
 MAX_RACES = 100  # concurrent registrations to one subject retry their check this often
 LATEST_TTL = 5.0  # seconds a process trusts its idea of a subject's latest version
-CHECK_BUDGET = 10.0  # seconds a compatibility check may take before the version is refused
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,9 @@ def fingerprint(schema: Any) -> str:
 class Registry:
     """Contract versions in the store, with compiled validators cached per version."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, check_budget: float = DEFAULT_BUDGET) -> None:
         self._store = store
+        self._check_budget = check_budget  # seconds a compatibility check may take
         self._compiled: dict[tuple[str, int], CompiledSchema] = {}
         self._latest: dict[str, tuple[float, ContractVersion]] = {}
 
@@ -138,19 +139,12 @@ class Registry:
             if existing.fingerprint == candidate.fingerprint and mode in (None, stored_mode):
                 return existing
         effective = mode or stored_mode or DEFAULT_COMPATIBILITY
-        try:
-            problems = await asyncio.wait_for(
-                asyncio.to_thread(
-                    check, effective, candidate.schema, [(v.version, v.schema) for v in previous]
-                ),
-                CHECK_BUDGET,
-            )
-        except TimeoutError:
-            raise InvalidSchema(
-                f"compatibility of the new {subject!r} version could not be decided in"
-                f" {CHECK_BUDGET:g}s (deeply nested or self-referencing combinators)",
-                fix="simplify the schema, or register it under a new subject",
-            ) from None
+        history = [(v.version, v.schema) for v in previous]
+        # The check polls its own deadline: at the budget it stops and refuses, so no thread
+        # keeps comparing after the caller has its answer.
+        problems = await asyncio.to_thread(
+            check, effective, candidate.schema, history, budget=self._check_budget
+        )
         if problems:
             raise IncompatibleSchema(subject, effective.value, problems)
         latest = previous[-1].version if previous else 0
@@ -163,7 +157,10 @@ class Registry:
         check_schema(schema)
         info = await self.subject(subject)
         previous = await self.versions(subject)
-        return check(info.compatibility, schema, [(v.version, v.schema) for v in previous])
+        history = [(v.version, v.schema) for v in previous]
+        return await asyncio.to_thread(
+            check, info.compatibility, schema, history, budget=self._check_budget
+        )
 
     async def get(self, subject: str, version: int | None = None) -> ContractVersion:
         cached = self._latest.get(subject) if version is None else None

@@ -17,16 +17,22 @@ The rules mirror Confluent Schema Registry's ``JsonSchemaDiff``
 (``TYPE_NARROWED``, ``PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL``, ...). Only the incompatible
 differences are reported here. The check is deliberately conservative: whatever cannot be
 proven compatible (``not`` added, ``if``/``then``/``else`` or ``unevaluated*`` changed,
-unresolvable ``$ref``, a ``pattern`` or ``format`` added or changed, ...) is reported with a
-reason saying so. Where Confluent has no code, a code in the same style is used
-(``FORMAT_ADDED``, ``PATTERN_PROPERTIES_NARROWED``, ``CONTAINS_ADDED``, ...). Unlike
+unresolvable ``$ref``, references inside embedded ``$id`` resources, a ``pattern`` or
+``format`` added or changed, a check that runs out of its time budget, ...) is reported or
+refused with a reason saying so, never called compatible. Where Confluent has no code, a
+code in the same style is used (``FORMAT_ADDED``, ``PATTERN_PROPERTIES_NARROWED``, ...). Unlike
 Confluent, a ``default`` never makes a newly required property compatible: validation
 ignores defaults, so a reader that requires a property rejects data that lacks it.
 
 How it works
 ------------
 Comparisons run on pairs of subschemas addressed by JSON pointers into each document; local
-``$ref`` targets are compared where they live. A (reader pointer, writer pointer) pair met
+``$ref`` targets (pointers and ``$anchor`` names; ``$dynamicRef`` lands where ``$ref`` would
+in a document with one resource) are compared where they live. Subschemas asserting the
+same thing are one subproblem, compared once (`diff`), and two that are the same schema
+(equal text whose references land on the same schemas, `sameness`) are compatible at once,
+so a self-referencing schema is compatible with itself. The check polls a deadline
+(`budget`) and refuses when it passes. A (reader pointer, writer pointer) pair met
 again while it is still being compared is taken as compatible when the recursion went
 through a nested value (a property, an item); a schema that refers to itself for the same
 value cannot be proven compatible. Combinators: every writer ``oneOf``/``anyOf`` branch must be
@@ -42,7 +48,8 @@ Layout
 family: `types` (type, enum, const), `bounds` (numeric bounds, multipleOf, length and count
 limits), `opaque` (pattern, format, conditionals and other keywords compared for equality),
 `objects`, `arrays`, `combinators` (oneOf, anyOf, allOf, not) and `refs` ($ref resolution,
-recursion bookkeeping). `model` holds the values, `schema` and `pointers` the shared helpers.
+recursion bookkeeping), `sameness` (schemas that are the same), `budget` (the deadline).
+`model` holds the values, `schema` and `pointers` the shared helpers.
 Only the names exported here are public; the modules behind them may change.
 """
 

@@ -21,7 +21,7 @@ from artery.contracts.compatibility.model import (
     Pair,
 )
 from artery.contracts.compatibility.pointers import child
-from artery.contracts.compatibility.schema import canon, number
+from artery.contracts.compatibility.schema import canon, number, refers
 
 if TYPE_CHECKING:
     from artery.contracts.compatibility.diff import Diff
@@ -105,7 +105,7 @@ def _contains(d: Diff, p: Pair) -> list[Finding]:
     )
     found += limit_findings(counts, "minContains")
     same = canon(p.r["contains"]) == canon(p.w["contains"])
-    if "maxContains" in p.r and not (same and '"$ref"' not in canon(p.r["contains"])):
+    if "maxContains" in p.r and not (same and not refers(canon(p.r["contains"]))):
         detail = "maxContains with a changed contains schema; cannot prove the count holds"
         return [*found, p.finding("MAX_CONTAINS_ADDED", detail, "maxContains")]
     return found + limit_findings(p, "maxContains")

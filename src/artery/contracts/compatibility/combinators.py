@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from artery.contracts.compatibility.model import Finding, Obj, Pair, Schema
 from artery.contracts.compatibility.pointers import child
-from artery.contracts.compatibility.refs import resolve, settle
+from artery.contracts.compatibility.refs import REF_KEYS, ref_target, settle
 from artery.contracts.compatibility.schema import (
     SUMS,
     assertion_keys,
@@ -68,17 +68,17 @@ def fits_writer_part(d: Diff, p: Pair) -> bool:
     Those are its $ref target, its allOf parts and, unless already inside one, their merge.
     """
     parts = members(p.w, p.wp, "allOf")
-    if (target := resolve(d.writer_doc, p.w.get("$ref"))) is not None:
+    if (target := ref_target(d.writer_doc, p.w)) is not None:
         parts.insert(0, target)
     if any(not d.compare(p.r, p.rp, s, sp) for s, sp in parts):
         return True
-    rest = {k: v for k, v in p.w.items() if k not in ("$ref", "allOf")}
+    rest = {k: v for k, v in p.w.items() if k not in (*REF_KEYS, "allOf")}
     merged = _merge([rest, *(settle(s, sp, d.writer_doc)[0] for s, sp in parts)])
     if merged is None or d.rec.merging or not (len(parts) > 1 or assertion_keys(rest)):
         return False
     d.rec.merging += 1  # a merge holds copies of subschemas away from their pointers
     try:
-        at = child(p.wp, "allOf" if "allOf" in p.w else "$ref")
+        at = child(p.wp, "allOf" if "allOf" in p.w else next(k for k in REF_KEYS if k in p.w))
         return not d.compare(p.r, p.rp, merged, at)
     finally:
         d.rec.merging -= 1
@@ -121,6 +121,7 @@ def _exclusive(d: Diff, p: Pair) -> list[Finding]:
     """oneOf rejects a value matching two branches: prove that cannot happen to writer data."""
     branches = [settle(s, sp, d.reader_doc) for s, sp in members(p.r, p.rp, "oneOf")]
     for (j, (a, ap)), (k, (b, bp)) in combinations(enumerate(branches), 2):
+        d.deadline.check()  # quadratic in the branches, even when no pair needs comparing
         if _disjoint(d, a, b, d.reader_doc) or _writer_separates(d, p, a, ap, b, bp):
             continue
         if _disjoint(d, a, p.w, d.writer_doc) or _disjoint(d, b, p.w, d.writer_doc):

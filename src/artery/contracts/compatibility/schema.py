@@ -53,6 +53,47 @@ def canon(value: Any) -> str:
     return json.dumps(norm(value), sort_keys=True)
 
 
+_ANNOTATIONS = frozenset(
+    "title description $comment examples default deprecated readOnly writeOnly".split()  # noqa: SIM905
+)
+_SCHEMA_MAPS = frozenset(
+    "properties patternProperties $defs definitions dependentSchemas".split()  # noqa: SIM905
+)
+_SCHEMA_LISTS = frozenset(("prefixItems", "items", *_COMBINATORS))
+_SCHEMA_ONE = frozenset(
+    """not if then else items additionalProperties contains propertyNames unevaluatedItems
+    unevaluatedProperties additionalItems""".split()  # noqa: SIM905
+)
+
+
+def meaning(schema: Schema) -> str:
+    """Canonical text of what a schema asserts: annotations (title, description, ``x-*``...)
+    dropped wherever a subschema sits, every other value kept as written."""
+
+    def strip(node: Any) -> Any:
+        if not isinstance(node, Mapping):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _ANNOTATIONS or key.startswith("x-"):
+                continue
+            if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+                value = {name: strip(sub) for name, sub in value.items()}
+            elif key in _SCHEMA_LISTS and isinstance(value, list):
+                value = [strip(sub) for sub in value]
+            elif key in _SCHEMA_ONE:
+                value = strip(value)
+            out[key] = value
+        return out
+
+    return canon(strip(schema))
+
+
+def refers(text: str) -> bool:
+    """Does canonical schema text hold a reference (whose target may differ per document)?"""
+    return any(f'"{key}"' in text for key in ("$ref", "$dynamicRef", "$recursiveRef"))
+
+
 def number(value: Any) -> float | None:
     return None if isinstance(value, bool) or not isinstance(value, int | float) else value
 

@@ -110,7 +110,8 @@ def test_contracts_diff_of_a_schema_nested_500_levels_exits_2_with_one_line(
     )
     result = CliRunner().invoke(app, ["contracts", "diff", str(old), str(new)])
     assert result.exit_code == 2, result.output
-    assert "levels deep" in result.output
+    # refused where the file is read (JSON nested past what an event can hold)
+    assert "levels" in result.output and result.output.count("\n") == 1
     assert "Traceback" not in result.output
 
 

@@ -146,3 +146,33 @@ async def test_failed_step_without_compensations_fails_and_retry_reruns_it(
         assert (await app.workflows.get("f-1")).flagged
         await app.workflows.retry("f-1")
         assert await handle.result(timeout=10) == "posted"
+
+
+async def test_unstorable_workflow_result_fails_the_run_without_undoing_its_steps(
+    store_url: str,
+) -> None:
+    app = make_app(store_url)
+    undone: list[str] = []
+
+    async def reserve() -> str:
+        return "r-1"
+
+    async def release(reservation: str) -> None:
+        undone.append(reservation)
+
+    @app.workflow()
+    async def booking(ctx: WorkflowContext, _: None) -> object:
+        await ctx.step(reserve, compensate=release)
+        return {"rooms": {101, 102}}  # a set is not JSON
+
+    async with app.running():
+        handle = await app.start_workflow("booking")
+        with pytest.raises(WorkflowError) as info:
+            await handle.result(timeout=10)
+        detail = await app.workflows.show(handle.run_id)
+    assert info.value.status == "failed"
+    assert detail.run.flagged
+    assert undone == [] and detail.compensations == []
+    message = info.value.error["message"]
+    assert "workflow 'booking' returned a value that cannot be stored" in message
+    assert "workflow result" not in message

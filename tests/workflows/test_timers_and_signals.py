@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from workflow_helpers import make_app
 
-from artery import Conflict, SignalTimeout, WorkflowContext, WorkflowError
+from artery import App, Conflict, SignalTimeout, WorkflowContext, WorkflowError
 from artery.workflows import Status
+from support import eventually
 
 
 async def test_long_sleep_parks_the_run_and_wakes_after_a_restart(store_url: str) -> None:
@@ -150,3 +151,41 @@ async def test_uncaught_signal_timeout_reaches_the_code(store_url: str) -> None:
 
     async with app.running():
         assert await (await app.start_workflow("flow")).result(timeout=10) == "gave up waiting"
+
+
+@pytest.mark.parametrize("wait", ["sleep", "signal", "child"])
+async def test_durable_waits_cannot_be_skipped_by_except_exception(
+    store_url: str, wait: str
+) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def napper(ctx: WorkflowContext, _: None) -> str:
+        await ctx.sleep("1.5s")
+        return "child done"
+
+    @app.workflow()
+    async def careless(ctx: WorkflowContext, kind: str) -> str:
+        try:
+            if kind == "sleep":
+                await ctx.sleep("1.5s")
+            elif kind == "signal":
+                await ctx.wait_for_signal("go")
+            else:
+                await ctx.child("napper")
+        except Exception:
+            return "skipped"
+        return "waited"
+
+    async with app.running():
+        handle = await app.start_workflow("careless", wait)
+        if wait == "signal":
+            await eventually(
+                lambda: _status_is(app, handle.run_id, Status.WAITING), "the run to park"
+            )
+            await app.workflows.signal(handle.run_id, "go")
+        assert await handle.result(timeout=10) == "waited"
+
+
+async def _status_is(app: App, run_id: str, status: Status) -> bool:
+    return (await app.workflows.get(run_id)).status is status

@@ -19,7 +19,7 @@ import uuid as uuid_module
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 
@@ -74,8 +74,13 @@ def current_step() -> StepInfo:
         ) from None
 
 
-class Suspend(Exception):
-    """Unwinds a run that must wait; the engine parks it in the store."""
+class Suspend(BaseException):
+    """Unwinds a run that must wait; the engine parks it in the store.
+
+    Control flow, not an error: it derives from ``BaseException`` (as Temporal's and DBOS's
+    signals do) so that workflow code's ``except Exception`` cannot swallow a durable wait
+    and carry on as if it had elapsed. Code that swallows it anyway (a bare ``except``)
+    gains nothing: the context stays suspended and the engine parks the run regardless."""
 
     def __init__(self, status: Status, wake_at: int | None, child: str | None = None) -> None:
         self.status = status
@@ -101,6 +106,7 @@ class WorkflowContext:
         self._frontier = max((p for p in steps if p < COMPENSATION_BASE), default=-1)
         self._position = -1
         self.compensations: list[Compensation] = []
+        self.suspended: Suspend | None = None  # set once the run must wait; sticks
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -158,7 +164,7 @@ class WorkflowContext:
             try:
                 async with asyncio.timeout(limit):
                     value = await _call(fn, args)
-                result = _json_roundtrip(value, label)
+                result = json_roundtrip(value, f"step {label!r}")
             except ConfigError:
                 raise
             except Exception as exc:
@@ -255,7 +261,7 @@ class WorkflowContext:
         if remaining <= IN_MEMORY_SLEEP:
             await asyncio.sleep(remaining)
             return
-        raise Suspend(Status.SLEEPING, wake_at)
+        self._suspend(Status.SLEEPING, wake_at)
 
     async def wait_for_signal(self, name: str, timeout: float | str | None = None) -> Any:
         """The payload of the next signal ``name`` (signals sent earlier are kept), or
@@ -278,7 +284,7 @@ class WorkflowContext:
             raise SignalTimeout(f"signal {name!r} did not come in time", fix="send it sooner")
         if outcome != "waiting":
             return outcome[1]
-        raise Suspend(Status.WAITING, deadline)
+        self._suspend(Status.WAITING, deadline)
 
     # -- children and events -----------------------------------------------------------
 
@@ -297,7 +303,7 @@ class WorkflowContext:
             await self.engine.start_child(self.run_id, position, name, input)
         child = await self.engine.read(lambda tx: history.load_run(tx, child_id))
         if child is None or child.status not in history.TERMINAL:
-            raise Suspend(Status.WAITING, None, child=child_id)
+            self._suspend(Status.WAITING, None, child=child_id)
         status = "completed" if child.status is Status.COMPLETED else "failed"
         error = child.error or {"type": "artery.workflow", "message": f"child {child.status}"}
         await self._save(
@@ -350,8 +356,14 @@ class WorkflowContext:
     # -- plumbing ----------------------------------------------------------------------
 
     def _next(self) -> int:
+        if self.suspended is not None:  # the code swallowed a wait: it may not go on
+            self._suspend(self.suspended.status, self.suspended.wake_at, self.suspended.child)
         self._position += 1
         return self._position
+
+    def _suspend(self, status: Status, wake_at: int | None, child: str | None = None) -> NoReturn:
+        self.suspended = Suspend(status, wake_at, child)
+        raise self.suspended
 
     def _replay(self, position: int, kind: str, name: str) -> StepRecord | None:
         recorded = self._history.get(position)
@@ -398,14 +410,17 @@ async def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     return result
 
 
-def _json_roundtrip(value: Any, label: str) -> Any:
-    """Fresh and replayed results must be the same value: both come from JSON."""
+def json_roundtrip(value: Any, producer: str) -> Any:
+    """Fresh and replayed results must be the same value: both come from JSON.
+
+    ``producer`` names what returned the value (a step, a workflow) for the error."""
     try:
         return orjson.loads(orjson.dumps(value))
     except TypeError as exc:
         raise ConfigError(
-            f"step {label!r} returned a value that is not JSON-serializable ({exc})",
-            fix="return dicts, lists, strings, numbers, booleans or None from steps",
+            f"{producer} returned a value that cannot be stored:"
+            f" it is not JSON-serializable ({exc})",
+            fix="return dicts, lists, strings, numbers, booleans or None",
         ) from None
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from artery.delivery.attempts import AttemptError
 from artery.delivery.leases import new_worker_id
-from artery.errors import Cancelled, NonDeterminism, StoreUnavailable
+from artery.errors import Cancelled, ConfigError, NonDeterminism, StoreUnavailable
 from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history
@@ -28,6 +28,7 @@ from artery.workflows.context import (
     CompensationRequested,
     Suspend,
     WorkflowContext,
+    json_roundtrip,
 )
 from artery.workflows.definition import Workflow
 from artery.workflows.history import Run, Status, StepRecord, now_us
@@ -221,38 +222,14 @@ class WorkflowEngine:
     async def _execute_run(self, run: Run, fresh: bool) -> None:
         workflow = self.workflows.get(run.workflow)
         if workflow is None:
-            await self._finish(
-                run,
-                Status.FAILED,
-                None,
-                _problem(
-                    "artery.unknown-workflow",
-                    f"no workflow named {run.workflow!r} in this app; deploy it or cancel the run",
-                ),
-                flagged=True,
-            )
+            await self._finish_unknown(run)
             return
         steps = {} if fresh else await self.read(lambda tx: history.load_steps(tx, run.run_id))
         ctx = WorkflowContext(self, run, steps)
         try:
-            try:
-                result = await workflow.fn(ctx, run.input)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if self._stopping or not run.cancel_requested or task is None:
-                    raise
-                task.uncancel()
-                raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
-            result = _checked_result(result)
-        except Suspend as parked:
-            park = functools.partial(
-                history.suspend,
-                run_id=run.run_id,
-                status=parked.status,
-                wake_at=parked.wake_at,
-                child=parked.child,
-            )
-            await self.write(park)
+            result = await self._call(workflow, ctx)
+        except Suspend:
+            await self._park(ctx)
             return
         except NonDeterminism as exc:
             await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
@@ -260,9 +237,53 @@ class WorkflowEngine:
         except asyncio.CancelledError:
             return
         except Exception as exc:
-            await self._unwind(ctx, run, exc)
+            if ctx.suspended is not None:  # the code swallowed a wait, then failed: park
+                await self._park(ctx)
+            else:
+                await self._unwind(ctx, run, exc)
             return
-        await self._finish(run, Status.COMPLETED, result, None, flagged=False)
+        try:
+            stored = json_roundtrip(result, f"workflow {workflow.name!r}")
+        except ConfigError as exc:  # every step succeeded: nothing to undo, someone to tell
+            problem = f"{exc.message}; the run is left failed, its steps are not undone"
+            await self._finish(
+                run, Status.FAILED, None, _problem(exc.code, f"{problem} ({exc.fix})"), True
+            )
+            return
+        await self._finish(run, Status.COMPLETED, stored, None, flagged=False)
+
+    async def _call(self, workflow: Workflow, ctx: WorkflowContext) -> Any:
+        """Run the workflow code; an operator's cancel surfaces in it as ``Cancelled``."""
+        run = ctx.run
+        try:
+            result = await workflow.fn(ctx, run.input)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._stopping or not run.cancel_requested or task is None:
+                raise
+            task.uncancel()
+            raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
+        if ctx.suspended is not None:  # the code swallowed a wait and returned: still wait
+            raise ctx.suspended
+        return result
+
+    async def _park(self, ctx: WorkflowContext) -> None:
+        parked = ctx.suspended
+        assert parked is not None
+        park = functools.partial(
+            history.suspend,
+            run_id=ctx.run_id,
+            status=parked.status,
+            wake_at=parked.wake_at,
+            child=parked.child,
+        )
+        await self.write(park)
+
+    async def _finish_unknown(self, run: Run) -> None:
+        message = f"no workflow named {run.workflow!r} in this app; deploy it or cancel the run"
+        await self._finish(
+            run, Status.FAILED, None, _problem("artery.unknown-workflow", message), flagged=True
+        )
 
     async def _unwind(self, ctx: WorkflowContext, run: Run, cause: Exception) -> None:
         """Run the compensations of completed steps in reverse order, each durably."""
@@ -310,12 +331,6 @@ def _anything_runnable(tx: Tx) -> bool:
         )
         is not None
     )
-
-
-def _checked_result(result: Any) -> Any:
-    from artery.workflows.context import _json_roundtrip
-
-    return _json_roundtrip(result, "workflow result")
 
 
 def _error(exc: BaseException) -> dict[str, Any]:

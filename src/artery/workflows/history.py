@@ -207,11 +207,22 @@ def finish(
 
 
 def wake(tx: Tx, run_id: str) -> None:
-    """Make a waiting run runnable now (a signal or a child's end arrived)."""
+    """Make a waiting run runnable now (the child it waits for ended)."""
     tx.execute(
         "UPDATE workflow_runs SET status = 'pending', wake_at = NULL, updated_at = ?"
         " WHERE run_id = ? AND status = 'waiting'",
         (now_us(), run_id),
+    )
+
+
+def _wake_for_signal(tx: Tx, run_id: str, name: str) -> None:
+    """Wake the run only if it waits for this signal: any other signal stays queued for a
+    later ``wait_for_signal`` and must not make a parked run spin."""
+    tx.execute(
+        "UPDATE workflow_runs SET status = 'pending', wake_at = NULL, updated_at = ?"
+        " WHERE run_id = ? AND status = 'waiting' AND EXISTS (SELECT 1 FROM workflow_steps"
+        " WHERE run_id = ? AND kind = 'signal' AND name = ? AND status = 'waiting')",
+        (now_us(), run_id, run_id, name),
     )
 
 
@@ -228,7 +239,10 @@ def suspend(tx: Tx, run_id: str, status: Status, wake_at: int | None, child: str
     if status is not Status.WAITING:
         return
     signal = tx.one(
-        "SELECT 1 FROM workflow_signals WHERE run_id = ? AND consumed_at IS NULL", (run_id,)
+        "SELECT 1 FROM workflow_signals s JOIN workflow_steps w"
+        " ON w.run_id = s.run_id AND w.name = s.name AND w.kind = 'signal'"
+        " WHERE s.run_id = ? AND s.consumed_at IS NULL AND w.status = 'waiting' LIMIT 1",
+        (run_id,),
     )
     ended = child and tx.one(
         "SELECT 1 FROM workflow_runs WHERE run_id = ? AND status IN (?, ?, ?, ?)",
@@ -277,7 +291,7 @@ def add_signal(tx: Tx, run_id: str, name: str, payload: Any) -> None:
         "INSERT INTO workflow_signals (run_id, name, payload_json, created_at) VALUES (?, ?, ?, ?)",
         (run_id, name, dumps(payload), now_us()),
     )
-    wake(tx, run_id)
+    _wake_for_signal(tx, run_id, name)
 
 
 def take_signal(tx: Tx, run_id: str, name: str) -> tuple[bool, Any]:

@@ -258,6 +258,7 @@ class WorkflowContext:
         remaining = (wake_at - now_us()) / 1_000_000
         if remaining <= 0:
             return
+        self._check_cancel()  # a replayed sleep of a cancelled run must not park it again
         if remaining <= IN_MEMORY_SLEEP:
             await asyncio.sleep(remaining)
             return

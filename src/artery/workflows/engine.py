@@ -265,6 +265,7 @@ class WorkflowEngine:
             raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
         if ctx.suspended is not None:  # the code swallowed a wait and returned: still wait
             raise ctx.suspended
+        ctx._check_cancel()  # cancelled before it ended (or after it failed): undo it
         return result
 
     async def _park(self, ctx: WorkflowContext) -> None:
@@ -280,10 +281,13 @@ class WorkflowEngine:
         await self.write(park)
 
     async def _finish_unknown(self, run: Run) -> None:
+        """Without its code a run can neither go on nor compensate: a cancel just ends it."""
         message = f"no workflow named {run.workflow!r} in this app; deploy it or cancel the run"
-        await self._finish(
-            run, Status.FAILED, None, _problem("artery.unknown-workflow", message), flagged=True
-        )
+        problem = _problem("artery.unknown-workflow", message)
+        if run.cancel_requested:
+            await self._finish(run, Status.CANCELLED, None, problem, flagged=False)
+        else:
+            await self._finish(run, Status.FAILED, None, problem, flagged=True)
 
     async def _unwind(self, ctx: WorkflowContext, run: Run, cause: Exception) -> None:
         """Run the compensations of completed steps in reverse order, each durably."""
@@ -300,12 +304,13 @@ class WorkflowEngine:
                     error = {**(record.error or {}), "compensating": _error(cause)}
                     await self._finish(run, Status.FAILED, None, error, flagged=True)
                     return
-        if isinstance(cause, CompensationRequested):
+        requested = isinstance(cause, CompensationRequested)
+        if run.cancel_requested or (isinstance(cause, Cancelled) and not requested):
+            status = Status.CANCELLED  # cancels include a failed run the operator cancelled
+        elif requested or ctx.compensations:
             status = Status.COMPENSATED
-        elif isinstance(cause, Cancelled):
-            status = Status.CANCELLED
         else:
-            status = Status.COMPENSATED if ctx.compensations else Status.FAILED
+            status = Status.FAILED
         await self._finish(run, status, None, _error(cause), flagged=status is Status.FAILED)
 
     async def _finish(

@@ -229,13 +229,17 @@ def _wake_for_signal(tx: Tx, run_id: str, name: str) -> None:
 def suspend(tx: Tx, run_id: str, status: Status, wake_at: int | None, child: str | None) -> None:
     """Park a run without holding memory; it is claimed again at ``wake_at`` or when woken.
 
-    The wake-up sources are checked after the row is updated (and locked), so a signal or
-    a child that ended while the run was deciding to wait is never missed."""
-    tx.execute(
+    The wake-up sources are checked after the row is updated (and locked), so a signal,
+    a child that ended or a cancel that came while the run was deciding to wait is never
+    missed."""
+    row = tx.one(
         "UPDATE workflow_runs SET status = ?, wake_at = ?, owner = NULL, lease_until = NULL,"
-        " updated_at = ? WHERE run_id = ?",
+        " updated_at = ? WHERE run_id = ? RETURNING cancel_requested",
         (status.value, wake_at, now_us(), run_id),
     )
+    if row is not None and row[0]:
+        _resume(tx, [run_id])
+        return
     if status is not Status.WAITING:
         return
     signal = tx.one(
@@ -250,6 +254,45 @@ def suspend(tx: Tx, run_id: str, status: Status, wake_at: int | None, child: str
     )
     if signal or ended:
         wake(tx, run_id)
+
+
+def request_cancel(tx: Tx, run_id: str) -> list[str]:
+    """Ask a run and its live descendants to stop; returns their ids.
+
+    Parked runs are made runnable at once, so a cancel does not wait for a timer; a failed
+    run is reopened so that the compensations it has not completed run (its failed step
+    is not run again)."""
+    ids, frontier = [], [run_id]
+    while frontier:
+        current = frontier.pop()
+        ids.append(current)
+        rows = tx.execute(
+            f"SELECT run_id FROM workflow_runs WHERE parent_run = ?"
+            f" AND status IN ({','.join('?' * len(LIVE))})",
+            (current, *LIVE),
+        )
+        frontier.extend(r[0] for r in rows)
+    tx.executemany(
+        "UPDATE workflow_runs SET cancel_requested = 1 WHERE run_id = ?", [(i,) for i in ids]
+    )
+    tx.execute(
+        "UPDATE workflow_runs SET flagged = 0, error_json = NULL, owner = NULL,"
+        " lease_until = NULL WHERE run_id = ? AND status = 'failed'",
+        (run_id,),
+    )
+    _resume(tx, ids, also=("failed",))
+    return ids
+
+
+def _resume(tx: Tx, run_ids: Sequence[str], also: tuple[str, ...] = ()) -> None:
+    """Make parked runs (and runs in ``also`` states) runnable now."""
+    states = ("sleeping", "waiting", *also)
+    marks = ",".join("?" * len(states))
+    tx.executemany(
+        "UPDATE workflow_runs SET status = 'pending', wake_at = NULL, updated_at = ?"
+        f" WHERE run_id = ? AND status IN ({marks})",
+        [(now_us(), run_id, *states) for run_id in run_ids],
+    )
 
 
 def claim(tx: Tx, owner: str, lease_until: int, limit: int) -> list[Run]:

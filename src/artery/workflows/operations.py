@@ -126,15 +126,18 @@ class Workflows:
         self._nudge()
 
     async def cancel(self, run_id: str) -> None:
-        """Ask a run to stop; it runs its compensations and ends ``cancelled``."""
+        """Ask a run and its children to stop; each runs its compensations and ends
+        ``cancelled``. A failed run can be cancelled too: the compensations it has not
+        completed run (a failing one fails it again, flagged)."""
         run = await self.get(run_id)
-        if run.status in TERMINAL:
+        if run.status in TERMINAL and run.status is not Status.FAILED:
             raise Conflict(
                 f"run {run_id!r} already ended {run.status.value}", fix="nothing to cancel"
             )
-        await self.store.write(lambda tx: _request_cancel(tx, run_id))
+        cancelled = await self.store.write(lambda tx: history.request_cancel(tx, run_id))
         if self.engine is not None:
-            self.engine.interrupt(run_id)
+            for each in cancelled:
+                self.engine.interrupt(each)
         self._nudge()
 
     async def retry(self, run_id: str) -> None:
@@ -177,15 +180,6 @@ class Workflows:
     def _nudge(self) -> None:
         if self.engine is not None:
             self.engine.nudge()
-
-
-def _request_cancel(tx: Tx, run_id: str) -> None:
-    tx.execute(
-        "UPDATE workflow_runs SET cancel_requested = 1, wake_at = NULL,"
-        " status = CASE WHEN status IN ('sleeping', 'waiting') THEN 'pending' ELSE status END"
-        " WHERE run_id = ?",
-        (run_id,),
-    )
 
 
 def _reopen(tx: Tx, run_id: str) -> None:

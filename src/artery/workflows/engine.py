@@ -147,41 +147,51 @@ class WorkflowEngine:
     # -- claiming ----------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        """Never dies: a failing iteration is logged once per streak, marks the process
+        unhealthy, and is retried after a backoff (runs wait, they are not lost)."""
+        guard = self.app.health.guard("workflow claims", log)
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await self._wakeup.wait()
             self._wakeup.clear()
-            room = self.concurrency - len(self.running)
-            if room <= 0:
-                continue
             try:
-                if not await self.app.store.read(_anything_runnable):
-                    continue
-                runs = await self.app.store.write(
-                    functools.partial(
-                        history.claim,
-                        owner=self.worker_id,
-                        lease_until=self.lease_until(),
-                        limit=room,
-                    )
-                )
-            except StoreUnavailable as exc:
-                log.warning("claiming paused: %s", exc.message)
+                runs = await self._claim()
+            except Exception as exc:
+                await guard.failed(exc)
                 continue
+            guard.ok()
             for run in runs:
                 self._spawn(run)
 
+    async def _claim(self) -> list[Run]:
+        room = self.concurrency - len(self.running)
+        if room <= 0 or not await self.app.store.read(_anything_runnable):
+            return []
+        return await self.app.store.write(
+            functools.partial(
+                history.claim, owner=self.worker_id, lease_until=self.lease_until(), limit=room
+            )
+        )
+
     async def _renew_loop(self) -> None:
+        """Renews only the runs executing here: a run whose task died lets its lease lapse
+        and is claimed again, instead of being held forever by a live worker."""
+        guard = self.app.health.guard("workflow leases", log)
         while True:
             await asyncio.sleep(self.lease_ttl / 3)
+            renew = functools.partial(
+                history.renew,
+                owner=self.worker_id,
+                run_ids=list(self.running),
+                lease_until=self.lease_until(),
+            )
             try:
-                cancels = await self.app.store.write(
-                    lambda tx: history.renew(tx, self.worker_id, self.lease_until())
-                )
-            except StoreUnavailable as exc:
-                log.warning("lease renewal postponed: %s", exc.message)
+                cancels = await self.app.store.write(renew)
+            except Exception as exc:
+                await guard.failed(exc)
                 continue
+            guard.ok()
             for run_id in cancels:
                 self.interrupt(run_id)
 
@@ -217,7 +227,10 @@ class WorkflowEngine:
             raise
         except Exception as exc:  # a bug here must flag the run, not strand it
             log.exception("run %s failed inside the engine", run.run_id)
-            await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
+            try:
+                await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
+            except Exception:  # its lease lapses (it is not renewed) and it runs again
+                log.exception("run %s could not be flagged; it will be retried", run.run_id)
 
     async def _execute_run(self, run: Run, fresh: bool) -> None:
         workflow = self.workflows.get(run.workflow)

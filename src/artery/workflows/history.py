@@ -315,11 +315,12 @@ def claim(tx: Tx, owner: str, lease_until: int, limit: int) -> list[Run]:
     return runs
 
 
-def renew(tx: Tx, owner: str, lease_until: int) -> set[str]:
-    """Extend this worker's leases; returns the ids of its runs asked to cancel."""
-    tx.execute(
-        "UPDATE workflow_runs SET lease_until = ? WHERE owner = ? AND status = 'running'",
-        (lease_until, owner),
+def renew(tx: Tx, owner: str, run_ids: Sequence[str], lease_until: int) -> set[str]:
+    """Extend this worker's leases on ``run_ids``; returns those asked to cancel."""
+    tx.executemany(
+        "UPDATE workflow_runs SET lease_until = ? WHERE run_id = ? AND owner = ?"
+        " AND status = 'running'",
+        [(lease_until, run_id, owner) for run_id in run_ids],
     )
     rows = tx.execute(
         "SELECT run_id FROM workflow_runs WHERE owner = ? AND status = 'running'"

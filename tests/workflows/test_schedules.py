@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from workflow_helpers import make_app
 
-from artery import ConfigError, WorkflowContext
-from artery.workflows import Scheduler
+from artery import App, ConfigError, WorkflowContext
+from artery.workflows import Schedule, Scheduler
+from support import eventually
 
 
 async def test_sub_second_ticks_each_start_their_own_run(store_url: str) -> None:
@@ -55,4 +58,64 @@ def test_a_period_shorter_than_a_millisecond_is_refused() -> None:
 
         @app.schedule(every=0.0001)
         async def frantic(ctx: WorkflowContext, _: None) -> None:
+            return None
+
+
+async def test_a_schedule_whose_input_cannot_be_stored_does_not_stop_the_others(
+    store_url: str,
+) -> None:
+    app = make_app(store_url)
+
+    @app.schedule(every="200ms", name="good")
+    async def beat(ctx: WorkflowContext, _: None) -> None:
+        return None
+
+    # Declared behind validation's back, as an input mutated after declaration would be.
+    app.schedules.insert(0, Schedule("bad", "beat", every=0.2, input={"ids": {1, 2}}))
+    async with app.running():
+        await eventually(lambda: _runs_of(app, "good", at_least=3), "the good schedule to fire")
+        [failure] = app.health.failures()
+    assert failure.loop == "schedule bad"
+    assert "not JSON-serializable" in failure.error
+
+
+async def test_the_scheduler_survives_a_store_error_and_reports_it_meanwhile(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(store_url)
+
+    @app.schedule(every="200ms", name="beat")
+    async def beat(ctx: WorkflowContext, _: None) -> None:
+        return None
+
+    async with app.running():
+        write = app.store.write
+        disk = {"full": True}
+
+        async def full_disk_write(op: Callable[[Any], Any]) -> Any:
+            if disk["full"]:
+                raise OSError(28, "No space left on device")
+            return await write(op)
+
+        monkeypatch.setattr(app.store, "write", full_disk_write)
+        await eventually(
+            lambda: "schedule beat" in {f.loop for f in app.health.failures()},
+            "the schedule's failure to be reported",
+        )
+        disk["full"] = False
+        await eventually(lambda: _runs_of(app, "beat", at_least=2), "the schedule to fire again")
+        await eventually(lambda: app.health.healthy, "the process to recover")
+
+
+async def _runs_of(app: App, schedule: str, at_least: int) -> bool:
+    runs = await app.workflows.list(workflow="beat")
+    return len([r for r in runs if r.run_id.startswith(f"schedule:{schedule}:")]) >= at_least
+
+
+def test_a_schedule_input_that_cannot_be_stored_is_refused_when_declared() -> None:
+    app = make_app("sqlite:///unused.db")
+    with pytest.raises(ConfigError, match="schedule 'odd': its input is not JSON-serializable"):
+
+        @app.schedule(every="1m", name="odd", input={"ids": {1, 2}})
+        async def odd(ctx: WorkflowContext, _: None) -> None:
             return None

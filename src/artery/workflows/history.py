@@ -41,6 +41,15 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def storable(value: Any) -> bool:
+    """Whether ``value`` can be stored (as JSON): inputs, payloads and results must be."""
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
 def loads(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
 

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 
 from croniter import croniter
 
-from artery.errors import ArteryError, ConfigError
+from artery.errors import ConfigError
 from artery.store import Tx
 from artery.workflows.definition import Schedule
+from artery.workflows.history import storable
 
 if TYPE_CHECKING:
     from artery.app import App
@@ -41,6 +42,11 @@ def validate(schedule: Schedule) -> None:
         raise ConfigError(
             f"schedule {schedule.name!r}: {schedule.cron!r} is not a cron expression",
             fix="use five fields: minute hour day-of-month month day-of-week",
+        )
+    if not storable(schedule.input):
+        raise ConfigError(
+            f"schedule {schedule.name!r}: its input is not JSON-serializable",
+            fix="give it dicts, lists, strings, numbers, booleans or None",
         )
     if schedule.every is not None and schedule.every < MIN_PERIOD:
         raise ConfigError(
@@ -67,27 +73,37 @@ def ticks_between(schedule: Schedule, after: float, until: float) -> list[float]
 
 
 class Scheduler:
+    """Fires each schedule from a loop of its own, so one that keeps failing (an input that
+    cannot be stored, a store error) delays no other; a failing loop is logged once per
+    streak, backs off and reports the process unhealthy until it fires again."""
+
     def __init__(self, schedules: list[Schedule], interval: float = 0.5) -> None:
         self.schedules = schedules
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, app: App) -> None:
         self.app = app
-        self._task = asyncio.create_task(self._loop(), name="artery-scheduler")
+        self._tasks = [
+            asyncio.create_task(self._loop(s), name=f"artery-schedule-{s.name}")
+            for s in self.schedules
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
-    async def _loop(self) -> None:
+    async def _loop(self, schedule: Schedule) -> None:
+        guard = self.app.health.guard(f"schedule {schedule.name}", log)
         while True:
-            for schedule in self.schedules:
-                try:
-                    await self.fire_due(schedule, time.time())
-                except ArteryError as exc:
-                    log.warning("schedule %s postponed: %s", schedule.name, exc.message)
+            try:
+                await self.fire_due(schedule, time.time())
+            except Exception as exc:
+                await guard.failed(exc)
+                continue
+            guard.ok()
             await asyncio.sleep(self.interval)
 
     async def fire_due(self, schedule: Schedule, now: float) -> list[str]:

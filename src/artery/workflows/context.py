@@ -238,17 +238,7 @@ class WorkflowContext:
             self._check_cancel()
             at = wake_at()
             await self._save(
-                StepRecord(
-                    position,
-                    "sleep",
-                    "sleep",
-                    "completed",
-                    {"wake_at": at},
-                    None,
-                    1,
-                    now_us(),
-                    now_us(),
-                )
+                StepRecord.instant(position, "sleep", "sleep", "completed", {"wake_at": at})
             )
         else:
             at = int(recorded.result["wake_at"])
@@ -278,13 +268,15 @@ class WorkflowContext:
             deadline = None if timeout is None else now_us() + int(seconds(timeout) * 1e6)
         else:
             deadline = recorded.result.get("deadline")
-        outcome = await self.engine.write(
-            lambda tx: _take_or_wait(tx, self.run_id, position, name, deadline, recorded is None)
+        outcome, payload = await self.engine.write(
+            lambda tx: history.take_or_wait(
+                tx, self.run_id, position, name, deadline, recorded is None
+            )
         )
         if outcome == "timed_out":
             raise SignalTimeout(f"signal {name!r} did not come in time", fix="send it sooner")
-        if outcome != "waiting":
-            return outcome[1]
+        if outcome == "signal":
+            return payload
         self._suspend(Status.WAITING, deadline)
 
     # -- children and events -----------------------------------------------------------
@@ -307,19 +299,8 @@ class WorkflowContext:
             self._suspend(Status.WAITING, None, child=child_id)
         status = "completed" if child.status is Status.COMPLETED else "failed"
         error = child.error or {"type": "artery.workflow", "message": f"child {child.status}"}
-        await self._save(
-            StepRecord(
-                position,
-                "child",
-                name,
-                status,
-                child.result,
-                None if status == "completed" else error,
-                1,
-                now_us(),
-                now_us(),
-            )
-        )
+        failure = None if status == "completed" else error
+        await self._save(StepRecord.instant(position, "child", name, status, child.result, failure))
         if status == "failed":
             raise WorkflowError(child_id, child.status.value, error)
         return child.result
@@ -336,16 +317,8 @@ class WorkflowContext:
         attrs.setdefault("correlation_id", self.run_id)
         event = await self.engine.app.publish(contract, data, **attrs)
         await self._save(
-            StepRecord(
-                position,
-                "publish",
-                topic,
-                "completed",
-                {"id": event.id, "offset": event.offset},
-                None,
-                1,
-                now_us(),
-                now_us(),
+            StepRecord.instant(
+                position, "publish", topic, "completed", {"id": event.id, "offset": event.offset}
             )
         )
         return event.id
@@ -384,9 +357,7 @@ class WorkflowContext:
         if recorded is not None:
             return recorded.result
         value = make()
-        await self._save(
-            StepRecord(position, kind, kind, "completed", value, None, 1, now_us(), now_us())
-        )
+        await self._save(StepRecord.instant(position, kind, kind, "completed", value))
         return value
 
     async def _save(self, record: StepRecord) -> None:
@@ -423,38 +394,3 @@ def json_roundtrip(value: Any, producer: str) -> Any:
             f" it is not JSON-serializable ({exc})",
             fix="return dicts, lists, strings, numbers, booleans or None",
         ) from None
-
-
-def _take_or_wait(
-    tx: Any, run_id: str, position: int, name: str, deadline: int | None, first: bool
-) -> Any:
-    """One transaction: consume a waiting signal, or time out, or record the wait."""
-    found, payload = history.take_signal(tx, run_id, name)
-    stamp = now_us()
-    if found:
-        history.record_step(
-            tx,
-            run_id,
-            StepRecord(
-                position, "signal", name, "completed", {"payload": payload}, None, 1, stamp, stamp
-            ),
-        )
-        return ("signal", payload)
-    if deadline is not None and stamp >= deadline:
-        history.record_step(
-            tx,
-            run_id,
-            StepRecord(
-                position, "signal", name, "timed_out", {"deadline": deadline}, None, 1, stamp, stamp
-            ),
-        )
-        return "timed_out"
-    if first:
-        history.record_step(
-            tx,
-            run_id,
-            StepRecord(
-                position, "signal", name, "waiting", {"deadline": deadline}, None, 1, stamp, stamp
-            ),
-        )
-    return "waiting"

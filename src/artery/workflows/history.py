@@ -84,6 +84,20 @@ class StepRecord:
     started_at: int = 0
     finished_at: int = 0
 
+    @classmethod
+    def instant(
+        cls,
+        position: int,
+        kind: str,
+        name: str,
+        status: str,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> StepRecord:
+        """A record of something that takes no time: a timer set, a signal taken, a publish."""
+        stamp = now_us()
+        return cls(position, kind, name, status, result, error, 1, stamp, stamp)
+
 
 _RUN_COLUMNS = (
     "run_id, workflow, status, input_json, result_json, error_json, parent_run, started_by,"
@@ -358,6 +372,26 @@ def take_signal(tx: Tx, run_id: str, name: str) -> tuple[bool, Any]:
         return False, None
     tx.execute("UPDATE workflow_signals SET consumed_at = ? WHERE id = ?", (now_us(), row[0]))
     return True, loads(row[1])
+
+
+def take_or_wait(
+    tx: Tx, run_id: str, position: int, name: str, deadline: int | None, first: bool
+) -> tuple[str, Any]:
+    """Consume the awaited signal, or time out, or record the wait (the record is what a
+    signal sent later looks for to wake the run): ``(outcome, payload)``."""
+    found, payload = take_signal(tx, run_id, name)
+    if found:
+        step = StepRecord.instant(position, "signal", name, "completed", {"payload": payload})
+        record_step(tx, run_id, step)
+        return "signal", payload
+    if deadline is not None and now_us() >= deadline:
+        step = StepRecord.instant(position, "signal", name, "timed_out", {"deadline": deadline})
+        record_step(tx, run_id, step)
+        return "timed_out", None
+    if first:
+        step = StepRecord.instant(position, "signal", name, "waiting", {"deadline": deadline})
+        record_step(tx, run_id, step)
+    return "waiting", None
 
 
 def add_patch(tx: Tx, run_id: str, patches: Sequence[str]) -> None:

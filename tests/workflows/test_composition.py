@@ -272,3 +272,22 @@ async def _status_is(app: App, run_id: str, status: Status) -> bool:
         return (await app.workflows.get(run_id)).status is status
     except NotFound:
         return False
+
+
+async def test_child_input_that_cannot_be_stored_fails_the_parent_with_a_clear_error(
+    store_url: str,
+) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def kid(ctx: WorkflowContext, _: object) -> None:
+        return None
+
+    @app.workflow()
+    async def parent(ctx: WorkflowContext, _: None) -> None:
+        await ctx.child("kid", {"ids": {1, 2}})
+
+    async with app.running():
+        with pytest.raises(WorkflowError) as info:
+            await (await app.start_workflow("parent")).result(timeout=10)
+    assert "the input of child workflow 'kid' is not JSON-serializable" in info.value.message

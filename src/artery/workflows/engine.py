@@ -14,12 +14,12 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from artery.delivery.attempts import AttemptError
 from artery.delivery.leases import new_worker_id
-from artery.errors import Cancelled, ConfigError, NonDeterminism, StoreUnavailable
+from artery.errors import ArteryError, Cancelled, ConfigError, NonDeterminism, StoreUnavailable
 from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history
@@ -66,6 +66,7 @@ class WorkflowEngine:
     async def start(self, app: App) -> None:
         self.app = app
         self._stopping = False
+        self._checkpoints = app.health.guard("workflow checkpoints", log)
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="artery-workflow-claims"),
             asyncio.create_task(self._renew_loop(), name="artery-workflow-leases"),
@@ -91,11 +92,24 @@ class WorkflowEngine:
     # -- store access ------------------------------------------------------------------
 
     async def write(self, op: Callable[[Tx], T]) -> T:
-        """Checkpoints wait out store outages: a run pauses, it does not fail."""
-        return await riding_out(self.app.store.write, op, giving_up=self._is_stopping)
+        """Checkpoints wait out store outages: a run pauses, it does not fail. Any other
+        store error (a full disk) unwinds the run as ``CheckpointFailed``."""
+        return await self._checkpoint(self.app.store.write, op)
 
     async def read(self, op: Callable[[Tx], T]) -> T:
-        return await riding_out(self.app.store.read, op, giving_up=self._is_stopping)
+        return await self._checkpoint(self.app.store.read, op)
+
+    async def _checkpoint(
+        self, call: Callable[[Callable[[Tx], T]], Awaitable[T]], op: Callable[[Tx], T]
+    ) -> T:
+        try:
+            result = await riding_out(call, op, giving_up=self._is_stopping)
+        except ArteryError:
+            raise
+        except Exception as exc:
+            raise CheckpointFailed(exc) from exc
+        self._checkpoints.ok()
+        return result
 
     def _is_stopping(self) -> bool:
         return self._stopping
@@ -221,16 +235,20 @@ class WorkflowEngine:
     # -- executing ---------------------------------------------------------------------
 
     async def _execute(self, run: Run, fresh: bool = False) -> None:
+        """Run it; if the store fails it, leave it: the lease lapses (only runs executing
+        here are renewed) and it resumes from its last checkpoint, claimed again."""
         try:
             await self._execute_run(run, fresh)
         except (asyncio.CancelledError, StoreUnavailable):
             raise
+        except CheckpointFailed as failed:
+            await self._checkpoints.failed(failed.cause)
         except Exception as exc:  # a bug here must flag the run, not strand it
             log.exception("run %s failed inside the engine", run.run_id)
             try:
                 await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
-            except Exception:  # its lease lapses (it is not renewed) and it runs again
-                log.exception("run %s could not be flagged; it will be retried", run.run_id)
+            except CheckpointFailed as failed:
+                await self._checkpoints.failed(failed.cause)
 
     async def _execute_run(self, run: Run, fresh: bool) -> None:
         workflow = self.workflows.get(run.workflow)
@@ -336,6 +354,17 @@ class WorkflowEngine:
             future.set_result(run)
         if run.parent_run:
             self._wakeup.set()
+
+
+class CheckpointFailed(BaseException):
+    """The store refused a checkpoint for a reason other than an outage (a full disk, a
+    read-only file system). Not the workflow's failure: it unwinds the code (a
+    ``BaseException``, so ``except Exception`` cannot swallow it) without compensating,
+    and the run resumes from its last checkpoint later."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
 
 
 def _anything_runnable(tx: Tx) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from artery.errors import ConfigError
 from artery.store import Tx
 
 
@@ -41,13 +42,16 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def storable(value: Any) -> bool:
-    """Whether ``value`` can be stored (as JSON): inputs, payloads and results must be."""
+def require_storable(value: Any, what: str) -> None:
+    """Refuse, before any write, a value that cannot be stored (as JSON): inputs and
+    payloads must be, and a write failing on one would fail its whole transaction."""
     try:
         orjson.dumps(value)
     except TypeError:
-        return False
-    return True
+        raise ConfigError(
+            f"{what} is not JSON-serializable, so it cannot be stored",
+            fix="pass dicts, lists, strings, numbers, booleans or None",
+        ) from None
 
 
 def loads(text: str | None) -> Any:

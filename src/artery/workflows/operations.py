@@ -74,7 +74,7 @@ class Workflows:
                 f"no workflow named {name!r}",
                 fix=f"declare it with @app.workflow; known: {sorted(self.app.workflows_declared)}",
             )
-        _require_storable(input, f"the input of workflow {name!r}")
+        history.require_storable(input, f"the input of workflow {name!r}")
         if workflow.input_subject is not None:
             version = await self.app.registry.get(workflow.input_subject)
             self.app.registry.validate(version, input)
@@ -123,7 +123,7 @@ class Workflows:
                 f"run {run_id!r} is {run.status.value}; it takes no more signals",
                 fix="signal a run that is still going (artery workflows list)",
             )
-        _require_storable(payload, f"the payload of signal {name!r}")
+        history.require_storable(payload, f"the payload of signal {name!r}")
         await self.store.write(lambda tx: history.add_signal(tx, run_id, name, payload))
         self._nudge()
 
@@ -182,14 +182,6 @@ class Workflows:
     def _nudge(self) -> None:
         if self.engine is not None:
             self.engine.nudge()
-
-
-def _require_storable(value: Any, what: str) -> None:
-    if not history.storable(value):
-        raise ConfigError(
-            f"{what} is not JSON-serializable, so it cannot be stored",
-            fix="pass dicts, lists, strings, numbers, booleans or None",
-        )
 
 
 def _reopen(tx: Tx, run_id: str) -> None:

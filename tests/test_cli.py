@@ -6,11 +6,14 @@ input, 3 store unavailable. Errors are one line ``error: <message> (<fix>)`` on 
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +240,7 @@ def test_topics_create_list_and_describe(url: str, work: Path) -> None:
     row = next(line for line in ok(url, "topics", "list").stdout.splitlines() if "orders" in line)
     assert "2" in row and "count 100" in row
     ok(url, "publish", "orders", '{"id": "o-1", "total": 1}', "--key", "k")
-    ok(url, "groups", "reset", "billing", "orders", "--to", "earliest")
+    ok(url, "groups", "reset", "billing", "orders", "--to", "earliest", "--create")
     described = ok(url, "topics", "describe", "orders").stdout
     assert "billing" in described
     lags = [cells(line)[-1] for line in described.splitlines() if "billing" in line]
@@ -253,6 +256,29 @@ def test_bad_retention_age_is_exit_2(orders: str) -> None:
     options = ("--contract", "orders", "--retention-age", "soon")
     result = cli(orders, "topics", "create", "t2", *options)
     assert_clean_error(result, 2, "soon")
+
+
+def test_topics_create_refuses_zero_partitions_instead_of_using_the_default(orders: str) -> None:
+    result = cli(orders, "topics", "create", "t0", "--contract", "orders", "--partitions", "0")
+    assert_clean_error(result, 2, "0 partitions", "between 1 and 4096")
+    assert "t0" not in ok(orders, "topics", "list").stdout
+
+
+def test_topics_create_refuses_a_retention_that_would_delete_everything(orders: str) -> None:
+    for option, value in (("--retention-count", "-5"), ("--retention-count", "0")):
+        result = cli(orders, "topics", "create", "t1", "--contract", "orders", option, value)
+        assert_clean_error(result, 2, "retention count", "at least 1")
+    result = cli(orders, "topics", "create", "t1", "--contract", "orders", "--retention-age", "0s")
+    assert_clean_error(result, 2, "retention age", "more than zero")
+    assert "t1" not in ok(orders, "topics", "list").stdout
+
+
+def test_groups_reset_refuses_an_unknown_group_unless_asked_to_create_it(orders: str) -> None:
+    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest", "--create")
+    typo = cli(orders, "groups", "reset", "biling", "orders", "--to", "earliest")
+    assert_clean_error(typo, 2, "group 'biling' has no position", "artery groups list", "--create")
+    assert "biling" not in ok(orders, "groups", "list").stdout
+    ok(orders, "groups", "reset", "billing", "orders", "--to", "earliest")
 
 
 def test_unknown_topic_is_exit_2_with_fix(url: str) -> None:
@@ -305,6 +331,31 @@ def test_publish_file_is_one_atomic_batch(orders: str, work: Path) -> None:
     published = ok(orders, "publish", "orders", "--file", "batch.jsonl", "--key", "same")
     assert published.stdout.count("published orders") == 3
     assert [e["data"]["id"] for e in tail_lines(orders, "--from-beginning")] == ["a", "b", "c"]
+
+
+def test_publish_of_data_json_cannot_hold_is_exit_2_naming_the_line(
+    orders: str, work: Path
+) -> None:
+    deep = '{"id": "a", "total": 1, "deep": ' + "[" * 300 + "]" * 300 + "}"
+    (work / "deep.jsonl").write_text('{"id": "ok", "total": 1}\n' + deep + "\n")
+    result = cli(orders, "publish", "orders", "--file", "deep.jsonl")
+    assert_clean_error(result, 2, "deep.jsonl line 2", "nested deeper than 254 levels")
+    assert tail_lines(orders, "--from-beginning") == []
+
+
+def test_json_input_json_cannot_store_is_exit_2_for_every_command(url: str) -> None:
+    deep = "[" * 300 + "]" * 300
+    result = cli(url, "workflows", "signal", "r-1", "go", "--data", deep)
+    assert_clean_error(result, 2, "--data argument", "nested deeper than 254 levels")
+
+
+def test_publish_over_max_event_size_is_exit_2_with_the_setting_to_raise(
+    orders: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARTERY_MAX_EVENT_SIZE", "2000")
+    payload = '{"id": "%s", "total": 1}' % ("x" * 3000)
+    assert_clean_error(cli(orders, "publish", "orders", payload), 2, "ARTERY_MAX_EVENT_SIZE")
+    assert tail_lines(orders, "--from-beginning") == []
 
 
 def test_publish_with_same_idempotency_key_stores_once(orders: str) -> None:
@@ -364,7 +415,7 @@ def positions(url: str, group: str) -> dict[int, tuple[int, int, int]]:
 def test_groups_reset_to_offset_replays(orders: str) -> None:
     for n in range(4):
         ok(orders, "publish", "orders", json.dumps({"id": f"o{n}", "total": n}), "--key", "one")
-    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest")
+    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest", "--create")
     (partition,) = [p for p, (_, nxt, _) in positions(orders, "billing").items() if nxt]
     assert positions(orders, "billing")[partition] == (4, 4, 0)
     ok(orders, "groups", "reset", "billing", "orders", "--to-offset", "1")
@@ -373,7 +424,7 @@ def test_groups_reset_to_offset_replays(orders: str) -> None:
 
 def test_groups_reset_to_time_and_earliest(orders: str) -> None:
     ok(orders, "publish", "orders", '{"id": "o", "total": 1}', "--key", "one")
-    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest")
+    ok(orders, "groups", "reset", "billing", "orders", "--to", "latest", "--create")
     ok(orders, "groups", "reset", "billing", "orders", "--to-time", "2000-01-01T00:00:00Z")
     assert sum(lag for _, _, lag in positions(orders, "billing").values()) == 1
     ok(orders, "groups", "reset", "billing", "orders", "--to-time", "2999-01-01T00:00:00+02:00")
@@ -394,6 +445,53 @@ def test_groups_reset_needs_one_valid_target(orders: str) -> None:
 # -- settings, store, doctor ----------------------------------------------------------------
 
 
+HUGE = str(2**64)
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("tail", "orders", "--limit", HUGE), "--limit"),
+        (("tail", "orders", "--partition", HUGE), "--partition"),
+        (("groups", "reset", "g", "orders", "--to-offset", HUGE, "--create"), "--to-offset"),
+        (
+            ("topics", "create", "t", "--contract", "orders", "--retention-count", HUGE),
+            "--retention-count",
+        ),
+        (("contracts", "show", "orders", "--version", HUGE), "--version"),
+        (("dlq", "show", HUGE), "ID"),
+        (("dlq", "redrive", "1", HUGE), "ID"),
+        (("dlq", "list", "--limit", HUGE), "--limit"),
+        (("workflows", "list", "--limit", HUGE), "--limit"),
+    ],
+)
+def test_numbers_beyond_what_the_store_holds_are_exit_2_naming_the_option(
+    orders: str, args: tuple[str, ...], option: str
+) -> None:
+    result = cli(orders, *args)
+    assert result.exit_code == 2, result.output
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )
+    assert option in result.stderr and "9223372036854775807" in result.stderr
+
+
+def test_help_page_names_arguments_and_types_without_placeholders() -> None:
+    page = ok(None, "topics", "create", "--help").stdout
+    assert "Usage: artery topics create [OPTIONS] NAME" in page
+    partitions = next(line for line in page.splitlines() if "--partitions" in line)
+    assert "INTEGER" in partitions.split() and "default: settings.partitions" in partitions
+    assert "{name}" not in page and "<bool>" not in page and "<int>" not in page
+
+
+def test_version_comes_from_the_installed_package_metadata() -> None:
+    import artery
+
+    installed = importlib.metadata.version("artery")
+    assert artery.__version__ == installed
+    assert ok(None, "--version").stdout.strip() == f"artery {installed}"
+
+
 def test_store_comes_from_artery_store_env(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARTERY_STORE", f"sqlite:///{work}/from-env.db")
     ok(None, "contracts", "list")
@@ -407,6 +505,62 @@ def test_bad_artery_toml_is_exit_2(work: Path) -> None:
 
 def test_unknown_store_scheme_is_exit_2(work: Path) -> None:
     assert_clean_error(cli("mysql://db/x", "topics", "list"), 2, "mysql", "sqlite:///")
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        "mysql://user:s3cret@db.example.com/shop",
+        "sqlite://user:s3cret@host/artery.db",
+        "postgres:/user:s3cret@host/db",
+        "postgresql://user:s3cret@127.0.0.1:5432/test?bogus=1",
+        "postgresql://user@127.0.0.1:5432/test?password=s3cret&bogus=1",
+        "mysql://db.example.com/shop?user=me&Password=s3cret",
+    ],
+)
+def test_store_url_password_never_reaches_an_error(work: Path, store: str) -> None:
+    result = cli(store, "contracts", "list")
+    assert_clean_error(result, 2, "***")
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize(("query", "named"), [("bogus=1", '"bogus"'), ("sslmode=wrong", "sslmode")])
+def test_invalid_postgresql_uri_option_is_exit_2_not_unreachable(
+    work: Path, query: str, named: str
+) -> None:
+    result = cli(f"postgresql://postgres@127.0.0.1:5432/test?{query}", "contracts", "list")
+    assert_clean_error(result, 2, named)
+    assert "unreachable" not in result.stderr
+
+
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """Make ``path`` read-only even for root (tests run as root, which ignores modes):
+    ``chattr +i`` makes the kernel refuse every write, as a read-only file, directory or
+    mount would."""
+    try:
+        subprocess.run(["chattr", "+i", str(path)], check=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot make {path} immutable with chattr +i: {exc}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True, timeout=10)
+
+
+@pytest.mark.parametrize("read_only", ["file", "directory"])
+def test_read_only_sqlite_store_is_named_read_only_and_still_readable(
+    orders: str, work: Path, read_only: str
+) -> None:
+    ok(orders, "publish", "orders", '{"id": "o-1", "total": 1}')
+    target = work / "a.db" if read_only == "file" else work
+    with immutable(target):
+        assert "orders" in ok(orders, "contracts", "list").stdout
+        assert [e["data"]["id"] for e in tail_lines(orders, "--from-beginning")] == ["o-1"]
+        refused = cli(orders, "publish", "orders", '{"id": "o-2", "total": 2}')
+        assert_clean_error(refused, 2, "read-only", f"{read_only} {str(target)!r}")
+        assert "unreachable" not in refused.stderr
+    assert len(tail_lines(orders, "--from-beginning")) == 1
 
 
 def test_unreachable_store_is_exit_3(work: Path) -> None:

@@ -3,6 +3,9 @@
 Everything a user writes is importable from here; the modules behind it may change.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _installed_version
+
 from artery.app import App, Contract
 from artery.config import Settings
 from artery.contracts import Compatibility
@@ -38,6 +41,12 @@ from artery.errors import (
 from artery.log import Retention
 from artery.workflows import WorkflowContext, WorkflowHandle, current_step
 
+try:
+    # From the installed distribution, so a bug report names the release actually running.
+    __version__ = _installed_version("artery")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "App",
     "ArteryError",
@@ -71,5 +80,6 @@ __all__ = [
     "WorkflowContext",
     "WorkflowError",
     "WorkflowHandle",
+    "__version__",
     "current_step",
 ]

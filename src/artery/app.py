@@ -291,7 +291,10 @@ class App:
         )
         self._registry = Registry(self._store)
         self._log = EventLog(
-            StoreLog(self._store), self._registry, dedupe_window=self.settings.dedupe_window
+            StoreLog(self._store),
+            self._registry,
+            dedupe_window=self.settings.dedupe_window,
+            max_event_size=self.settings.max_event_size,
         )
         try:
             for declared in self.contracts.values():
@@ -338,7 +341,9 @@ class App:
         await self.log.create_topic(
             declared.topic,
             declared.subject,
-            partitions=declared.partitions or self.settings.partitions,
+            partitions=(
+                self.settings.partitions if declared.partitions is None else declared.partitions
+            ),
             retention=declared.retention,
         )
 
@@ -396,11 +401,19 @@ class App:
         With ``idempotency_key``, publishing the same key again within the dedupe window
         returns the event stored the first time instead of storing a second one."""
         topic = target.topic if isinstance(target, Contract) else _topic_of(self, target)
-        (stored,) = await self.log.append(topic, [self.event(target, data, **attrs)])
+        event = self.event(target, data, **attrs)
+        carried = (await self.log.topic(topic)).subject
+        if event.type != carried:  # named by its topic: the event follows the topic's contract
+            event = dataclasses.replace(event, type=carried)
+        (stored,) = await self.log.append(topic, [event])
         return stored
 
     async def publish_many(self, target: Contract | str, events: Sequence[Event]) -> list[Event]:
-        """Append a batch atomically: every event is stored, or (one invalid) none is."""
+        """Append a batch atomically: every event is stored, or (one invalid) none is.
+
+        Each event's ``type`` must be the contract the topic carries (``app.event`` builds
+        them so); a mismatch is refused rather than stored under a contract it does not
+        claim."""
         topic = target.topic if isinstance(target, Contract) else _topic_of(self, target)
         return await self.log.append(topic, events)
 

@@ -20,6 +20,14 @@ class Settings:
     partitions: int = 8
     dedupe_window: float = 24 * 3600.0
     retention_interval: float = 60.0
+    max_event_size: int = 1024 * 1024  # bytes of an event's stored CloudEvents JSON
+
+    def __post_init__(self) -> None:
+        if self.max_event_size < 1:
+            raise ConfigError(
+                f"max_event_size {self.max_event_size} is not a positive number of bytes",
+                fix="set ARTERY_MAX_EVENT_SIZE to e.g. 1048576 (1 MiB)",
+            )
 
     @classmethod
     def load(cls, path: str | Path = "artery.toml", **overrides: Any) -> Settings:

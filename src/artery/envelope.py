@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, unquote
 
 import orjson
 
@@ -24,6 +25,9 @@ JSON = "application/json"
 EXTENSIONS = ("partitionkey", "idempotencykey", "correlationid", "traceparent")
 _OPTIONAL = ("subject", "dataschema", *EXTENSIONS)
 _REQUIRED = ("id", "source", "type", "specversion")
+MAX_DEPTH = 254  # orjson's nesting limit when encoding
+# HTTP binding 1.0.2, 3.1.3.2: printable ASCII stays as is, except space, '"' and '%'
+_HEADER_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in '"%')
 
 
 def now() -> datetime:
@@ -95,7 +99,7 @@ class Event:
         return out
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_cloudevent())
+        return encode_json(self.to_cloudevent(), "event")
 
     @classmethod
     def from_cloudevent(cls, obj: Mapping[str, Any]) -> Event:
@@ -145,14 +149,14 @@ class Event:
         headers = {"content-type": self.datacontenttype}
         for name, value in self.to_cloudevent().items():
             if name not in ("data", "datacontenttype"):
-                headers[f"ce-{name}"] = str(value)
-        body = b"" if self.data is None else orjson.dumps(self.data)
+                headers[f"ce-{name}"] = quote(str(value), safe=_HEADER_SAFE)
+        body = b"" if self.data is None else encode_json(self.data, "event data")
         return headers, body
 
     @classmethod
     def from_http_binary(cls, headers: Mapping[str, str], body: bytes) -> Event:
         attrs: dict[str, Any] = {
-            key.lower()[3:]: value
+            key.lower()[3:]: _header_value(key, value)
             for key, value in headers.items()
             if key.lower().startswith("ce-")
         }
@@ -169,6 +173,37 @@ class Event:
             except orjson.JSONDecodeError as exc:
                 raise InvalidEvent(f"malformed JSON body: {exc}", fix="send valid JSON") from None
         return cls.from_cloudevent(attrs)
+
+
+def encode_json(value: Any, what: str) -> bytes:
+    """JSON bytes of ``value``, or ``InvalidEvent`` naming why JSON cannot hold it.
+
+    orjson refuses sets, integers beyond 64 bits and nesting deeper than 254 levels with a
+    bare ``TypeError``; callers get the reason and the fix instead. The reason names types,
+    never values, so personal data cannot leak into the message."""
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        reason = str(exc)
+        if "recursion" in reason.lower():
+            reason = f"nested deeper than {MAX_DEPTH} levels"
+        raise InvalidEvent(
+            f"{what} cannot be encoded as JSON: {reason}",
+            fix="send JSON values only (objects with text keys, arrays, text, numbers within"
+            f" 64 bits, true/false/null), nested at most {MAX_DEPTH} levels",
+        ) from None
+
+
+def _header_value(key: str, value: str) -> str:
+    """Percent-decode a ``ce-*`` header (HTTP binding 1.0.2, 3.1.3.2); the decoded bytes
+    must be UTF-8."""
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidEvent(
+            f"header {key.lower()} is not UTF-8 once percent-decoded",
+            fix="percent-encode the UTF-8 bytes of the attribute value",
+        ) from None
 
 
 def parse_time(value: Any) -> datetime:

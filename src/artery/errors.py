@@ -8,7 +8,7 @@ values (they may be personal data).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -39,6 +39,14 @@ class StoreUnavailable(ArteryError):
     code = "artery.store-unavailable"
     http_status = 503
     exit_status = 3
+
+
+class StoreReadOnly(ArteryError):
+    """The store can be read but not written (a read-only file, directory or mount)."""
+
+    code = "artery.store-read-only"
+    http_status = 503
+    exit_status = 2
 
 
 class NotFound(ArteryError):
@@ -105,6 +113,32 @@ class ContractViolation(ArteryError):
             f"data violates contract {subject!r} v{version}: {listing}",
             fix="correct the data, or register a contract version that allows it",
         )
+
+
+class BatchViolation(ContractViolation):
+    """Events of one batch that do not satisfy their contract, each listed by its index in
+    the batch, so a producer can fix all of them in one go."""
+
+    def __init__(
+        self, subject: str, version: int, failures: Mapping[int, Sequence[Violation]], total: int
+    ) -> None:
+        self.failures = {index: list(found) for index, found in sorted(failures.items())}
+        super().__init__(subject, version, [v for found in self.failures.values() for v in found])
+        listing = "; ".join(
+            f"event {index}: {v}" for index, found in self.failures.items() for v in found
+        )
+        self.message = (
+            f"{len(self.failures)} of {total} events violate contract {subject!r} v{version};"
+            f" none was stored: {listing}"
+        )
+        self.args = (f"{self.message} ({self.fix})",)
+
+
+class EventTooLarge(InvalidEvent):
+    """An event whose stored form exceeds ``Settings.max_event_size``."""
+
+    code = "artery.event-too-large"
+    http_status = 413
 
 
 class IncompatibleSchema(ArteryError):

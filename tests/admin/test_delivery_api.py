@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from artery import App, DeliveryContext, Event, Permanent, Retry
-from artery.admin.delivery import dead_letter_detail, redact
+from artery.admin.delivery import dead_letter_detail
 from artery.admin.server import AdminServer, admin_running, serve_admin
 from artery.delivery.breaker import BreakerPolicy, Breakers
 from artery.delivery.dead_letters import DeadLetters
@@ -158,6 +158,30 @@ async def test_purge_needs_confirmation_then_deletes_the_selection(running: Runn
     assert (await running.http.get("/dead-letters")).json() == []
 
 
+async def test_error_type_matches_the_type_exactly_never_the_message(running: Running) -> None:
+    async def count(error_type: str) -> int:
+        response = await running.http.get("/dead-letters", params={"error_type": error_type})
+        assert response.status_code == 200, response.text
+        return len(response.json())
+
+    assert await count("Permanent") == 3
+    assert await count("artery.delivery.retry.Permanent") == 3
+    # the message is "customer unknown to the ERP": a word of it is not an error type
+    assert await count("ERP") == 0
+    assert await count("permanent") == 0 and await count("retry.Permanent") == 0
+
+
+async def test_error_type_wildcards_cannot_widen_a_purge(running: Running) -> None:
+    for pattern in ("%", "_%", "Perm%"):
+        purge = {"error_type": pattern, "confirm": True}
+        refused = await running.http.post("/dead-letters/purge", json=purge)
+        body = assert_problem(refused, 400, "artery.config")
+        assert "error type" in body["detail"] and "ValueError" in body["fix"]
+        listing = await running.http.get("/dead-letters", params={"error_type": pattern})
+        assert_problem(listing, 400, "artery.config")
+    assert len((await running.http.get("/dead-letters")).json()) == 3
+
+
 async def test_consumers_report_lag_retries_and_dead_letters(running: Running) -> None:
     await eventually(lambda: _caught_up(running.app), "offsets committed past the dead letters")
     (consumer,) = (await running.http.get("/consumers")).json()
@@ -204,6 +228,15 @@ async def test_unknown_dead_letter_is_a_404_problem(idle: Running) -> None:
         body = assert_problem(await idle.http.get(f"/dead-letters/{missing}"), 404, None)
         assert body["type"] == "https://artery.dev/problems/artery.not-found"
         assert missing in body["detail"] and body["fix"]
+
+
+async def test_dead_letter_ids_beyond_what_the_store_holds_are_refused(idle: Running) -> None:
+    for missing in ("\u00b2", str(2**64), str(2**63)):
+        body = assert_problem(await idle.http.get(f"/dead-letters/{missing}"), 404, None)
+        assert body["type"] == "https://artery.dev/problems/artery.not-found"
+    for ids in ([2**64], [2**63], [-1]):
+        response = await idle.http.post("/dead-letters/redrive", json={"ids": ids})
+        assert "ids" in assert_problem(response, 400, "artery.config")["detail"]
 
 
 async def test_malformed_json_body_is_a_400_problem_naming_it(idle: Running) -> None:
@@ -277,37 +310,54 @@ async def test_busy_port_is_a_config_error(idle: Running) -> None:
             pass
 
 
-# -- redaction ----------------------------------------------------------------------------
+# -- redaction follows the topic's contract ---------------------------------------------
 
 
-def test_redact_replaces_sensitive_values_under_wildcards_and_keeps_the_input() -> None:
-    data = {"customer": {"email": "a@b", "name": "Al"}, "lines": [{"card": "1"}, {"card": "2"}]}
-    redacted, paths = redact(data, ["/customer/email", "/lines/*/card"])
-    assert redacted == {
-        "customer": {"email": "[redacted]", "name": "Al"},
-        "lines": [{"card": "[redacted]"}, {"card": "[redacted]"}],
-    }
-    assert paths == ["/customer/email", "/lines/0/card", "/lines/1/card"]
-    assert data["customer"]["email"] == "a@b"  # type: ignore[index]
+async def test_dead_letter_is_redacted_by_its_topics_contract_not_its_claimed_type(
+    sqlite_url: str,
+) -> None:
+    app = declare(sqlite_url, Partner(broken=True))
+    app.contract("loose", schema={"type": "object"})  # classifies nothing
+    async with app.running():
+        await app.publish("orders", {"n": 1, "email": EMAIL})
+        await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
+        (letter,) = await app.dead_letters.list()
+        claimed = dataclasses.replace(letter, event=dataclasses.replace(letter.event, type="loose"))
+        detail = await dead_letter_detail(app.log, claimed)
+    assert detail["event"]["data"]["email"] == "[redacted]"
+    assert EMAIL not in str(detail)
 
 
-def test_redact_replaces_a_whole_classified_object() -> None:
-    redacted, paths = redact({"billing": {"iban": "DE00", "bic": "X"}, "n": 1}, ["/billing"])
-    assert redacted == {"billing": "[redacted]", "n": 1} and paths == ["/billing"]
-
-
-def test_redact_without_sensitive_paths_changes_nothing() -> None:
-    assert redact({"a": [1, {"b": 2}]}, []) == ({"a": [1, {"b": 2}]}, [])
-
-
-async def test_event_of_an_unregistered_contract_has_all_data_redacted(sqlite_url: str) -> None:
+async def test_dead_letter_on_an_unknown_topic_has_all_data_redacted(sqlite_url: str) -> None:
     app = declare(sqlite_url, Partner(broken=True))
     async with app.running():
         await app.publish("orders", {"n": 1, "email": EMAIL})
         await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
         (letter,) = await app.dead_letters.list()
         stray = dataclasses.replace(
-            letter, event=dataclasses.replace(letter.event, type="never.registered")
+            letter, event=dataclasses.replace(letter.event, topic="never.created")
         )
-        detail = await dead_letter_detail(app.registry, stray)
+        detail = await dead_letter_detail(app.log, stray)
     assert detail["event"]["data"] == "[redacted]" and detail["redacted"] == [""]
+
+
+async def test_classified_values_in_a_handlers_error_message_are_scrubbed(
+    store_url: str,
+) -> None:
+    app = App("admin-test", store=store_url)
+    app.worker_options = dict(FAST)
+    orders = app.contract("orders", schema=ORDER, partitions=2)
+
+    @app.consumer(orders, group="erp", retry=Retry(attempts=1))
+    async def post_invoice(event: Event, ctx: DeliveryContext) -> None:
+        raise ValueError(f"ERP refused {event.data['email']} paying with {CARD}")
+
+    async with app.running(), admin_running(app) as server:
+        await app.publish("orders", {"n": 1, "email": EMAIL, "lines": [{"card": CARD}]})
+        await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
+        (letter,) = await app.dead_letters.list()
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            response = await http.get(f"/dead-letters/{letter.id}")
+    (error,) = response.json()["errors"]
+    assert error["message"] == "ERP refused [redacted] paying with [redacted]"
+    assert EMAIL not in response.text and CARD not in response.text

@@ -91,6 +91,17 @@ def declare(store_url: str, partner: Partner) -> App:
         await ctx.step(charge, request["amount"])
         return f"refunded {request['amount']}"
 
+    async def mail(email: str) -> dict[str, str]:
+        return {"sent_to": email}
+
+    async def bounce(email: str) -> None:
+        raise ConnectionError(f"mailbox {email} is full")
+
+    @app.workflow(input="refund.request")
+    async def notify(ctx: WorkflowContext, request: dict[str, Any]) -> None:
+        await ctx.step(mail, request["email"])
+        await ctx.step(bounce, request["email"])
+
     @app.workflow()
     async def settle(ctx: WorkflowContext, amount: int) -> int:
         result: int = await ctx.step(charge, amount)
@@ -148,6 +159,19 @@ async def test_run_started_over_http_completes_and_shows_timed_steps(served: Ser
         assert abs(step["started_at"] - time.time()) < 60, "times are seconds since the epoch"
     assert detail["compensations"] == []
     assert served.partner.charged == [40]
+
+
+async def test_detail_scrubs_classified_input_values_from_step_results_and_errors(
+    served: Served,
+) -> None:
+    run_id = await served.start("notify", {"amount": 1, "email": EMAIL})
+    detail = await served.reaches(run_id, "failed")
+    mailed, bounced = detail["steps"]
+    assert mailed["result"] == {"sent_to": "[redacted]"}
+    assert bounced["error"]["message"] == "mailbox [redacted] is full"
+    assert detail["run"]["error"]["message"].count("[redacted]") >= 1
+    response = await served.http.get(f"/workflows/runs/{run_id}")
+    assert EMAIL not in response.text
 
 
 async def test_detail_redacts_classified_input_and_listing_has_no_inputs(served: Served) -> None:
@@ -333,3 +357,21 @@ async def test_child_runs_with_a_slash_in_their_id_can_be_shown(lite: Served) ->
     child = await lite.detail(f"{parent}/1")
     assert child["run"]["parent_run"] == parent and child["run"]["result"] == 5
     assert child["run"]["input"] == 5, "a workflow without an input contract shows its input"
+
+
+def deep_body(field: str, levels: int = 300) -> bytes:
+    """A JSON body whose ``field`` is nested ``levels`` arrays deep (json.dumps would refuse)."""
+    return b'{"workflow": "settle", "%s": ' % field.encode() + b"[" * levels + b"]" * levels + b"}"
+
+
+async def test_input_nested_too_deep_is_a_400_problem_not_a_500(served: Served) -> None:
+    response = await served.http.post(
+        "/workflows/runs", content=deep_body("input"), headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 400, "artery.invalid-event")
+    assert "nested deeper than 254 levels" in body["detail"]
+    signal = await served.http.post(
+        "/workflows/runs/nope/signals/go", content=b"[" * 300 + b"]" * 300
+    )
+    assert "nested deeper" in assert_problem(signal, 400, "artery.invalid-event")["detail"]
+    assert (await served.http.get("/workflows/runs")).json() == []

@@ -151,6 +151,15 @@ def test_dlq_redrive_by_error_type(buried: str) -> None:
     assert "redriven 3" in ok(buried, "dlq", "redrive", "--error-type", "Permanent")
 
 
+def test_dlq_error_type_is_matched_exactly_and_wildcards_are_refused(buried: str) -> None:
+    assert listed(buried, "--error-type", "customer") == []  # a word of the message
+    assert len(listed(buried, "--error-type", "artery.delivery.retry.Permanent")) == 3
+    refused = artery(buried, "dlq", "purge", "--error-type", "%", "--yes")
+    assert refused.exit_code == 2 and "error type '%'" in refused.output
+    assert "Traceback" not in refused.output
+    assert len(listed(buried)) == 3
+
+
 def test_dlq_redrive_without_a_selection_exits_2_with_the_fix(buried: str) -> None:
     result = artery(buried, "dlq", "redrive")
     assert result.exit_code == 2

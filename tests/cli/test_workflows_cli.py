@@ -7,6 +7,7 @@ The CLI runs ``asyncio.run`` itself, so each invocation runs in a thread of its 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import textwrap
@@ -157,20 +158,22 @@ async def test_show_prints_timed_steps_outcomes_and_compensations(live: Live) ->
     rows = cells(output)
     hold = next(row for row in rows if row[0] == "0")
     assert hold[1:5] == ["step", "declare.<locals>.hold", "completed", "1"]
-    assert hold[6].endswith("ms") and hold[7] == '"hold-70"'
+    assert hold[6].endswith("ms") and hold[7] == '"[redacted]"'  # no contract known here
     signal = next(row for row in rows if row[0] == "1")
-    assert signal[1:4] == ["signal", "decision", "completed"] and "reject" in signal[7]
+    assert signal[1:4] == ["signal", "decision", "completed"] and "redacted" in signal[7]
     assert "compensations" in output
     undo = next(row for row in rows if row[0] == "1000000")
     assert undo[1:4] == ["compensation", "declare.<locals>.release", "completed"]
 
 
-async def test_show_json_redacts_the_input_it_cannot_classify(live: Live) -> None:
+async def test_show_json_without_the_app_hides_input_and_results_it_cannot_classify(
+    live: Live,
+) -> None:
     handle = await live.app.start_workflow("settle", {"amount": 5, "email": SECRET}, id="s-5")
     await handle.result(timeout=10)
     detail = json.loads(await ok(live.url, "workflows", "show", "s-5", "--json"))
-    assert detail["run"]["input"] == "[redacted]" and detail["run"]["result"] == 5
-    assert [step["result"] for step in detail["steps"]] == [5]
+    assert detail["run"]["input"] == "[redacted]" and detail["run"]["result"] == "[redacted]"
+    assert [step["result"] for step in detail["steps"]] == ["[redacted]"]
     assert SECRET not in json.dumps(detail)
 
 
@@ -235,6 +238,56 @@ async def test_refused_actions_on_a_finished_run_exit_1(live: Live) -> None:
     ):
         result = await artery(live.url, "workflows", *args)
         assert result.exit_code == 1 and message in result.output, result.output
+
+
+PII_MODULE = """
+from artery import App
+
+app = App("crm")
+app.contract(
+    "greet.request",
+    schema={
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "email": {"type": "string", "x-artery-classification": "pii"},
+        },
+    },
+)
+
+
+async def greet(name, email):
+    return {"to": email, "text": f"hello {name} <{email}>"}
+
+
+@app.workflow(input="greet.request")
+async def welcome(ctx, request):
+    return await ctx.step(greet, request["name"], request["email"])
+"""
+
+
+async def test_show_with_the_app_redacts_by_the_input_contract_everywhere(
+    work: Path, sqlite_url: str
+) -> None:
+    (work / "crm_flows.py").write_text(textwrap.dedent(PII_MODULE))
+    namespace: dict[str, Any] = {}
+    exec(textwrap.dedent(PII_MODULE), namespace)
+    worker: App = namespace["app"]
+    worker.settings = dataclasses.replace(worker.settings, store=sqlite_url)
+    async with worker.running():
+        handle = await worker.start_workflow("welcome", {"name": "Dave", "email": SECRET})
+        await handle.result(timeout=10)
+        printed = await ok(sqlite_url, "workflows", "show", handle.run_id, "--app", "crm_flows:app")
+        as_json = await ok(
+            sqlite_url, "workflows", "show", handle.run_id, "--app", "crm_flows:app", "--json"
+        )
+    detail = json.loads(as_json)
+    assert detail["run"]["input"] == {"name": "Dave", "email": "[redacted]"}
+    expected = {"to": "[redacted]", "text": "hello Dave <[redacted]>"}
+    assert detail["run"]["result"] == expected
+    assert [step["result"] for step in detail["steps"]] == [expected]
+    assert "hello Dave" in printed
+    assert SECRET not in printed and SECRET not in as_json
 
 
 # -- start ----------------------------------------------------------------------------------

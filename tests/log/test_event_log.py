@@ -10,7 +10,14 @@ import pytest
 
 from artery.contracts import Registry
 from artery.envelope import Event
-from artery.errors import Conflict, ContractViolation, UnknownContract, UnknownTopic
+from artery.errors import (
+    ConfigError,
+    Conflict,
+    ContractViolation,
+    NotFound,
+    UnknownContract,
+    UnknownTopic,
+)
 from artery.log import EventLog, Retention, StoreLog, partition_for
 from artery.store import SqlStore
 
@@ -209,3 +216,19 @@ async def test_retention_by_age_drops_old_events(store: SqlStore) -> None:
     await log.append("orders", [order(2)])
     assert await log.trim("orders") == 1
     assert [e.data["order"] for e in await log.read("orders", 0, 0)] == ["A-2"]
+
+
+async def test_reset_refuses_a_group_without_position_unless_create(log: EventLog) -> None:
+    await log.append("orders", [order(1, key="k")])
+    await log.join("billing", "orders")
+    with pytest.raises(NotFound, match="group 'biling' has no position"):
+        await log.reset("biling", "orders", to="earliest")
+    assert {p.group for p in await log.positions()} == {"billing"}
+    await log.reset("audit", "orders", to="latest", create=True)
+    assert {p.group for p in await log.positions()} == {"audit", "billing"}
+
+
+@pytest.mark.parametrize("retention", [{"max_count": 0}, {"max_count": -5}, {"max_age": 0.0}])
+def test_retention_that_would_delete_every_event_is_refused(retention: dict[str, float]) -> None:
+    with pytest.raises(ConfigError, match="would delete every event"):
+        Retention(**retention)  # type: ignore[arg-type]

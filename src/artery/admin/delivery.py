@@ -8,6 +8,7 @@ why delivery failed without seeing personal data; ``artery dlq show`` uses the s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,75 +18,44 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from artery.contracts import Registry
-from artery.contracts.classification import is_sensitive_pointer, sensitive_paths
 from artery.delivery import retries
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetter, Filter
-from artery.errors import ConfigError, NotFound, UnknownContract
+from artery.envelope import encode_json
+from artery.errors import ConfigError, NotFound, UnknownTopic
+from artery.govern import Redactor, sensitive_paths_of
+from artery.log import EventLog
+from artery.store import LARGEST_INTEGER
 
 if TYPE_CHECKING:
     from artery.app import App
 
-REDACTED = "[redacted]"
 MAX_LIMIT = 1000
 _SELECTION = ("ids", "group", "consumer", "event_type", "error_type")
 
 
-# -- redaction -----------------------------------------------------------------------------
+async def dead_letter_detail(log: EventLog, letter: DeadLetter) -> dict[str, Any]:
+    """The summary, every attempt's error and the envelope, redacted by the contract of
+    the topic the event was read from (not the ``type`` the producer claimed).
 
-
-def redact(data: Any, sensitive: Collection[str]) -> tuple[Any, list[str]]:
-    """A copy of ``data`` with every value at or under a sensitive path replaced by
-    ``"[redacted]"``, and the concrete pointers that were replaced.
-
-    Paths are the classification's JSON pointers (``*`` = any index or property name);
-    the input is never modified."""
-    paths = list(sensitive)
-    replaced: list[str] = []
-
-    def walk(node: Any, pointer: str) -> Any:
-        if paths and is_sensitive_pointer(pointer, paths):
-            replaced.append(pointer)
-            return REDACTED
-        if isinstance(node, Mapping):
-            return {key: walk(value, f"{pointer}/{key}") for key, value in node.items()}
-        if isinstance(node, list):
-            return [walk(value, f"{pointer}/{index}") for index, value in enumerate(node)]
-        return node
-
-    return walk(data, ""), replaced
-
-
-async def sensitive_paths_of(registry: Registry, subject: str) -> list[str] | None:
-    """Sensitive paths in any version of ``subject`` (an event may have been written
-    under an older version); None when the contract is unknown, so nothing is known safe."""
-    try:
-        versions = await registry.versions(subject)
-    except UnknownContract:
-        return None
-    found: set[str] = set()
-    for version in versions:
-        found.update(sensitive_paths(version.schema))
-    return sorted(found)
-
-
-async def dead_letter_detail(registry: Registry, letter: DeadLetter) -> dict[str, Any]:
-    """The summary, every attempt's error and the envelope with classified data redacted.
-
-    An event whose contract is not registered has its whole ``data`` redacted."""
-    paths = await sensitive_paths_of(registry, letter.event.type)
+    Classified values of the event are scrubbed out of the stored errors as well; an event
+    whose topic or contract is unknown has its whole ``data`` redacted."""
+    subject: str | None = None
+    if letter.event.topic is not None:
+        with contextlib.suppress(UnknownTopic):
+            subject = (await log.topic(letter.event.topic)).subject
+    paths = None if subject is None else await sensitive_paths_of(log.registry, subject)
+    redactor = Redactor.of(letter.event.data, paths)
     envelope = letter.event.to_cloudevent()
     envelope.update(
         topic=letter.event.topic, partition=letter.event.partition, offset=letter.event.offset
     )
+    replaced: list[str] = []
     if "data" in envelope:
-        envelope["data"], replaced = redact(envelope["data"], [""] if paths is None else paths)
-    else:
-        replaced = []
+        envelope["data"], replaced = redactor.payload(envelope["data"])
     return {
         **letter.summary(),
-        "errors": [error.to_dict() for error in letter.errors],
+        "errors": [redactor.error(error.to_dict()) for error in letter.errors],
         "event": envelope,
         "redacted": replaced,
     }
@@ -137,17 +107,24 @@ def filter_from_query(request: Request) -> tuple[Filter, int]:
     return where, _limit(query.get("limit"))
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is ``{}``."""
+async def json_value(request: Request, empty: Any, fix: str) -> Any:
+    """The body as a JSON value (``empty`` if there is none). A value JSON cannot store
+    again (nested deeper than 254 levels, say) is refused here rather than failing later,
+    half-way through an operation."""
     raw = await request.body()
     if not raw.strip():
-        return {}
+        return empty
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ConfigError(
-            f"request body is not valid JSON: {exc}", fix="send a JSON object"
-        ) from None
+        raise ConfigError(f"request body is not valid JSON: {exc}", fix=fix) from None
+    encode_json(body, "request body")
+    return body
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body is ``{}``."""
+    body = await json_value(request, {}, "send a JSON object")
     if not isinstance(body, dict):
         raise ConfigError(
             f"request body is a JSON {type(body).__name__}, not an object",
@@ -168,9 +145,12 @@ def filter_from_body(body: Mapping[str, Any], extra: Collection[str] = ()) -> Fi
         )
     ids = body.get("ids") or []
     if not isinstance(ids, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in ids
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= LARGEST_INTEGER for i in ids
     ):
-        raise ConfigError("field ids must be a list of whole numbers", fix='e.g. "ids": [1, 2]')
+        raise ConfigError(
+            f"field ids must be a list of whole numbers from 0 to {LARGEST_INTEGER}",
+            fix='e.g. "ids": [1, 2]',
+        )
     text: dict[str, str | None] = {}
     for name in ("group", "consumer", "event_type", "error_type"):
         value = body.get(name)
@@ -184,7 +164,8 @@ def filter_from_body(body: Mapping[str, Any], extra: Collection[str] = ()) -> Fi
 
 
 def _dead_letter_id(text: str) -> int:
-    if not text.isdigit():
+    # isdigit() alone accepts "²" and other digits int() refuses
+    if not (text.isascii() and text.isdigit()) or int(text) > LARGEST_INTEGER:
         raise NotFound(
             f"dead letter {text!r} does not exist", fix="ids are whole numbers; list them first"
         )
@@ -213,7 +194,7 @@ def routes(app: App) -> list[BaseRoute]:
 
     async def show(request: Request) -> JSONResponse:
         letter = await app.dead_letters.get(_dead_letter_id(request.path_params["id"]))
-        return JSONResponse(await dead_letter_detail(app.registry, letter))
+        return JSONResponse(await dead_letter_detail(app.log, letter))
 
     async def redrive(request: Request) -> JSONResponse:
         where = filter_from_body(await json_object(request))

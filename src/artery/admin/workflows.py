@@ -1,24 +1,25 @@
 """Admin routes for durable workflows: list, show, start, signal, cancel, retry.
 
 Listings never carry inputs or results. A run's detail shows its input with every field
-the workflow's input contract classifies ``pii`` or ``secret`` redacted (the whole input
-when this process does not declare the workflow, since nothing is then known safe);
-``artery workflows show --json`` uses the same ``run_detail``.
+the workflow's input contract classifies ``pii`` or ``secret`` redacted, and those values
+scrubbed out of its results and errors (input and results hidden whole when this process
+does not declare the workflow, since nothing is then known safe); ``artery workflows show``
+uses the same ``run_redactor``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from artery.admin.delivery import _flag, _limit, json_object, redact, sensitive_paths_of
+from artery.admin.delivery import _flag, _limit, json_object, json_value
 from artery.admin.problems import TYPE_BASE, ProblemResponse, title_of
 from artery.contracts import Registry
 from artery.errors import ConfigError, ContractViolation
+from artery.govern import Redactor, sensitive_paths_of
 from artery.workflows import Run, RunDetail, StepRecord, Workflow
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def run_summary(run: Run) -> dict[str, Any]:
     }
 
 
-def step_detail(step: StepRecord) -> dict[str, Any]:
+def step_detail(step: StepRecord, redactor: Redactor) -> dict[str, Any]:
     """One recorded step or compensation; times in seconds since the epoch."""
     started, finished = _seconds(step.started_at), _seconds(step.finished_at)
     duration = (
@@ -66,41 +67,47 @@ def step_detail(step: StepRecord) -> dict[str, Any]:
         "started_at": started,
         "finished_at": finished,
         "duration": duration,
-        "result": step.result,
-        "error": step.error,
+        "result": redactor.value(step.result),
+        "error": redactor.error(step.error),
     }
 
 
-async def run_detail(
-    registry: Registry, detail: RunDetail, declared: Workflow | None
-) -> dict[str, Any]:
-    """The run (with input, result, error), its steps and its compensations.
-
-    ``declared`` is the workflow as this process declares it (None: unknown here). The
-    input is redacted by its input contract's classification; a workflow without an input
-    contract shows its input as given."""
-    run = detail.run
+async def run_redactor(registry: Registry, run: Run, declared: Workflow | None) -> Redactor:
+    """What to hide of ``run``: its input contract's classified fields, and their values
+    wherever they reappear (results, errors). ``declared`` is the workflow as this process
+    declares it; None (unknown here) hides input and results whole, since nothing is then
+    known safe. A workflow declared without an input contract shows them as given."""
     if declared is None:
         paths: list[str] | None = None
     elif declared.input_subject is None:
         paths = []
     else:
         paths = await sensitive_paths_of(registry, declared.input_subject)
+    return Redactor.of(run.input, paths)
+
+
+async def run_detail(
+    registry: Registry, detail: RunDetail, declared: Workflow | None
+) -> dict[str, Any]:
+    """The run (with input, result, error), its steps and its compensations, redacted by
+    ``run_redactor``."""
+    run = detail.run
+    redactor = await run_redactor(registry, run, declared)
     shown: Any = None
     replaced: list[str] = []
     if run.input is not None:
-        shown, replaced = redact(run.input, [""] if paths is None else paths)
+        shown, replaced = redactor.payload(run.input)
     return {
         "run": {
             **run_summary(run),
             "cancel_requested": run.cancel_requested,
             "wake_at": None if run.wake_at is None else _seconds(run.wake_at),
             "input": shown,
-            "result": run.result,
-            "error": run.error,
+            "result": redactor.value(run.result),
+            "error": redactor.error(run.error),
         },
-        "steps": [step_detail(step) for step in detail.steps],
-        "compensations": [step_detail(step) for step in detail.compensations],
+        "steps": [step_detail(step, redactor) for step in detail.steps],
+        "compensations": [step_detail(step, redactor) for step in detail.compensations],
         "redacted": replaced,
     }
 
@@ -142,19 +149,6 @@ def _start_body(body: dict[str, Any]) -> tuple[str, Any, str | None]:
     if run_id is not None and (not isinstance(run_id, str) or not run_id):
         raise ConfigError("field id must be a non-empty string", fix='e.g. "id": "refund-42"')
     return name, body.get("input"), run_id
-
-
-async def _json_value(request: Request) -> Any:
-    """The body as any JSON value; an empty body is ``null``."""
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(
-            f"request body is not valid JSON: {exc}", fix="send the signal payload as JSON"
-        ) from None
 
 
 async def _no_fields(request: Request, action: str) -> None:
@@ -216,7 +210,7 @@ def routes(app: App) -> list[BaseRoute]:
 
     async def signal(request: Request) -> JSONResponse:
         run_id, name = request.path_params["run_id"], request.path_params["name"]
-        payload = await _json_value(request)
+        payload = await json_value(request, None, "send the signal payload as JSON")
         await app.workflows.signal(run_id, name, payload)
         return JSONResponse({"run_id": run_id, "signal": name}, status_code=202)
 

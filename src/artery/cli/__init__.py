@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from artery import __version__
 from artery.cli import contracts, delivery, doctor, events, groups, topics, workflows
 from artery.cli._shared import CliState
 
@@ -36,9 +37,24 @@ app.command()(delivery.breakers)
 app.add_typer(workflows.app, name="workflows")
 
 
+def print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"artery {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def options(
     ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=print_version,
+            is_eager=True,
+            help="print the installed Artery version and exit",
+        ),
+    ] = False,
     store: Annotated[
         str | None,
         typer.Option(

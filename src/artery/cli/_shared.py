@@ -21,14 +21,36 @@ from rich.console import Console
 
 from artery.config import Settings
 from artery.contracts import Incompatibility, Registry
-from artery.errors import ArteryError, ConfigError, ContractViolation, IncompatibleSchema
+from artery.envelope import encode_json
+from artery.errors import (
+    ArteryError,
+    BatchViolation,
+    ConfigError,
+    ContractViolation,
+    IncompatibleSchema,
+)
 from artery.log import EventLog, StoreLog
-from artery.store import SqlStore, open_store
+from artery.store import LARGEST_INTEGER, SqlStore, open_store
 
 T = TypeVar("T")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+N = TypeVar("N", int, list[int], None)
+
+
+def fits_store(value: N) -> N:
+    """Option callback: refuse an integer beyond what the store holds while parsing, naming
+    the option; Python ints are unbounded and a driver would fail on it with an
+    ``OverflowError`` half-way through the command."""
+    for number in value if isinstance(value, list) else [value]:
+        if number is not None and not -LARGEST_INTEGER - 1 <= number <= LARGEST_INTEGER:
+            raise typer.BadParameter(
+                f"{number} is beyond {LARGEST_INTEGER}, the largest number the store holds"
+            )
+    return value
 
 
 @dataclass(frozen=True)
@@ -58,7 +80,12 @@ async def opened(settings: Settings) -> AsyncIterator[Runtime]:
     store = await open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
     try:
         registry = Registry(store)
-        log = EventLog(StoreLog(store), registry, dedupe_window=settings.dedupe_window)
+        log = EventLog(
+            StoreLog(store),
+            registry,
+            dedupe_window=settings.dedupe_window,
+            max_event_size=settings.max_event_size,
+        )
         yield Runtime(settings, store, registry, log)
     finally:
         await store.close()
@@ -86,9 +113,14 @@ def reported() -> Iterator[None]:
 
 
 def report(exc: ArteryError) -> None:
-    if isinstance(exc, ContractViolation):
+    if isinstance(exc, BatchViolation):
+        head = exc.message.split(";")[0]
+        items: Iterable[str] = (
+            f"event {index}: {v}" for index, found in exc.failures.items() for v in found
+        )
+    elif isinstance(exc, ContractViolation):
         head = f"event violates contract {exc.subject!r} v{exc.version}"
-        items: Iterable[str] = (str(v) for v in exc.violations)
+        items = (str(v) for v in exc.violations)
     elif isinstance(exc, IncompatibleSchema):
         head = f"new version of {exc.subject!r} is not {exc.mode.lower()} compatible"
         items = (describe_incompatibility(p) for p in exc.problems)
@@ -124,10 +156,14 @@ def read_json_file(path: Path, what: str = "file") -> Any:
 
 
 def parse_json(raw: bytes | str, source: str) -> Any:
+    """Parse JSON input; a value JSON cannot store again (nested deeper than orjson
+    writes) is refused here, naming its source, rather than deep inside a command."""
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{source} is not valid JSON: {exc}", fix="correct the JSON") from None
+    encode_json(value, source)
+    return value
 
 
 def json_argument(value: str, name: str) -> Any:

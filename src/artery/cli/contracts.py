@@ -13,6 +13,7 @@ from artery.cli._shared import (
     Runtime,
     describe_incompatibility,
     dumps,
+    fits_store,
     out,
     read_json_file,
     reported,
@@ -124,7 +125,9 @@ def list_(ctx: typer.Context) -> None:
 def show(
     ctx: typer.Context,
     subject: str,
-    version: Annotated[int | None, typer.Option(help="version (default: latest)")] = None,
+    version: Annotated[
+        int | None, typer.Option(callback=fits_store, help="version (default: latest)")
+    ] = None,
 ) -> None:
     """Print a contract version: its schema and its classified (pii/secret) paths."""
 

@@ -20,11 +20,20 @@ from rich.table import Table
 
 from artery.admin.delivery import dead_letter_detail
 from artery.admin.server import AdminServer
-from artery.cli._shared import CliState, Runtime, dumps, out, parse_instant, reported, run
+from artery.cli._shared import (
+    CliState,
+    Runtime,
+    dumps,
+    fits_store,
+    out,
+    parse_instant,
+    reported,
+    run,
+)
 from artery.cli.loader import load_app
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetters, Filter
-from artery.errors import ConfigError, NotFound
+from artery.errors import ConfigError
 
 if TYPE_CHECKING:
     from artery.app import App, Service
@@ -122,7 +131,9 @@ dlq = typer.Typer(help="Dead letters: list, show, redrive, purge, depth.", no_ar
 GroupOpt = Annotated[str | None, typer.Option(help="consumer group")]
 ConsumerOpt = Annotated[str | None, typer.Option(help="consumer name")]
 TypeOpt = Annotated[str | None, typer.Option("--type", help="event type (contract subject)")]
-ErrorOpt = Annotated[str | None, typer.Option(help="error type, e.g. builtins.ValueError")]
+ErrorOpt = Annotated[
+    str | None, typer.Option(help="builtins.ValueError, or ValueError in any module")
+]
 
 
 def when(seconds: float | None) -> str:
@@ -139,7 +150,7 @@ def list_(
     event_type: TypeOpt = None,
     error_type: ErrorOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="include redriven dead letters")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 100,
+    limit: Annotated[int, typer.Option(min=1, callback=fits_store, help="at most this many")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
 ) -> None:
     """Dead letters, oldest first (no payloads: see `artery dlq show ID`)."""
@@ -182,13 +193,16 @@ def list_(
 
 
 @dlq.command()
-def show(ctx: typer.Context, dead_letter_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def show(
+    ctx: typer.Context,
+    dead_letter_id: Annotated[int, typer.Argument(metavar="ID", callback=fits_store)],
+) -> None:
     """One dead letter as JSON: every attempt's error and the event, with fields its
     contract classifies pii or secret redacted."""
 
     async def work(rt: Runtime) -> None:
         letter = await DeadLetters(rt.store).get(dead_letter_id)
-        typer.echo(dumps(await dead_letter_detail(rt.registry, letter), indent=True))
+        typer.echo(dumps(await dead_letter_detail(rt.log, letter), indent=True))
 
     run(ctx, work)
 
@@ -211,7 +225,9 @@ def selection(
     )
 
 
-IdsArg = Annotated[list[int] | None, typer.Argument(metavar="[ID]...", help="dead letter ids")]
+IdsArg = Annotated[
+    list[int] | None, typer.Argument(metavar="[ID]...", callback=fits_store, help="dead letter ids")
+]
 
 
 @dlq.command()
@@ -282,7 +298,7 @@ def replay(
     group: str,
     topic: str,
     from_offset: Annotated[
-        int | None, typer.Option(min=0, help="offset on every partition")
+        int | None, typer.Option(min=0, callback=fits_store, help="offset on every partition")
     ] = None,
     from_time: Annotated[
         str | None, typer.Option(help="first event appended at or after this ISO 8601 time")
@@ -306,11 +322,6 @@ def replay(
 
     async def work(rt: Runtime) -> None:
         before = [p for p in await rt.log.positions(group) if p.topic == topic]
-        if not before:
-            raise NotFound(
-                f"group {group!r} has no position on topic {topic!r}",
-                fix="check the names with `artery groups list`",
-            )
         offsets = await rt.log.reset(
             group,
             topic,

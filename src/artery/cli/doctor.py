@@ -21,8 +21,7 @@ from artery.cli._shared import CliState, out
 from artery.config import Settings
 from artery.errors import ArteryError
 from artery.store import open_store
-from artery.store.migrations import MIGRATIONS
-from artery.store.protocol import Tx
+from artery.store.migrations import MIGRATIONS, applied_version
 
 TIMEOUT = 10.0
 
@@ -44,11 +43,6 @@ def failed(name: str, exc: BaseException) -> Check:
     return Check(name, False, text, "check that the service is running and the URL is right")
 
 
-def _migration_version(tx: Tx) -> int:
-    row = tx.one("SELECT MAX(version) FROM artery_migrations")
-    return int(row[0]) if row and row[0] is not None else 0
-
-
 async def check_store(settings: Settings) -> Check:
     name = "store"
     try:
@@ -59,7 +53,7 @@ async def check_store(settings: Settings) -> Check:
         return failed(name, exc)
     try:
         name = f"store ({store.dialect.name})"
-        version = await store.read(_migration_version)
+        version = await store.read(applied_version)
     except Exception as exc:
         return failed(name, exc)
     finally:

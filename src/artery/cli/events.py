@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from artery.cli._shared import Runtime, dumps, err, json_argument, out, parse_json, reported, run
+from artery.cli._shared import (
+    Runtime,
+    dumps,
+    err,
+    fits_store,
+    json_argument,
+    out,
+    parse_json,
+    reported,
+    run,
+)
 from artery.contracts import ContractVersion
 from artery.envelope import Event
 from artery.errors import ConfigError, Violation
@@ -209,11 +219,14 @@ def tail(
         int | None,
         typer.Option(
             min=0,
+            callback=fits_store,
             help="without --from-beginning: how many of the newest events to show (default 10);"
             " with it: the most to print, then stop (even with --follow)",
         ),
     ] = None,
-    partition: Annotated[int | None, typer.Option(help="only this partition")] = None,
+    partition: Annotated[
+        int | None, typer.Option(callback=fits_store, help="only this partition")
+    ] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="wait for new events")] = False,
     interval: Annotated[float, typer.Option(hidden=True, help="poll interval (s)")] = 0.5,
 ) -> None:

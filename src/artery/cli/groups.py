@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from artery.cli._shared import Runtime, out, parse_instant, reported, run
+from artery.cli._shared import Runtime, fits_store, out, parse_instant, reported, run
 
 app = typer.Typer(help="Consumer groups: positions, lag, replay.", no_args_is_help=True)
 
@@ -37,18 +37,25 @@ def reset(
     ctx: typer.Context,
     group: str,
     topic: str,
-    to_offset: Annotated[int | None, typer.Option(help="offset on every partition")] = None,
+    to_offset: Annotated[
+        int | None, typer.Option(callback=fits_store, help="offset on every partition")
+    ] = None,
     to_time: Annotated[
         str | None, typer.Option(help="first event appended at or after this ISO 8601 time")
     ] = None,
     to: Annotated[str | None, typer.Option(help="earliest or latest")] = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="start GROUP here if it has no position yet")
+    ] = False,
 ) -> None:
     """Move GROUP's position on TOPIC (every partition): replay from it, or skip to it."""
     with reported():
         instant = parse_instant(to_time, "--to-time") if to_time is not None else None
 
     async def work(rt: Runtime) -> None:
-        offsets = await rt.log.reset(group, topic, to_offset=to_offset, to_time=instant, to=to)
+        offsets = await rt.log.reset(
+            group, topic, to_offset=to_offset, to_time=instant, to=to, create=create
+        )
         table = Table("partition", "next offset", title=f"{group} on {topic}")
         for partition, offset in sorted(offsets.items()):
             table.add_row(str(partition), str(offset))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from artery.cli._shared import Runtime, out, reported, run
+from artery.cli._shared import Runtime, fits_store, out, reported, run
 from artery.durations import seconds
 from artery.log import Retention
 
@@ -36,9 +36,13 @@ def create(
     ctx: typer.Context,
     name: str,
     contract: Annotated[str, typer.Option(help="subject of the contract the topic carries")],
-    partitions: Annotated[int | None, typer.Option(help="default: settings.partitions")] = None,
+    partitions: Annotated[
+        int | None, typer.Option(callback=fits_store, help="default: settings.partitions")
+    ] = None,
     retention_age: Annotated[str | None, typer.Option(help="e.g. 7d, 12h")] = None,
-    retention_count: Annotated[int | None, typer.Option(help="events kept per partition")] = None,
+    retention_count: Annotated[
+        int | None, typer.Option(callback=fits_store, help="events kept per partition")
+    ] = None,
 ) -> None:
     """Create NAME bound to a registered contract (idempotent with the same settings)."""
     with reported():
@@ -49,7 +53,7 @@ def create(
         topic = await rt.log.create_topic(
             name,
             contract,
-            partitions=partitions or rt.settings.partitions,
+            partitions=rt.settings.partitions if partitions is None else partitions,
             retention=retention,
         )
         out.print(

@@ -10,20 +10,20 @@ prints its id; a running worker of that app executes it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated, Any
+import dataclasses
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from artery.admin.workflows import run_detail, run_summary
+from artery.admin.workflows import run_detail, run_redactor, run_summary
 from artery.app import App
-from artery.cli._shared import Runtime, dumps, json_argument, out, reported, run
+from artery.cli._shared import Runtime, dumps, fits_store, json_argument, out, reported, run
 from artery.cli.delivery import loaded, when
 from artery.errors import UnknownWorkflow
-from artery.workflows import Run, StepRecord, Workflows
-
-if TYPE_CHECKING:
-    from artery.workflows import RunDetail
+from artery.govern import Redactor
+from artery.workflows import Run, RunDetail, StepRecord, Workflows
 
 app = typer.Typer(
     help="Durable workflow runs: list, show, start, signal, cancel, retry.",
@@ -77,7 +77,7 @@ def list_(
         bool | None,
         typer.Option("--flagged/--not-flagged", help="only runs that need (or not) attention"),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 100,
+    limit: Annotated[int, typer.Option(min=1, callback=fits_store, help="at most this many")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
 ) -> None:
     """Runs, newest first (no inputs or results: see `artery workflows show RUN`)."""
@@ -124,7 +124,7 @@ def steps_table(title: str, steps: list[StepRecord]) -> Table:
             str(step.attempts),
             micros(step.started_at),
             duration(step),
-            outcome(step),
+            Text(outcome(step)),  # a value in [brackets] is data, not markup
         )
     return table
 
@@ -153,6 +153,20 @@ def print_header(found: Run) -> None:
         out.print(line, markup=False)
 
 
+def redacted(detail: RunDetail, redactor: Redactor) -> RunDetail:
+    """The detail as a person may see it: results and errors through ``redactor``."""
+
+    def step(record: StepRecord) -> StepRecord:
+        return dataclasses.replace(
+            record, result=redactor.value(record.result), error=redactor.error(record.error)
+        )
+
+    run_ = dataclasses.replace(
+        detail.run, result=redactor.value(detail.run.result), error=redactor.error(detail.run.error)
+    )
+    return RunDetail(run_, [step(s) for s in detail.steps], [step(s) for s in detail.compensations])
+
+
 def print_detail(detail: RunDetail) -> None:
     print_header(detail.run)
     if detail.steps:
@@ -168,17 +182,35 @@ def show(
     ctx: typer.Context,
     run_id: RunArg,
     as_json: Annotated[
-        bool, typer.Option("--json", help="the full detail as JSON (input fully redacted)")
+        bool, typer.Option("--json", help="the full detail as JSON, redacted as below")
     ] = False,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--app",
+            metavar="MODULE:APP",
+            help="the app declaring the workflow: redact by its input contract",
+        ),
+    ] = None,
 ) -> None:
-    """One run: status, every step with timing, attempts and outcome, compensations."""
+    """One run: status, every step with timing, attempts and outcome, compensations.
+
+    Fields the workflow's input contract classifies pii or secret are redacted, and their
+    values scrubbed out of results and errors. Without --app the contract is unknown, so
+    input and results are shown as [redacted] (errors as the engine stored them, already
+    scrubbed)."""
+    with reported():
+        declaring = None if target is None else loaded(ctx, target)
 
     async def work(rt: Runtime) -> None:
         detail = await operations(rt).show(run_id)
-        if as_json:  # this process does not know the workflow's input contract
-            typer.echo(dumps(await run_detail(rt.registry, detail, None), indent=True))
+        declared = None
+        if declaring is not None:
+            declared = declaring.workflows_declared.get(detail.run.workflow)
+        if as_json:
+            typer.echo(dumps(await run_detail(rt.registry, detail, declared), indent=True))
             return
-        print_detail(detail)
+        print_detail(redacted(detail, await run_redactor(rt.registry, detail.run, declared)))
 
     run(ctx, work)
 

@@ -8,6 +8,7 @@ partition runs it; nothing needs to be running when you redrive.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,11 +84,33 @@ class Filter:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         if self.error_type is not None:
-            clauses.append("errors_json LIKE ?")
-            params.append(f'%"type":"%{self.error_type}"%')
+            # replace() is a case-sensitive, wildcard-free substring test in both dialects.
+            clauses.append("replace(errors_json, ?, '') <> errors_json")
+            params.append(_error_type_marker(self.error_type))
         if not self.include_redriven:
             clauses.append("redriven_at IS NULL")
         return " AND ".join(clauses), params
+
+
+_TYPE_NAME = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*")
+
+
+def _error_type_marker(error_type: str) -> str:
+    """The text that an attempt of this error type, and nothing else, puts in errors_json.
+
+    Errors are stored as ``{"attempt":N,"type":"module.Class","message":...}`` (the field
+    order of ``AttemptError``); quotes inside messages are escaped, so ``","message":``
+    only ever follows a type. A dotted name must equal the whole type; a bare class name
+    matches it in any module."""
+    if not _TYPE_NAME.fullmatch(error_type):
+        raise ConfigError(
+            f"error type {error_type!r} is not a class name",
+            fix="give the full name (builtins.ValueError) or the class name (ValueError);"
+            " wildcards are not supported",
+        )
+    if "." in error_type:
+        return f'"type":"{error_type}","message":'
+    return f'.{error_type}","message":'
 
 
 def add(

@@ -14,13 +14,23 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from artery.contracts import Registry
-from artery.envelope import Event
-from artery.errors import ConfigError, ContractViolation, UnknownTopic
-from artery.log.embedded import encode, now_us
+from artery.envelope import Event, encode_json
+from artery.errors import (
+    BatchViolation,
+    ConfigError,
+    ContractViolation,
+    EventTooLarge,
+    InvalidEvent,
+    NotFound,
+    UnknownTopic,
+    Violation,
+)
+from artery.log.embedded import now_us
 from artery.log.protocol import GroupPosition, Log, Record, Retention, Topic
 
 DEFAULT_PARTITIONS = 8
 DEFAULT_DEDUPE_WINDOW = 24 * 3600.0
+DEFAULT_MAX_EVENT_SIZE = 1024 * 1024
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -30,11 +40,17 @@ def partition_for(key: str, partitions: int) -> int:
 
 class EventLog:
     def __init__(
-        self, backend: Log, registry: Registry, *, dedupe_window: float = DEFAULT_DEDUPE_WINDOW
+        self,
+        backend: Log,
+        registry: Registry,
+        *,
+        dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         self.backend = backend
         self.registry = registry
         self.dedupe_window = dedupe_window
+        self.max_event_size = max_event_size
         self._topics: dict[str, Topic] = {}
         self._appended: dict[str, asyncio.Event] = {}
 
@@ -70,22 +86,43 @@ class EventLog:
         return topic
 
     async def append(self, topic_name: str, events: Sequence[Event]) -> list[Event]:
-        """Validate every event, then store all of them in one transaction (or none)."""
+        """Encode, size-check and validate every event, then store all of them in one
+        transaction (or none). A refused batch names every invalid event by its index."""
         topic = await self.topic(topic_name)
         contract = await self.registry.get(topic.subject)
         compiled = self.registry.compiled(contract)
-        records = []
-        for event in events:
+        for i, event in enumerate(events):
+            _check_type(event, topic, i if len(events) > 1 else None)
+        bodies = [self._encode(event, i, len(events)) for i, event in enumerate(events)]
+        failures: dict[int, list[Violation]] = {}
+        for i, event in enumerate(events):
             problems = compiled.violations(event.data)
             if problems:
-                raise ContractViolation(contract.subject, contract.version, problems)
+                failures[i] = problems
+        if failures and len(events) == 1:
+            raise ContractViolation(contract.subject, contract.version, failures[0])
+        if failures:
+            raise BatchViolation(contract.subject, contract.version, failures, len(events))
+        records = []
+        for event, body in zip(events, bodies, strict=True):
             key = event.partitionkey or event.id or str(uuid.uuid4())
-            records.append(
-                Record(event, partition_for(key, topic.partitions), contract.version, encode(event))
-            )
+            partition = partition_for(key, topic.partitions)
+            records.append(Record(event, partition, contract.version, body))
         stored = await self.backend.append(topic, records, dedupe_window=self.dedupe_window)
         self._wake(topic.name)
         return stored
+
+    def _encode(self, event: Event, index: int, total: int) -> bytes:
+        """The stored form of ``event``; refused if JSON cannot hold it or it is too large."""
+        label = f"event {index}" if total > 1 else "event"
+        body = encode_json(event.to_cloudevent(), label)
+        if len(body) > self.max_event_size:
+            raise EventTooLarge(
+                f"{label} is {len(body)} bytes, over the limit of {self.max_event_size} bytes",
+                fix="keep large data elsewhere and publish a reference to it, or raise"
+                " max_event_size (ARTERY_MAX_EVENT_SIZE)",
+            )
+        return body
 
     def appended(self, topic: str) -> asyncio.Event:
         """Set at the next append to ``topic`` in this process, so consumers here wake at
@@ -126,14 +163,26 @@ class EventLog:
         to_offset: int | None = None,
         to_time: datetime | None = None,
         to: str | None = None,
+        create: bool = False,
     ) -> dict[int, int]:
-        """Move a group's position on every partition (replay or skip); returns the new one."""
+        """Move a group's position on every partition (replay or skip); returns the new one.
+
+        A group with no position on the topic is refused unless ``create``: a misspelt
+        name would otherwise start a new group silently and leave the real one untouched."""
         chosen = [x is not None for x in (to_offset, to_time, to)]
         if sum(chosen) != 1:
             raise ConfigError(
                 "reset needs exactly one target", fix="give --to-offset, --to-time or --to"
             )
+        if to is not None and to not in ("earliest", "latest"):
+            raise ConfigError(f"bad reset target {to!r}", fix="use earliest or latest")
         topic = await self.topic(topic_name)
+        if not create and not [p for p in await self.positions(group) if p.topic == topic.name]:
+            raise NotFound(
+                f"group {group!r} has no position on topic {topic.name!r}",
+                fix="check the names with `artery groups list`; to start a new group there,"
+                " add --create",
+            )
         states = await self.backend.partitions(topic.name)
         offsets: dict[int, int] = {}
         for state in states:
@@ -144,12 +193,23 @@ class EventLog:
                 offsets[state.partition] = await self.backend.offset_at(
                     topic.name, state.partition, at
                 )
-            elif to in ("earliest", "latest"):
-                offsets[state.partition] = state.low if to == "earliest" else state.next
             else:
-                raise ConfigError(f"bad reset target {to!r}", fix="use earliest or latest")
+                offsets[state.partition] = state.low if to == "earliest" else state.next
         await self.backend.commit(group, topic.name, offsets)
         return offsets
 
     async def trim(self, topic_name: str) -> int:
         return await self.backend.trim(await self.topic(topic_name), now_us())
+
+
+def _check_type(event: Event, topic: Topic, index: int | None) -> None:
+    """An event says which contract it follows; a topic carries one contract. A mismatch
+    would be validated, stored and later redacted by a contract it does not claim."""
+    if event.type != topic.subject:
+        label = "event" if index is None else f"event {index}"
+        raise InvalidEvent(
+            f"{label} has type {event.type!r} but topic {topic.name!r} carries contract"
+            f" {topic.subject!r}",
+            fix="build events with app.event(contract, data), or publish them to the topic"
+            " of their own contract",
+        )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from artery.envelope import Event
+from artery.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,19 @@ class Retention:
 
     max_age: float | None = None
     max_count: int | None = None
+
+    def __post_init__(self) -> None:
+        # Zero or less would let the retention sweeper delete every event of the topic.
+        if self.max_count is not None and self.max_count < 1:
+            raise ConfigError(
+                f"retention count {self.max_count} would delete every event",
+                fix="keep at least 1 event per partition, or leave the count unbounded",
+            )
+        if self.max_age is not None and self.max_age <= 0:
+            raise ConfigError(
+                f"retention age {self.max_age:g}s would delete every event",
+                fix="use an age of more than zero (e.g. 7d), or leave the age unbounded",
+            )
 
 
 @dataclass(frozen=True)

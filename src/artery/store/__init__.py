@@ -6,14 +6,41 @@ This is the only place that knows which URL means which backend.
 
 from __future__ import annotations
 
-from artery.errors import ConfigError
+import re
+
+from artery.errors import ConfigError, StoreReadOnly
 from artery.store.engine import SqlStore
-from artery.store.migrations import migrate
+from artery.store.migrations import MIGRATIONS, applied_version, migrate
 from artery.store.protocol import Dialect, Row, Store, Tx
 
-__all__ = ["Dialect", "Row", "SqlStore", "Store", "Tx", "dialect_for", "open_store"]
+__all__ = [
+    "LARGEST_INTEGER",
+    "Dialect",
+    "Row",
+    "SqlStore",
+    "Store",
+    "Tx",
+    "dialect_for",
+    "masked_url",
+    "open_store",
+]
 
 DEFAULT_URL = "sqlite:///artery.db"
+# The largest integer every backend stores (SQLite INTEGER, PostgreSQL BIGINT). An id,
+# offset or count above it cannot name anything stored; drivers fail on it with an
+# OverflowError, so the edges refuse it first.
+LARGEST_INTEGER = 2**63 - 1
+
+
+_USERINFO = re.compile(r"^([A-Za-z][\w+.-]*:/*[^/:@]*):[^@]*@")
+_PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any password (``user:password@`` or a ``password=`` option) replaced
+    by ``***``, whatever the scheme: every message that names a store URL goes through
+    here, since a URL may be echoed back to a user, a log or a CI transcript."""
+    return _PASSWORD_OPTION.sub(r"\1***", _USERINFO.sub(r"\1:***@", url))
 
 
 def dialect_for(url: str, *, sqlite_synchronous: str = "FULL") -> Dialect:
@@ -27,7 +54,7 @@ def dialect_for(url: str, *, sqlite_synchronous: str = "FULL") -> Dialect:
         return PostgresDialect(url)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise ConfigError(
-        f"unknown store URL scheme {scheme!r} in {url!r}",
+        f"unknown store URL scheme {scheme!r} in {masked_url(url)!r}",
         fix="use sqlite:///path/to/artery.db or postgresql://user@host:5432/dbname",
     )
 
@@ -36,8 +63,29 @@ async def open_store(url: str = DEFAULT_URL, *, sqlite_synchronous: str = "FULL"
     """Open a store and apply pending migrations; raises ``StoreUnavailable`` if unreachable."""
     store = SqlStore(dialect_for(url, sqlite_synchronous=sqlite_synchronous))
     try:
-        await store.write(migrate)
+        try:
+            await store.write(migrate)
+        except StoreReadOnly:
+            await _check_readable(store)  # a read-only store still serves reads
     except BaseException:
         await store.close()
         raise
     return store
+
+
+async def _check_readable(store: SqlStore) -> None:
+    """Re-raise the current ``StoreReadOnly`` unless the store can be read at the schema
+    version this release needs (it cannot be migrated while read-only)."""
+    try:
+        version = await store.read(applied_version)
+    except Exception:
+        raise StoreReadOnly(
+            f"store {store.dialect.display_url} is read-only and cannot be read either",
+            fix="make the file and its directory writable for this user",
+        ) from None
+    if version < len(MIGRATIONS):
+        raise StoreReadOnly(
+            f"store {store.dialect.display_url} is read-only and needs schema migrations"
+            f" (v{version} of {len(MIGRATIONS)})",
+            fix="make it writable once so this release can migrate it",
+        )

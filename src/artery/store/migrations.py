@@ -180,6 +180,12 @@ MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
 )
 
 
+def applied_version(tx: Tx) -> int:
+    """The schema version a store is at (0 for a store never migrated)."""
+    row = tx.one("SELECT MAX(version) FROM artery_migrations")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def migrate(tx: Tx) -> int:
     """Bring the schema up to date; returns the version now in force."""
     tx.dialect.migration_lock(tx)

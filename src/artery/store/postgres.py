@@ -12,8 +12,10 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from artery.errors import ConfigError
+from artery.store import masked_url
 from artery.store.protocol import Tx
 
 _DDL = {
@@ -35,21 +37,32 @@ class PostgresDialect:
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+        self.display_url = masked_url(url)
         if not re.match(r"^postgres(ql)?://", url):
             raise ConfigError(
-                f"bad PostgreSQL URL {url!r}", fix="write postgresql://user@host:5432/dbname"
+                f"bad PostgreSQL URL {self.display_url!r}",
+                fix="write postgresql://user@host:5432/dbname",
             )
+        try:
+            conninfo_to_dict(url)  # unknown options are a bad URL, not an unreachable store
+        except psycopg.ProgrammingError as exc:
+            raise _bad_url(self.display_url, exc) from None
         self.url = url
-        self.display_url = re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", url)
         self.connect_timeout = connect_timeout
 
     def connect(self, *, write: bool) -> Any:
-        return psycopg.connect(
-            self.url,
-            autocommit=True,
-            connect_timeout=max(1, int(self.connect_timeout)),
-            application_name="artery-writer" if write else "artery-reader",
-        )
+        try:
+            return psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, int(self.connect_timeout)),
+                application_name="artery-writer" if write else "artery-reader",
+            )
+        except psycopg.OperationalError as exc:
+            # libpq checks option values (sslmode=wrong...) only when connecting
+            if _BAD_VALUE.search(str(exc)):
+                raise _bad_url(self.display_url, exc) from None
+            raise
 
     def sql(self, text: str) -> str:
         return _translate(text)
@@ -78,6 +91,17 @@ class PostgresDialect:
 
     def is_conflict(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.UniqueViolation)
+
+
+_BAD_VALUE = re.compile(r"invalid [\w ]+ value", re.IGNORECASE)
+
+
+def _bad_url(display_url: str, exc: Exception) -> ConfigError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(
+        f"bad PostgreSQL URL {display_url!r}: {reason.removeprefix('connection is bad: ')}",
+        fix="correct the option; see the libpq connection parameters",
+    )
 
 
 def _rolled_back(exc: BaseException) -> bool:

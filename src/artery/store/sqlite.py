@@ -4,12 +4,14 @@ so that a write acknowledged to a caller survives power loss."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from artery.errors import ConfigError
+from artery.errors import ConfigError, StoreReadOnly
+from artery.store import masked_url
 from artery.store.protocol import Tx
 
 _DDL = {
@@ -30,7 +32,7 @@ class SqliteDialect:
 
     def __init__(self, url: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000):
         self.url = url
-        self.display_url = url
+        self.display_url = masked_url(url)
         self.path = _path_from_url(url)
         if synchronous.upper() not in _SYNC_MODES:
             raise ConfigError(
@@ -41,17 +43,51 @@ class SqliteDialect:
         self.busy_timeout_ms = busy_timeout_ms
 
     def connect(self, *, write: bool) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            parent = Path(self.path).parent
-            if not parent.is_dir():
-                raise ConfigError(
-                    f"directory {str(parent)!r} for SQLite store {self.url!r} does not exist",
-                    fix="create it or point ARTERY_STORE at an existing directory",
-                )
+        parent = Path(self.path).parent
+        if not parent.is_dir():
+            raise ConfigError(
+                f"directory {str(parent)!r} for SQLite store {self.display_url!r} does not exist",
+                fix="create it or point ARTERY_STORE at an existing directory",
+            )
+        read_only = self.read_only()
+        if read_only and write:
+            raise StoreReadOnly(
+                f"store {self.display_url} is read-only: {read_only}",
+                fix="make it writable for this user; commands that only read"
+                " (contracts list, tail, ...) work as it is",
+            )
+        if read_only:
+            return self._connect_read_only()
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        return conn
+
+    def read_only(self) -> str | None:
+        """Why this process cannot write the store, or ``None``. ``os.access`` asks the
+        kernel, so a read-only mount or an immutable file counts even for root."""
+        path = Path(self.path)
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"the file {str(path)!r} is not writable"
+        if not os.access(path.parent, os.W_OK):
+            return (
+                f"the directory {str(path.parent)!r} is not writable"
+                " (SQLite creates its -wal and -shm files beside the database)"
+            )
+        return None
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open for reading only. Where SQLite cannot create the shared-memory file (a
+        read-only directory), the file is opened as immutable: nobody can write it there
+        either, so there are no changes to lock against."""
+        path = Path(self.path).resolve()
+        options = "mode=ro"
+        if not os.access(path.parent, os.W_OK) and not Path(f"{path}-shm").exists():
+            options += "&immutable=1"
+        uri = f"{path.as_uri()}?{options}"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         return conn
 
     def sql(self, text: str) -> str:
@@ -93,7 +129,7 @@ def _path_from_url(url: str) -> str:
         )
     if not url.startswith(prefix) or len(url) == len(prefix):
         raise ConfigError(
-            f"bad SQLite URL {url!r}",
+            f"bad SQLite URL {masked_url(url)!r}",
             fix="write sqlite:///relative/path.db or sqlite:////absolute/path.db",
         )
     return url[len(prefix) :].split("?")[0]

@@ -290,4 +290,4 @@ async def test_child_input_that_cannot_be_stored_fails_the_parent_with_a_clear_e
     async with app.running():
         with pytest.raises(WorkflowError) as info:
             await (await app.start_workflow("parent")).result(timeout=10)
-    assert "the input of child workflow 'kid' is not JSON-serializable" in info.value.message
+    assert "the input of child workflow 'kid' cannot be encoded as JSON" in info.value.message

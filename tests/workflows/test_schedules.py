@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from workflow_helpers import make_app
 
-from artery import App, ConfigError, WorkflowContext
+from artery import App, ConfigError, InvalidEvent, WorkflowContext
 from artery.workflows import Schedule, Scheduler
 from support import eventually
 
@@ -76,7 +76,7 @@ async def test_a_schedule_whose_input_cannot_be_stored_does_not_stop_the_others(
         await eventually(lambda: _runs_of(app, "good", at_least=3), "the good schedule to fire")
         [failure] = app.health.failures()
     assert failure.loop == "schedule bad"
-    assert "not JSON-serializable" in failure.error
+    assert "the input of workflow 'beat' cannot be encoded as JSON" in failure.error
 
 
 async def test_the_scheduler_survives_a_store_error_and_reports_it_meanwhile(
@@ -114,7 +114,7 @@ async def _runs_of(app: App, schedule: str, at_least: int) -> bool:
 
 def test_a_schedule_input_that_cannot_be_stored_is_refused_when_declared() -> None:
     app = make_app("sqlite:///unused.db")
-    with pytest.raises(ConfigError, match="schedule 'odd': its input is not JSON-serializable"):
+    with pytest.raises(InvalidEvent, match="schedule 'odd': its input cannot be encoded as JSON"):
 
         @app.schedule(every="1m", name="odd", input={"ids": {1, 2}})
         async def odd(ctx: WorkflowContext, _: None) -> None:

@@ -9,8 +9,8 @@ import pytest
 from workflow_helpers import make_app
 
 from artery import (
-    ConfigError,
     ContractViolation,
+    InvalidEvent,
     Retry,
     UnknownWorkflow,
     WorkflowContext,
@@ -214,5 +214,5 @@ async def test_workflow_input_that_cannot_be_stored_is_refused_with_a_clear_erro
         return None
 
     async with app.running():
-        with pytest.raises(ConfigError, match="the input of workflow 'flow' is not JSON"):
+        with pytest.raises(InvalidEvent, match="the input of workflow 'flow' cannot be encoded"):
             await app.start_workflow("flow", {"ids": {1, 2}})

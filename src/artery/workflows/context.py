@@ -26,6 +26,7 @@ import orjson
 from artery.delivery.attempts import AttemptError
 from artery.delivery.retry import Retry
 from artery.durations import seconds
+from artery.envelope import encode_json
 from artery.errors import (
     Cancelled,
     ConfigError,
@@ -293,7 +294,7 @@ class WorkflowContext:
         self._check_cancel()
         child_id = f"{self.run_id}/{position}"
         if recorded is None:
-            history.require_storable(input, f"the input of child workflow {name!r}")
+            encode_json(input, f"the input of child workflow {name!r}")
             await self.engine.start_child(self.run_id, position, name, input)
         child = await self.engine.read(lambda tx: history.load_run(tx, child_id))
         if child is None or child.status not in history.TERMINAL:

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from artery.errors import ConfigError
 from artery.store import Tx
 
 
@@ -40,18 +39,6 @@ def now_us() -> int:
 
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def require_storable(value: Any, what: str) -> None:
-    """Refuse, before any write, a value that cannot be stored (as JSON): inputs and
-    payloads must be, and a write failing on one would fail its whole transaction."""
-    try:
-        orjson.dumps(value)
-    except TypeError:
-        raise ConfigError(
-            f"{what} is not JSON-serializable, so it cannot be stored",
-            fix="pass dicts, lists, strings, numbers, booleans or None",
-        ) from None
 
 
 def loads(text: str | None) -> Any:

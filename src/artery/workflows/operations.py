@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from artery.envelope import encode_json
 from artery.errors import ConfigError, Conflict, NotFound, UnknownWorkflow, WorkflowError
 from artery.store import Store, Tx
 from artery.workflows import history
@@ -74,7 +75,7 @@ class Workflows:
                 f"no workflow named {name!r}",
                 fix=f"declare it with @app.workflow; known: {sorted(self.app.workflows_declared)}",
             )
-        history.require_storable(input, f"the input of workflow {name!r}")
+        encode_json(input, f"the input of workflow {name!r}")
         if workflow.input_subject is not None:
             version = await self.app.registry.get(workflow.input_subject)
             self.app.registry.validate(version, input)
@@ -123,7 +124,7 @@ class Workflows:
                 f"run {run_id!r} is {run.status.value}; it takes no more signals",
                 fix="signal a run that is still going (artery workflows list)",
             )
-        history.require_storable(payload, f"the payload of signal {name!r}")
+        encode_json(payload, f"the payload of signal {name!r}")
         await self.store.write(lambda tx: history.add_signal(tx, run_id, name, payload))
         self._nudge()
 

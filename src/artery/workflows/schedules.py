@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 from croniter import croniter
 
+from artery.envelope import encode_json
 from artery.errors import ConfigError
 from artery.store import Tx
 from artery.workflows.definition import Schedule
-from artery.workflows.history import require_storable
 
 if TYPE_CHECKING:
     from artery.app import App
@@ -43,7 +43,7 @@ def validate(schedule: Schedule) -> None:
             f"schedule {schedule.name!r}: {schedule.cron!r} is not a cron expression",
             fix="use five fields: minute hour day-of-month month day-of-week",
         )
-    require_storable(schedule.input, f"schedule {schedule.name!r}: its input")
+    encode_json(schedule.input, f"schedule {schedule.name!r}: its input")
     if schedule.every is not None and schedule.every < MIN_PERIOD:
         raise ConfigError(
             f"schedule {schedule.name!r}: every={schedule.every!r}s is too short",

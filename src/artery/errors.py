@@ -209,7 +209,11 @@ class StepFailed(ArteryError):
 
 
 class Cancelled(ArteryError):
-    """The run was cancelled by an operator; compensations run next."""
+    """The run was cancelled by an operator; compensations run next.
+
+    Unlike the signal that parks a run (a ``BaseException``), this is an ordinary error on
+    purpose: workflow code may catch it to clean up or to refuse the cancel, as it may
+    catch any failure. Code that swallows it simply carries on running."""
 
     code = "artery.cancelled"
     http_status = 409

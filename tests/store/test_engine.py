@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from artery.errors import ConfigError, StoreUnavailable
 from artery.store import SqlStore, Tx, open_store
+from artery.store.engine import SqlTx
 
 
 def _make_table(tx: Tx) -> None:
@@ -135,3 +138,26 @@ async def test_statements_that_yield_rows_return_them(store: SqlStore) -> None:
     assert returned == [("2",)]
     if store.dialect.name == "postgresql":
         assert await store.read(lambda tx: tx.execute("SHOW synchronous_commit")) == [("on",)]
+
+
+async def test_a_failing_rollback_never_hides_the_error_that_caused_it(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.write(_make_table)
+    execute = SqlTx.execute
+
+    def rollback_fails(tx: SqlTx, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if sql == "ROLLBACK":
+            raise RuntimeError("cannot rollback - no transaction is active")
+        return execute(tx, sql, params)
+
+    def half_then_fail(tx: Tx) -> None:
+        tx.execute("INSERT INTO kv (k, v) VALUES ('bad', 'half-written')")
+        raise ValueError("the real cause")
+
+    monkeypatch.setattr(SqlTx, "execute", rollback_fails)
+    with pytest.raises(ValueError, match="the real cause"):
+        await store.write(half_then_fail)
+    monkeypatch.undo()
+    assert await store.write(_put("after", "1")) == "after"
+    assert await store.read(_keys) == ["after"], "nothing of the failed write is kept"

@@ -9,8 +9,9 @@ from collections import Counter
 import pytest
 from workflow_helpers import make_app
 
-from artery import Conflict, DeliveryContext, Event, WorkflowContext, WorkflowError
+from artery import App, Conflict, DeliveryContext, Event, NotFound, WorkflowContext, WorkflowError
 from artery.workflows import Scheduler, Status
+from support import eventually
 
 ORDER = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
 
@@ -214,3 +215,79 @@ async def test_show_lists_inputs_steps_timing_and_attempts(store_url: str) -> No
     (step,) = detail.steps
     assert step.finished_at >= step.started_at and step.attempts == 1
     assert detail.run.status is Status.COMPLETED
+
+
+def cancellable_app(store_url: str, undone: list[str]):  # type: ignore[no-untyped-def]
+    app = make_app(store_url)
+
+    async def reserve(who: str) -> str:
+        return f"r-{who}"
+
+    async def release(reservation: str, who: str) -> None:
+        undone.append(reservation)
+
+    @app.workflow()
+    async def dozer(ctx: WorkflowContext, who: str) -> None:
+        await ctx.step(reserve, who, compensate=release)
+        await ctx.sleep("1h")
+
+    @app.workflow()
+    async def parent(ctx: WorkflowContext, _: None) -> None:
+        await ctx.step(reserve, "parent", compensate=release)
+        await ctx.child("dozer", "child")
+
+    return app
+
+
+async def test_cancel_wakes_a_sleeping_run_at_once(store_url: str) -> None:
+    undone: list[str] = []
+    app = cancellable_app(store_url, undone)
+    async with app.running():
+        handle = await app.start_workflow("dozer", "solo", id="dozer")
+        await eventually(lambda: _status_is(app, "dozer", Status.SLEEPING), "the run to sleep")
+        await app.workflows.cancel("dozer")
+        with pytest.raises(WorkflowError) as info:
+            await handle.result(timeout=10)  # not an hour
+    assert info.value.status == "cancelled"
+    assert undone == ["r-solo"]
+
+
+async def test_cancelling_a_parent_cancels_its_children(store_url: str) -> None:
+    undone: list[str] = []
+    app = cancellable_app(store_url, undone)
+    async with app.running():
+        handle = await app.start_workflow("parent", id="p")
+        await eventually(lambda: _status_is(app, "p/1", Status.SLEEPING), "the child to sleep")
+        await app.workflows.cancel("p")
+        with pytest.raises(WorkflowError) as info:
+            await handle.result(timeout=10)
+        with pytest.raises(WorkflowError) as child:
+            await app.workflows.handle("p/1").result(timeout=10)
+    assert (info.value.status, child.value.status) == ("cancelled", "cancelled")
+    assert sorted(undone) == ["r-child", "r-parent"]
+
+
+async def _status_is(app: App, run_id: str, status: Status) -> bool:
+    try:
+        return (await app.workflows.get(run_id)).status is status
+    except NotFound:
+        return False
+
+
+async def test_child_input_that_cannot_be_stored_fails_the_parent_with_a_clear_error(
+    store_url: str,
+) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def kid(ctx: WorkflowContext, _: object) -> None:
+        return None
+
+    @app.workflow()
+    async def parent(ctx: WorkflowContext, _: None) -> None:
+        await ctx.child("kid", {"ids": {1, 2}})
+
+    async with app.running():
+        with pytest.raises(WorkflowError) as info:
+            await (await app.start_workflow("parent")).result(timeout=10)
+    assert "the input of child workflow 'kid' cannot be encoded as JSON" in info.value.message

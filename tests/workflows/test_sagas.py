@@ -146,3 +146,79 @@ async def test_failed_step_without_compensations_fails_and_retry_reruns_it(
         assert (await app.workflows.get("f-1")).flagged
         await app.workflows.retry("f-1")
         assert await handle.result(timeout=10) == "posted"
+
+
+async def test_unstorable_workflow_result_fails_the_run_without_undoing_its_steps(
+    store_url: str,
+) -> None:
+    app = make_app(store_url)
+    undone: list[str] = []
+
+    async def reserve() -> str:
+        return "r-1"
+
+    async def release(reservation: str) -> None:
+        undone.append(reservation)
+
+    @app.workflow()
+    async def booking(ctx: WorkflowContext, _: None) -> object:
+        await ctx.step(reserve, compensate=release)
+        return {"rooms": {101, 102}}  # a set is not JSON
+
+    async with app.running():
+        handle = await app.start_workflow("booking")
+        with pytest.raises(WorkflowError) as info:
+            await handle.result(timeout=10)
+        detail = await app.workflows.show(handle.run_id)
+    assert info.value.status == "failed"
+    assert detail.run.flagged
+    assert undone == [] and detail.compensations == []
+    message = info.value.error["message"]
+    assert "workflow 'booking' returned a value that cannot be stored" in message
+    assert "workflow result" not in message
+
+
+async def test_failed_flagged_run_can_be_cancelled_and_runs_its_remaining_compensations(
+    store_url: str,
+) -> None:
+    log: list[str] = []
+    app = saga_app(store_url, log, fail_at="capture", undo_fails=True)
+    async with app.running():
+        handle = await app.start_workflow("fulfil", "A-4", id="saga-4")
+        with pytest.raises(WorkflowError):
+            await handle.result(timeout=10)
+        assert (await app.workflows.get("saga-4")).flagged
+    log.clear()
+    fixed = saga_app(store_url, log, fail_at="capture", undo_fails=False)
+    async with fixed.running():
+        await fixed.workflows.cancel("saga-4")
+        with pytest.raises(WorkflowError) as info:
+            await fixed.workflows.handle("saga-4").result(timeout=10)
+    assert info.value.status == "cancelled"
+    assert log == ["void auth-A-4"], "only the compensation that had not succeeded runs"
+
+
+async def test_cancelling_a_run_flagged_for_its_result_undoes_its_steps(store_url: str) -> None:
+    app = make_app(store_url)
+    undone: list[str] = []
+
+    async def reserve() -> str:
+        return "r-1"
+
+    async def release(reservation: str) -> None:
+        undone.append(reservation)
+
+    @app.workflow()
+    async def booking(ctx: WorkflowContext, _: None) -> object:
+        await ctx.step(reserve, compensate=release)
+        return {"rooms": {101, 102}}
+
+    async with app.running():
+        handle = await app.start_workflow("booking")
+        with pytest.raises(WorkflowError):
+            await handle.result(timeout=10)
+        await app.workflows.cancel(handle.run_id)
+        with pytest.raises(WorkflowError) as info:
+            await handle.result(timeout=10)
+    assert info.value.status == "cancelled"
+    assert undone == ["r-1"]

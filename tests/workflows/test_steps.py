@@ -8,7 +8,14 @@ from collections import Counter
 import pytest
 from workflow_helpers import make_app
 
-from artery import ContractViolation, Retry, UnknownWorkflow, WorkflowContext, WorkflowError
+from artery import (
+    ContractViolation,
+    InvalidEvent,
+    Retry,
+    UnknownWorkflow,
+    WorkflowContext,
+    WorkflowError,
+)
 from artery.workflows import Status
 
 
@@ -195,3 +202,17 @@ async def test_unknown_workflow_and_bad_input_are_clear_errors(store_url: str) -
             await app.start_workflow("nope")
         with pytest.raises(ContractViolation, match="amount"):
             await app.start_workflow("refund_flow", {"amt": 3})
+
+
+async def test_workflow_input_that_cannot_be_stored_is_refused_with_a_clear_error(
+    store_url: str,
+) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def flow(ctx: WorkflowContext, _: object) -> None:
+        return None
+
+    async with app.running():
+        with pytest.raises(InvalidEvent, match="the input of workflow 'flow' cannot be encoded"):
+            await app.start_workflow("flow", {"ids": {1, 2}})

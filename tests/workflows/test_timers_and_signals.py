@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from workflow_helpers import make_app
 
-from artery import Conflict, SignalTimeout, WorkflowContext, WorkflowError
+from artery import App, Conflict, NotFound, SignalTimeout, WorkflowContext, WorkflowError
 from artery.workflows import Status
+from support import eventually
 
 
 async def test_long_sleep_parks_the_run_and_wakes_after_a_restart(store_url: str) -> None:
@@ -150,3 +151,83 @@ async def test_uncaught_signal_timeout_reaches_the_code(store_url: str) -> None:
 
     async with app.running():
         assert await (await app.start_workflow("flow")).result(timeout=10) == "gave up waiting"
+
+
+@pytest.mark.parametrize("wait", ["sleep", "signal", "child"])
+async def test_durable_waits_cannot_be_skipped_by_except_exception(
+    store_url: str, wait: str
+) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def napper(ctx: WorkflowContext, _: None) -> str:
+        await ctx.sleep("1.5s")
+        return "child done"
+
+    @app.workflow()
+    async def careless(ctx: WorkflowContext, kind: str) -> str:
+        try:
+            if kind == "sleep":
+                await ctx.sleep("1.5s")
+            elif kind == "signal":
+                await ctx.wait_for_signal("go")
+            else:
+                await ctx.child("napper")
+        except Exception:
+            return "skipped"
+        return "waited"
+
+    async with app.running():
+        handle = await app.start_workflow("careless", wait)
+        if wait == "signal":
+            await eventually(
+                lambda: _status_is(app, handle.run_id, Status.WAITING), "the run to park"
+            )
+            await app.workflows.signal(handle.run_id, "go")
+        assert await handle.result(timeout=10) == "waited"
+
+
+async def _status_is(app: App, run_id: str, status: Status) -> bool:
+    return (await app.workflows.get(run_id)).status is status
+
+
+@pytest.mark.parametrize("waits_on", ["signal", "child"])
+async def test_a_waiting_run_stays_parked_while_another_signal_is_pending(
+    store_url: str, waits_on: str
+) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def gatekeeper(ctx: WorkflowContext, _: None) -> object:
+        return await ctx.wait_for_signal("open")
+
+    @app.workflow()
+    async def picky(ctx: WorkflowContext, kind: str) -> list[object]:
+        if kind == "signal":
+            first = await ctx.wait_for_signal("a")
+        else:
+            first = await ctx.child("gatekeeper")
+        return [first, await ctx.wait_for_signal("b")]
+
+    async with app.running():
+        handle = await app.start_workflow("picky", waits_on, id="picky")
+        await app.workflows.signal("picky", "b", "B")  # pending, but not what it waits for
+        waiter = "picky" if waits_on == "signal" else "picky/0"
+        await eventually(lambda: _waits(app, waiter), "the wait to begin")
+        before = app.store.commits
+        await asyncio.sleep(1.0)
+        commits = app.store.commits - before
+        assert commits < 20, f"a parked run made {commits} commits while waiting"
+        if waits_on == "signal":
+            await app.workflows.signal("picky", "a", "A")
+        else:
+            await app.workflows.signal("picky/0", "open", "A")
+        assert await handle.result(timeout=10) == ["A", "B"]
+
+
+async def _waits(app: App, run_id: str) -> bool:
+    try:
+        detail = await app.workflows.show(run_id)
+    except NotFound:
+        return False
+    return any(step.status == "waiting" for step in detail.steps)

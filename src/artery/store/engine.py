@@ -4,8 +4,10 @@ Writes go to one writer thread that group-commits: it takes every write waiting 
 queue (up to ``max_batch``), runs them in one transaction and commits once, so one fsync
 serves many callers and throughput grows with concurrency. When one function in a batch
 raises, the batch is rolled back and each function is re-run in a transaction of its own,
-so a bad write fails alone and nothing of it is half-written. Reads run on a small pool of
-reader threads with their own connections.
+so a bad write fails alone and nothing of it is half-written. Should the rollback fail as
+well, the batch's callers get the batch's own error (not the rollback's) and the writer
+opens a fresh connection. Reads run on a small pool of reader threads with their own
+connections.
 """
 
 from __future__ import annotations
@@ -170,6 +172,13 @@ class SqlStore:
             if conn is None:
                 conn = self.dialect.connect(write=True)
             outcomes = self._run_together(conn, batch)
+        except _RollbackFailed as broken:  # the connection's state is unknown: replace it
+            _close_quietly(conn)
+            cause: Exception = broken.cause
+            if self.dialect.is_disconnect(cause):
+                cause = self._unavailable(cause)
+            _deliver(batch, [(False, cause)] * len(batch))
+            return None
         except Exception as exc:
             failure: BaseException = exc
             if isinstance(exc, ArteryError):
@@ -195,7 +204,7 @@ class SqlStore:
         except Exception as exc:
             if self.dialect.is_disconnect(exc):
                 raise
-            SqlTx(conn, self.dialect).execute("ROLLBACK")
+            self._roll_back(conn, exc)
             if self.dialect.is_transient(exc) and tries > 1:
                 time.sleep(0.005 * random.random())  # another process's lock order; retry
                 return self._run_together(conn, batch, tries - 1)
@@ -206,12 +215,28 @@ class SqlStore:
         self.writes += len(batch)
         return [(True, result) for result in results]
 
+    def _roll_back(self, conn: Connection, cause: Exception) -> None:
+        """A rollback that fails (SQLite has already rolled back after a full disk, say)
+        must never hide the error that made it necessary: the callers get ``cause``."""
+        try:
+            SqlTx(conn, self.dialect).execute("ROLLBACK")
+        except Exception as exc:
+            raise _RollbackFailed(cause) from exc
+
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return StoreUnavailable(
             f"store {self.dialect.display_url} is unreachable: {first_line}",
             fix="check that the database is running and the URL is right (artery doctor)",
         )
+
+
+class _RollbackFailed(Exception):
+    """A batch failed and its rollback failed too; carries the batch's own error."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def _deliver(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:

@@ -19,13 +19,14 @@ import uuid as uuid_module
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 
 from artery.delivery.attempts import AttemptError
 from artery.delivery.retry import Retry
 from artery.durations import seconds
+from artery.envelope import encode_json
 from artery.errors import (
     Cancelled,
     ConfigError,
@@ -74,8 +75,13 @@ def current_step() -> StepInfo:
         ) from None
 
 
-class Suspend(Exception):
-    """Unwinds a run that must wait; the engine parks it in the store."""
+class Suspend(BaseException):
+    """Unwinds a run that must wait; the engine parks it in the store.
+
+    Control flow, not an error: it derives from ``BaseException`` (as Temporal's and DBOS's
+    signals do) so that workflow code's ``except Exception`` cannot swallow a durable wait
+    and carry on as if it had elapsed. Code that swallows it anyway (a bare ``except``)
+    gains nothing: the context stays suspended and the engine parks the run regardless."""
 
     def __init__(self, status: Status, wake_at: int | None, child: str | None = None) -> None:
         self.status = status
@@ -101,6 +107,7 @@ class WorkflowContext:
         self._frontier = max((p for p in steps if p < COMPENSATION_BASE), default=-1)
         self._position = -1
         self.compensations: list[Compensation] = []
+        self.suspended: Suspend | None = None  # set once the run must wait; sticks
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -158,7 +165,7 @@ class WorkflowContext:
             try:
                 async with asyncio.timeout(limit):
                     value = await _call(fn, args)
-                result = _json_roundtrip(value, label)
+                result = json_roundtrip(value, f"step {label!r}")
             except ConfigError:
                 raise
             except Exception as exc:
@@ -232,17 +239,7 @@ class WorkflowContext:
             self._check_cancel()
             at = wake_at()
             await self._save(
-                StepRecord(
-                    position,
-                    "sleep",
-                    "sleep",
-                    "completed",
-                    {"wake_at": at},
-                    None,
-                    1,
-                    now_us(),
-                    now_us(),
-                )
+                StepRecord.instant(position, "sleep", "sleep", "completed", {"wake_at": at})
             )
         else:
             at = int(recorded.result["wake_at"])
@@ -252,10 +249,11 @@ class WorkflowContext:
         remaining = (wake_at - now_us()) / 1_000_000
         if remaining <= 0:
             return
+        self._check_cancel()  # a replayed sleep of a cancelled run must not park it again
         if remaining <= IN_MEMORY_SLEEP:
             await asyncio.sleep(remaining)
             return
-        raise Suspend(Status.SLEEPING, wake_at)
+        self._suspend(Status.SLEEPING, wake_at)
 
     async def wait_for_signal(self, name: str, timeout: float | str | None = None) -> Any:
         """The payload of the next signal ``name`` (signals sent earlier are kept), or
@@ -271,14 +269,16 @@ class WorkflowContext:
             deadline = None if timeout is None else now_us() + int(seconds(timeout) * 1e6)
         else:
             deadline = recorded.result.get("deadline")
-        outcome = await self.engine.write(
-            lambda tx: _take_or_wait(tx, self.run_id, position, name, deadline, recorded is None)
+        outcome, payload = await self.engine.write(
+            lambda tx: history.take_or_wait(
+                tx, self.run_id, position, name, deadline, recorded is None
+            )
         )
         if outcome == "timed_out":
             raise SignalTimeout(f"signal {name!r} did not come in time", fix="send it sooner")
-        if outcome != "waiting":
-            return outcome[1]
-        raise Suspend(Status.WAITING, deadline)
+        if outcome == "signal":
+            return payload
+        self._suspend(Status.WAITING, deadline)
 
     # -- children and events -----------------------------------------------------------
 
@@ -294,25 +294,15 @@ class WorkflowContext:
         self._check_cancel()
         child_id = f"{self.run_id}/{position}"
         if recorded is None:
+            encode_json(input, f"the input of child workflow {name!r}")
             await self.engine.start_child(self.run_id, position, name, input)
         child = await self.engine.read(lambda tx: history.load_run(tx, child_id))
         if child is None or child.status not in history.TERMINAL:
-            raise Suspend(Status.WAITING, None, child=child_id)
+            self._suspend(Status.WAITING, None, child=child_id)
         status = "completed" if child.status is Status.COMPLETED else "failed"
         error = child.error or {"type": "artery.workflow", "message": f"child {child.status}"}
-        await self._save(
-            StepRecord(
-                position,
-                "child",
-                name,
-                status,
-                child.result,
-                None if status == "completed" else error,
-                1,
-                now_us(),
-                now_us(),
-            )
-        )
+        failure = None if status == "completed" else error
+        await self._save(StepRecord.instant(position, "child", name, status, child.result, failure))
         if status == "failed":
             raise WorkflowError(child_id, child.status.value, error)
         return child.result
@@ -329,16 +319,8 @@ class WorkflowContext:
         attrs.setdefault("correlation_id", self.run_id)
         event = await self.engine.app.publish(contract, data, **attrs)
         await self._save(
-            StepRecord(
-                position,
-                "publish",
-                topic,
-                "completed",
-                {"id": event.id, "offset": event.offset},
-                None,
-                1,
-                now_us(),
-                now_us(),
+            StepRecord.instant(
+                position, "publish", topic, "completed", {"id": event.id, "offset": event.offset}
             )
         )
         return event.id
@@ -350,8 +332,14 @@ class WorkflowContext:
     # -- plumbing ----------------------------------------------------------------------
 
     def _next(self) -> int:
+        if self.suspended is not None:  # the code swallowed a wait: it may not go on
+            self._suspend(self.suspended.status, self.suspended.wake_at, self.suspended.child)
         self._position += 1
         return self._position
+
+    def _suspend(self, status: Status, wake_at: int | None, child: str | None = None) -> NoReturn:
+        self.suspended = Suspend(status, wake_at, child)
+        raise self.suspended
 
     def _replay(self, position: int, kind: str, name: str) -> StepRecord | None:
         recorded = self._history.get(position)
@@ -371,9 +359,7 @@ class WorkflowContext:
         if recorded is not None:
             return recorded.result
         value = make()
-        await self._save(
-            StepRecord(position, kind, kind, "completed", value, None, 1, now_us(), now_us())
-        )
+        await self._save(StepRecord.instant(position, kind, kind, "completed", value))
         return value
 
     async def _save(self, record: StepRecord) -> None:
@@ -398,47 +384,15 @@ async def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     return result
 
 
-def _json_roundtrip(value: Any, label: str) -> Any:
-    """Fresh and replayed results must be the same value: both come from JSON."""
+def json_roundtrip(value: Any, producer: str) -> Any:
+    """Fresh and replayed results must be the same value: both come from JSON.
+
+    ``producer`` names what returned the value (a step, a workflow) for the error."""
     try:
         return orjson.loads(orjson.dumps(value))
     except TypeError as exc:
         raise ConfigError(
-            f"step {label!r} returned a value that is not JSON-serializable ({exc})",
-            fix="return dicts, lists, strings, numbers, booleans or None from steps",
+            f"{producer} returned a value that cannot be stored:"
+            f" it is not JSON-serializable ({exc})",
+            fix="return dicts, lists, strings, numbers, booleans or None",
         ) from None
-
-
-def _take_or_wait(
-    tx: Any, run_id: str, position: int, name: str, deadline: int | None, first: bool
-) -> Any:
-    """One transaction: consume a waiting signal, or time out, or record the wait."""
-    found, payload = history.take_signal(tx, run_id, name)
-    stamp = now_us()
-    if found:
-        history.record_step(
-            tx,
-            run_id,
-            StepRecord(
-                position, "signal", name, "completed", {"payload": payload}, None, 1, stamp, stamp
-            ),
-        )
-        return ("signal", payload)
-    if deadline is not None and stamp >= deadline:
-        history.record_step(
-            tx,
-            run_id,
-            StepRecord(
-                position, "signal", name, "timed_out", {"deadline": deadline}, None, 1, stamp, stamp
-            ),
-        )
-        return "timed_out"
-    if first:
-        history.record_step(
-            tx,
-            run_id,
-            StepRecord(
-                position, "signal", name, "waiting", {"deadline": deadline}, None, 1, stamp, stamp
-            ),
-        )
-    return "waiting"

@@ -14,12 +14,12 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from artery.delivery.attempts import AttemptError
 from artery.delivery.leases import new_worker_id
-from artery.errors import Cancelled, NonDeterminism, StoreUnavailable
+from artery.errors import ArteryError, Cancelled, ConfigError, NonDeterminism, StoreUnavailable
 from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history
@@ -28,6 +28,7 @@ from artery.workflows.context import (
     CompensationRequested,
     Suspend,
     WorkflowContext,
+    json_roundtrip,
 )
 from artery.workflows.definition import Workflow
 from artery.workflows.history import Run, Status, StepRecord, now_us
@@ -65,6 +66,7 @@ class WorkflowEngine:
     async def start(self, app: App) -> None:
         self.app = app
         self._stopping = False
+        self._checkpoints = app.health.guard("workflow checkpoints", log)
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="artery-workflow-claims"),
             asyncio.create_task(self._renew_loop(), name="artery-workflow-leases"),
@@ -90,11 +92,24 @@ class WorkflowEngine:
     # -- store access ------------------------------------------------------------------
 
     async def write(self, op: Callable[[Tx], T]) -> T:
-        """Checkpoints wait out store outages: a run pauses, it does not fail."""
-        return await riding_out(self.app.store.write, op, giving_up=self._is_stopping)
+        """Checkpoints wait out store outages: a run pauses, it does not fail. Any other
+        store error (a full disk) unwinds the run as ``CheckpointFailed``."""
+        return await self._checkpoint(self.app.store.write, op)
 
     async def read(self, op: Callable[[Tx], T]) -> T:
-        return await riding_out(self.app.store.read, op, giving_up=self._is_stopping)
+        return await self._checkpoint(self.app.store.read, op)
+
+    async def _checkpoint(
+        self, call: Callable[[Callable[[Tx], T]], Awaitable[T]], op: Callable[[Tx], T]
+    ) -> T:
+        try:
+            result = await riding_out(call, op, giving_up=self._is_stopping)
+        except ArteryError:
+            raise
+        except Exception as exc:
+            raise CheckpointFailed(exc) from exc
+        self._checkpoints.ok()
+        return result
 
     def _is_stopping(self) -> bool:
         return self._stopping
@@ -146,41 +161,51 @@ class WorkflowEngine:
     # -- claiming ----------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        """Never dies: a failing iteration is logged once per streak, marks the process
+        unhealthy, and is retried after a backoff (runs wait, they are not lost)."""
+        guard = self.app.health.guard("workflow claims", log)
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await self._wakeup.wait()
             self._wakeup.clear()
-            room = self.concurrency - len(self.running)
-            if room <= 0:
-                continue
             try:
-                if not await self.app.store.read(_anything_runnable):
-                    continue
-                runs = await self.app.store.write(
-                    functools.partial(
-                        history.claim,
-                        owner=self.worker_id,
-                        lease_until=self.lease_until(),
-                        limit=room,
-                    )
-                )
-            except StoreUnavailable as exc:
-                log.warning("claiming paused: %s", exc.message)
+                runs = await self._claim()
+            except Exception as exc:
+                await guard.failed(exc)
                 continue
+            guard.ok()
             for run in runs:
                 self._spawn(run)
 
+    async def _claim(self) -> list[Run]:
+        room = self.concurrency - len(self.running)
+        if room <= 0 or not await self.app.store.read(_anything_runnable):
+            return []
+        return await self.app.store.write(
+            functools.partial(
+                history.claim, owner=self.worker_id, lease_until=self.lease_until(), limit=room
+            )
+        )
+
     async def _renew_loop(self) -> None:
+        """Renews only the runs executing here: a run whose task died lets its lease lapse
+        and is claimed again, instead of being held forever by a live worker."""
+        guard = self.app.health.guard("workflow leases", log)
         while True:
             await asyncio.sleep(self.lease_ttl / 3)
+            renew = functools.partial(
+                history.renew,
+                owner=self.worker_id,
+                run_ids=list(self.running),
+                lease_until=self.lease_until(),
+            )
             try:
-                cancels = await self.app.store.write(
-                    lambda tx: history.renew(tx, self.worker_id, self.lease_until())
-                )
-            except StoreUnavailable as exc:
-                log.warning("lease renewal postponed: %s", exc.message)
+                cancels = await self.app.store.write(renew)
+            except Exception as exc:
+                await guard.failed(exc)
                 continue
+            guard.ok()
             for run_id in cancels:
                 self.interrupt(run_id)
 
@@ -210,49 +235,32 @@ class WorkflowEngine:
     # -- executing ---------------------------------------------------------------------
 
     async def _execute(self, run: Run, fresh: bool = False) -> None:
+        """Run it; if the store fails it, leave it: the lease lapses (only runs executing
+        here are renewed) and it resumes from its last checkpoint, claimed again."""
         try:
             await self._execute_run(run, fresh)
         except (asyncio.CancelledError, StoreUnavailable):
             raise
+        except CheckpointFailed as failed:
+            await self._checkpoints.failed(failed.cause)
         except Exception as exc:  # a bug here must flag the run, not strand it
             log.exception("run %s failed inside the engine", run.run_id)
-            await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
+            try:
+                await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
+            except CheckpointFailed as failed:
+                await self._checkpoints.failed(failed.cause)
 
     async def _execute_run(self, run: Run, fresh: bool) -> None:
         workflow = self.workflows.get(run.workflow)
         if workflow is None:
-            await self._finish(
-                run,
-                Status.FAILED,
-                None,
-                _problem(
-                    "artery.unknown-workflow",
-                    f"no workflow named {run.workflow!r} in this app; deploy it or cancel the run",
-                ),
-                flagged=True,
-            )
+            await self._finish_unknown(run)
             return
         steps = {} if fresh else await self.read(lambda tx: history.load_steps(tx, run.run_id))
         ctx = WorkflowContext(self, run, steps)
         try:
-            try:
-                result = await workflow.fn(ctx, run.input)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if self._stopping or not run.cancel_requested or task is None:
-                    raise
-                task.uncancel()
-                raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
-            result = _checked_result(result)
-        except Suspend as parked:
-            park = functools.partial(
-                history.suspend,
-                run_id=run.run_id,
-                status=parked.status,
-                wake_at=parked.wake_at,
-                child=parked.child,
-            )
-            await self.write(park)
+            result = await self._call(workflow, ctx)
+        except Suspend:
+            await self._park(ctx)
             return
         except NonDeterminism as exc:
             await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
@@ -260,9 +268,57 @@ class WorkflowEngine:
         except asyncio.CancelledError:
             return
         except Exception as exc:
-            await self._unwind(ctx, run, exc)
+            if ctx.suspended is not None:  # the code swallowed a wait, then failed: park
+                await self._park(ctx)
+            else:
+                await self._unwind(ctx, run, exc)
             return
-        await self._finish(run, Status.COMPLETED, result, None, flagged=False)
+        try:
+            stored = json_roundtrip(result, f"workflow {workflow.name!r}")
+        except ConfigError as exc:  # every step succeeded: nothing to undo, someone to tell
+            problem = f"{exc.message}; the run is left failed, its steps are not undone"
+            await self._finish(
+                run, Status.FAILED, None, _problem(exc.code, f"{problem} ({exc.fix})"), True
+            )
+            return
+        await self._finish(run, Status.COMPLETED, stored, None, flagged=False)
+
+    async def _call(self, workflow: Workflow, ctx: WorkflowContext) -> Any:
+        """Run the workflow code; an operator's cancel surfaces in it as ``Cancelled``."""
+        run = ctx.run
+        try:
+            result = await workflow.fn(ctx, run.input)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._stopping or not run.cancel_requested or task is None:
+                raise
+            task.uncancel()
+            raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
+        if ctx.suspended is not None:  # the code swallowed a wait and returned: still wait
+            raise ctx.suspended
+        ctx._check_cancel()  # cancelled before it ended (or after it failed): undo it
+        return result
+
+    async def _park(self, ctx: WorkflowContext) -> None:
+        parked = ctx.suspended
+        assert parked is not None
+        park = functools.partial(
+            history.suspend,
+            run_id=ctx.run_id,
+            status=parked.status,
+            wake_at=parked.wake_at,
+            child=parked.child,
+        )
+        await self.write(park)
+
+    async def _finish_unknown(self, run: Run) -> None:
+        """Without its code a run can neither go on nor compensate: a cancel just ends it."""
+        message = f"no workflow named {run.workflow!r} in this app; deploy it or cancel the run"
+        problem = _problem("artery.unknown-workflow", message)
+        if run.cancel_requested:
+            await self._finish(run, Status.CANCELLED, None, problem, flagged=False)
+        else:
+            await self._finish(run, Status.FAILED, None, problem, flagged=True)
 
     async def _unwind(self, ctx: WorkflowContext, run: Run, cause: Exception) -> None:
         """Run the compensations of completed steps in reverse order, each durably."""
@@ -279,12 +335,13 @@ class WorkflowEngine:
                     error = {**(record.error or {}), "compensating": _error(cause)}
                     await self._finish(run, Status.FAILED, None, error, flagged=True)
                     return
-        if isinstance(cause, CompensationRequested):
+        requested = isinstance(cause, CompensationRequested)
+        if run.cancel_requested or (isinstance(cause, Cancelled) and not requested):
+            status = Status.CANCELLED  # cancels include a failed run the operator cancelled
+        elif requested or ctx.compensations:
             status = Status.COMPENSATED
-        elif isinstance(cause, Cancelled):
-            status = Status.CANCELLED
         else:
-            status = Status.COMPENSATED if ctx.compensations else Status.FAILED
+            status = Status.FAILED
         await self._finish(run, status, None, _error(cause), flagged=status is Status.FAILED)
 
     async def _finish(
@@ -299,6 +356,17 @@ class WorkflowEngine:
             self._wakeup.set()
 
 
+class CheckpointFailed(BaseException):
+    """The store refused a checkpoint for a reason other than an outage (a full disk, a
+    read-only file system). Not the workflow's failure: it unwinds the code (a
+    ``BaseException``, so ``except Exception`` cannot swallow it) without compensating,
+    and the run resumes from its last checkpoint later."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
 def _anything_runnable(tx: Tx) -> bool:
     stamp = now_us()
     return (
@@ -310,12 +378,6 @@ def _anything_runnable(tx: Tx) -> bool:
         )
         is not None
     )
-
-
-def _checked_result(result: Any) -> Any:
-    from artery.workflows.context import _json_roundtrip
-
-    return _json_roundtrip(result, "workflow result")
 
 
 def _error(exc: BaseException) -> dict[str, Any]:

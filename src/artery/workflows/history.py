@@ -75,6 +75,20 @@ class StepRecord:
     started_at: int = 0
     finished_at: int = 0
 
+    @classmethod
+    def instant(
+        cls,
+        position: int,
+        kind: str,
+        name: str,
+        status: str,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> StepRecord:
+        """A record of something that takes no time: a timer set, a signal taken, a publish."""
+        stamp = now_us()
+        return cls(position, kind, name, status, result, error, 1, stamp, stamp)
+
 
 _RUN_COLUMNS = (
     "run_id, workflow, status, input_json, result_json, error_json, parent_run, started_by,"
@@ -207,7 +221,7 @@ def finish(
 
 
 def wake(tx: Tx, run_id: str) -> None:
-    """Make a waiting run runnable now (a signal or a child's end arrived)."""
+    """Make a waiting run runnable now (the child it waits for ended)."""
     tx.execute(
         "UPDATE workflow_runs SET status = 'pending', wake_at = NULL, updated_at = ?"
         " WHERE run_id = ? AND status = 'waiting'",
@@ -215,20 +229,38 @@ def wake(tx: Tx, run_id: str) -> None:
     )
 
 
+def _wake_for_signal(tx: Tx, run_id: str, name: str) -> None:
+    """Wake the run only if it waits for this signal: any other signal stays queued for a
+    later ``wait_for_signal`` and must not make a parked run spin."""
+    tx.execute(
+        "UPDATE workflow_runs SET status = 'pending', wake_at = NULL, updated_at = ?"
+        " WHERE run_id = ? AND status = 'waiting' AND EXISTS (SELECT 1 FROM workflow_steps"
+        " WHERE run_id = ? AND kind = 'signal' AND name = ? AND status = 'waiting')",
+        (now_us(), run_id, run_id, name),
+    )
+
+
 def suspend(tx: Tx, run_id: str, status: Status, wake_at: int | None, child: str | None) -> None:
     """Park a run without holding memory; it is claimed again at ``wake_at`` or when woken.
 
-    The wake-up sources are checked after the row is updated (and locked), so a signal or
-    a child that ended while the run was deciding to wait is never missed."""
-    tx.execute(
+    The wake-up sources are checked after the row is updated (and locked), so a signal,
+    a child that ended or a cancel that came while the run was deciding to wait is never
+    missed."""
+    row = tx.one(
         "UPDATE workflow_runs SET status = ?, wake_at = ?, owner = NULL, lease_until = NULL,"
-        " updated_at = ? WHERE run_id = ?",
+        " updated_at = ? WHERE run_id = ? RETURNING cancel_requested",
         (status.value, wake_at, now_us(), run_id),
     )
+    if row is not None and row[0]:
+        _resume(tx, [run_id])
+        return
     if status is not Status.WAITING:
         return
     signal = tx.one(
-        "SELECT 1 FROM workflow_signals WHERE run_id = ? AND consumed_at IS NULL", (run_id,)
+        "SELECT 1 FROM workflow_signals s JOIN workflow_steps w"
+        " ON w.run_id = s.run_id AND w.name = s.name AND w.kind = 'signal'"
+        " WHERE s.run_id = ? AND s.consumed_at IS NULL AND w.status = 'waiting' LIMIT 1",
+        (run_id,),
     )
     ended = child and tx.one(
         "SELECT 1 FROM workflow_runs WHERE run_id = ? AND status IN (?, ?, ?, ?)",
@@ -236,6 +268,45 @@ def suspend(tx: Tx, run_id: str, status: Status, wake_at: int | None, child: str
     )
     if signal or ended:
         wake(tx, run_id)
+
+
+def request_cancel(tx: Tx, run_id: str) -> list[str]:
+    """Ask a run and its live descendants to stop; returns their ids.
+
+    Parked runs are made runnable at once, so a cancel does not wait for a timer; a failed
+    run is reopened so that the compensations it has not completed run (its failed step
+    is not run again)."""
+    ids, frontier = [], [run_id]
+    while frontier:
+        current = frontier.pop()
+        ids.append(current)
+        rows = tx.execute(
+            f"SELECT run_id FROM workflow_runs WHERE parent_run = ?"
+            f" AND status IN ({','.join('?' * len(LIVE))})",
+            (current, *LIVE),
+        )
+        frontier.extend(r[0] for r in rows)
+    tx.executemany(
+        "UPDATE workflow_runs SET cancel_requested = 1 WHERE run_id = ?", [(i,) for i in ids]
+    )
+    tx.execute(
+        "UPDATE workflow_runs SET flagged = 0, error_json = NULL, owner = NULL,"
+        " lease_until = NULL WHERE run_id = ? AND status = 'failed'",
+        (run_id,),
+    )
+    _resume(tx, ids, also=("failed",))
+    return ids
+
+
+def _resume(tx: Tx, run_ids: Sequence[str], also: tuple[str, ...] = ()) -> None:
+    """Make parked runs (and runs in ``also`` states) runnable now."""
+    states = ("sleeping", "waiting", *also)
+    marks = ",".join("?" * len(states))
+    tx.executemany(
+        "UPDATE workflow_runs SET status = 'pending', wake_at = NULL, updated_at = ?"
+        f" WHERE run_id = ? AND status IN ({marks})",
+        [(now_us(), run_id, *states) for run_id in run_ids],
+    )
 
 
 def claim(tx: Tx, owner: str, lease_until: int, limit: int) -> list[Run]:
@@ -258,11 +329,12 @@ def claim(tx: Tx, owner: str, lease_until: int, limit: int) -> list[Run]:
     return runs
 
 
-def renew(tx: Tx, owner: str, lease_until: int) -> set[str]:
-    """Extend this worker's leases; returns the ids of its runs asked to cancel."""
-    tx.execute(
-        "UPDATE workflow_runs SET lease_until = ? WHERE owner = ? AND status = 'running'",
-        (lease_until, owner),
+def renew(tx: Tx, owner: str, run_ids: Sequence[str], lease_until: int) -> set[str]:
+    """Extend this worker's leases on ``run_ids``; returns those asked to cancel."""
+    tx.executemany(
+        "UPDATE workflow_runs SET lease_until = ? WHERE run_id = ? AND owner = ?"
+        " AND status = 'running'",
+        [(lease_until, run_id, owner) for run_id in run_ids],
     )
     rows = tx.execute(
         "SELECT run_id FROM workflow_runs WHERE owner = ? AND status = 'running'"
@@ -277,7 +349,7 @@ def add_signal(tx: Tx, run_id: str, name: str, payload: Any) -> None:
         "INSERT INTO workflow_signals (run_id, name, payload_json, created_at) VALUES (?, ?, ?, ?)",
         (run_id, name, dumps(payload), now_us()),
     )
-    wake(tx, run_id)
+    _wake_for_signal(tx, run_id, name)
 
 
 def take_signal(tx: Tx, run_id: str, name: str) -> tuple[bool, Any]:
@@ -291,6 +363,26 @@ def take_signal(tx: Tx, run_id: str, name: str) -> tuple[bool, Any]:
         return False, None
     tx.execute("UPDATE workflow_signals SET consumed_at = ? WHERE id = ?", (now_us(), row[0]))
     return True, loads(row[1])
+
+
+def take_or_wait(
+    tx: Tx, run_id: str, position: int, name: str, deadline: int | None, first: bool
+) -> tuple[str, Any]:
+    """Consume the awaited signal, or time out, or record the wait (the record is what a
+    signal sent later looks for to wake the run): ``(outcome, payload)``."""
+    found, payload = take_signal(tx, run_id, name)
+    if found:
+        step = StepRecord.instant(position, "signal", name, "completed", {"payload": payload})
+        record_step(tx, run_id, step)
+        return "signal", payload
+    if deadline is not None and now_us() >= deadline:
+        step = StepRecord.instant(position, "signal", name, "timed_out", {"deadline": deadline})
+        record_step(tx, run_id, step)
+        return "timed_out", None
+    if first:
+        step = StepRecord.instant(position, "signal", name, "waiting", {"deadline": deadline})
+        record_step(tx, run_id, step)
+    return "waiting", None
 
 
 def add_patch(tx: Tx, run_id: str, patches: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from artery.envelope import encode_json
 from artery.errors import ConfigError, Conflict, NotFound, UnknownWorkflow, WorkflowError
 from artery.store import Store, Tx
 from artery.workflows import history
@@ -74,6 +75,7 @@ class Workflows:
                 f"no workflow named {name!r}",
                 fix=f"declare it with @app.workflow; known: {sorted(self.app.workflows_declared)}",
             )
+        encode_json(input, f"the input of workflow {name!r}")
         if workflow.input_subject is not None:
             version = await self.app.registry.get(workflow.input_subject)
             self.app.registry.validate(version, input)
@@ -122,19 +124,23 @@ class Workflows:
                 f"run {run_id!r} is {run.status.value}; it takes no more signals",
                 fix="signal a run that is still going (artery workflows list)",
             )
+        encode_json(payload, f"the payload of signal {name!r}")
         await self.store.write(lambda tx: history.add_signal(tx, run_id, name, payload))
         self._nudge()
 
     async def cancel(self, run_id: str) -> None:
-        """Ask a run to stop; it runs its compensations and ends ``cancelled``."""
+        """Ask a run and its children to stop; each runs its compensations and ends
+        ``cancelled``. A failed run can be cancelled too: the compensations it has not
+        completed run (a failing one fails it again, flagged)."""
         run = await self.get(run_id)
-        if run.status in TERMINAL:
+        if run.status in TERMINAL and run.status is not Status.FAILED:
             raise Conflict(
                 f"run {run_id!r} already ended {run.status.value}", fix="nothing to cancel"
             )
-        await self.store.write(lambda tx: _request_cancel(tx, run_id))
+        cancelled = await self.store.write(lambda tx: history.request_cancel(tx, run_id))
         if self.engine is not None:
-            self.engine.interrupt(run_id)
+            for each in cancelled:
+                self.engine.interrupt(each)
         self._nudge()
 
     async def retry(self, run_id: str) -> None:
@@ -177,15 +183,6 @@ class Workflows:
     def _nudge(self) -> None:
         if self.engine is not None:
             self.engine.nudge()
-
-
-def _request_cancel(tx: Tx, run_id: str) -> None:
-    tx.execute(
-        "UPDATE workflow_runs SET cancel_requested = 1, wake_at = NULL,"
-        " status = CASE WHEN status IN ('sleeping', 'waiting') THEN 'pending' ELSE status END"
-        " WHERE run_id = ?",
-        (run_id,),
-    )
 
 
 def _reopen(tx: Tx, run_id: str) -> None:

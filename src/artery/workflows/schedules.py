@@ -1,7 +1,10 @@
 """Schedules: start a workflow once per tick, however many workers run the schedule.
 
 Each tick's run id is derived from the schedule and the tick time, so workers racing on
-the same tick all try to create the same run and only one succeeds. ``last_tick`` in the
+the same tick all try to create the same run and only one succeeds. Ids carry the tick to
+the second, plus microseconds when it falls between seconds: every tick of a sub-second
+period gets its own run, and whole-second ticks keep the ids they always had, so a tick
+started before an upgrade is not started again after it. ``last_tick`` in the
 store remembers how far the schedule got, so ticks missed while everything was down are
 either started (catch-up) or skipped except the latest.
 """
@@ -10,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from croniter import croniter
 
-from artery.errors import ArteryError, ConfigError
+from artery.envelope import encode_json
+from artery.errors import ConfigError
 from artery.store import Tx
 from artery.workflows.definition import Schedule
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("artery.schedules")
 MAX_CATCH_UP = 1000
+MIN_PERIOD = 0.001  # seconds; shorter periods are a mistake, not a schedule
 
 
 def validate(schedule: Schedule) -> None:
@@ -39,16 +43,21 @@ def validate(schedule: Schedule) -> None:
             f"schedule {schedule.name!r}: {schedule.cron!r} is not a cron expression",
             fix="use five fields: minute hour day-of-month month day-of-week",
         )
-    if schedule.every is not None and schedule.every <= 0:
-        raise ConfigError(f"schedule {schedule.name!r}: every must be positive", fix="e.g. 30s")
+    encode_json(schedule.input, f"schedule {schedule.name!r}: its input")
+    if schedule.every is not None and schedule.every < MIN_PERIOD:
+        raise ConfigError(
+            f"schedule {schedule.name!r}: every={schedule.every!r}s is too short",
+            fix="use a period of at least 1ms, e.g. every='500ms'",
+        )
 
 
 def ticks_between(schedule: Schedule, after: float, until: float) -> list[float]:
     """Tick times t with after < t <= until (epoch seconds), oldest first."""
-    if schedule.every is not None:
-        first = math.floor(after / schedule.every) + 1
-        last = math.floor(until / schedule.every)
-        return [n * schedule.every for n in range(first, last + 1)][-MAX_CATCH_UP:]
+    if schedule.every is not None:  # whole microseconds: no float drift between ticks
+        period = round(schedule.every * 1_000_000)
+        last = round(until * 1_000_000) // period
+        first = max(round(after * 1_000_000) // period + 1, last - MAX_CATCH_UP + 1)
+        return [n * period / 1_000_000 for n in range(first, last + 1)]
     out: list[float] = []
     it = croniter(schedule.cron, datetime.fromtimestamp(after, UTC))
     while len(out) < MAX_CATCH_UP:
@@ -60,27 +69,37 @@ def ticks_between(schedule: Schedule, after: float, until: float) -> list[float]
 
 
 class Scheduler:
+    """Fires each schedule from a loop of its own, so one that keeps failing (an input that
+    cannot be stored, a store error) delays no other; a failing loop is logged once per
+    streak, backs off and reports the process unhealthy until it fires again."""
+
     def __init__(self, schedules: list[Schedule], interval: float = 0.5) -> None:
         self.schedules = schedules
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, app: App) -> None:
         self.app = app
-        self._task = asyncio.create_task(self._loop(), name="artery-scheduler")
+        self._tasks = [
+            asyncio.create_task(self._loop(s), name=f"artery-schedule-{s.name}")
+            for s in self.schedules
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
-    async def _loop(self) -> None:
+    async def _loop(self, schedule: Schedule) -> None:
+        guard = self.app.health.guard(f"schedule {schedule.name}", log)
         while True:
-            for schedule in self.schedules:
-                try:
-                    await self.fire_due(schedule, time.time())
-                except ArteryError as exc:
-                    log.warning("schedule %s postponed: %s", schedule.name, exc.message)
+            try:
+                await self.fire_due(schedule, time.time())
+            except Exception as exc:
+                await guard.failed(exc)
+                continue
+            guard.ok()
             await asyncio.sleep(self.interval)
 
     async def fire_due(self, schedule: Schedule, now: float) -> list[str]:
@@ -93,21 +112,28 @@ class Scheduler:
             due = due[-1:]
         started = []
         for tick in due:
-            stamp = datetime.fromtimestamp(tick, UTC).strftime("%Y%m%dT%H%M%SZ")
             handle = await self.app.workflows.start(
                 schedule.workflow,
                 schedule.input,
-                id=f"schedule:{schedule.name}:{stamp}",
+                id=run_id(schedule, tick),
                 started_by="schedule",
             )
             started.append(handle.run_id)
+        reached = round(due[-1] * 1_000_000)
         await self.app.store.write(
             lambda tx: tx.execute(
                 "UPDATE workflow_schedules SET last_tick = ? WHERE name = ? AND last_tick < ?",
-                (int(due[-1] * 1e6), schedule.name, int(due[-1] * 1e6)),
+                (reached, schedule.name, reached),
             )
         )
         return started
+
+
+def run_id(schedule: Schedule, tick: float) -> str:
+    """The run of one tick: to the second, and to the microsecond between seconds."""
+    whole, fraction = divmod(round(tick * 1_000_000), 1_000_000)
+    stamp = datetime.fromtimestamp(whole, UTC).strftime("%Y%m%dT%H%M%S")
+    return f"schedule:{schedule.name}:{stamp}{f'.{fraction:06d}' if fraction else ''}Z"
 
 
 def _last_tick(tx: Tx, name: str, now: float) -> float:

@@ -1,0 +1,99 @@
+"""The engine's background loops survive any store error and say so while it lasts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from workflow_helpers import make_app
+
+from artery import WorkflowContext
+from artery.workflows import Status
+from support import eventually
+
+
+async def test_claim_and_renew_loops_survive_a_store_error_that_is_not_an_outage(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def nap(ctx: WorkflowContext, _: None) -> str:
+        await ctx.sleep("1.5s")
+        return "woke"
+
+    async with app.running():
+        handle = await app.start_workflow("nap", id="nap")
+        await eventually(lambda: _status_is(app, "nap", Status.SLEEPING), "the run to park")
+        write = app.store.write
+        disk = {"full": True}
+
+        async def full_disk_write(op: Callable[[Any], Any]) -> Any:
+            if disk["full"]:
+                raise OSError(28, "No space left on device")
+            return await write(op)
+
+        monkeypatch.setattr(app.store, "write", full_disk_write)
+        await eventually(lambda: not app.health.healthy, "the process to report unhealthy")
+        assert {f.loop for f in app.health.failures()} & {"workflow claims", "workflow leases"}
+        disk["full"] = False
+        assert await handle.result(timeout=15) == "woke"
+        await eventually(lambda: app.health.healthy, "the process to recover", timeout=15)
+
+
+async def _status_is(app: Any, run_id: str, status: Status) -> bool:
+    return (await app.workflows.get(run_id)).status is status
+
+
+async def test_a_checkpoint_that_cannot_be_written_pauses_the_run_instead_of_undoing_it(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(store_url)
+    undone: list[str] = []
+    proceed = asyncio.Event()
+
+    async def reserve() -> str:
+        return "r-1"
+
+    async def release(reservation: str) -> None:
+        undone.append(reservation)
+
+    async def charge() -> str:
+        await proceed.wait()
+        return "charged"
+
+    @app.workflow()
+    async def order(ctx: WorkflowContext, _: None) -> str:
+        await ctx.step(reserve, compensate=release)
+        try:
+            return str(await ctx.step(charge))
+        except Exception:
+            return "gave up"
+
+    async with app.running():
+        handle = await app.start_workflow("order", id="order")
+        await eventually(lambda: _has_steps(app, "order", 1), "the first checkpoint")
+        write = app.store.write
+        disk = {"full": True}
+
+        async def full_disk_write(op: Callable[[Any], Any]) -> Any:
+            if disk["full"]:
+                raise OSError(28, "No space left on device")
+            return await write(op)
+
+        monkeypatch.setattr(app.store, "write", full_disk_write)
+        proceed.set()  # the charge succeeds, its checkpoint cannot be written
+        await eventually(
+            lambda: "workflow checkpoints" in {f.loop for f in app.health.failures()},
+            "the failed checkpoint to be reported",
+        )
+        disk["full"] = False
+        assert await handle.result(timeout=15) == "charged"
+        await eventually(lambda: app.health.healthy, "the process to recover", timeout=15)
+    assert undone == [], "a store error is not the workflow's failure: nothing is undone"
+
+
+async def _has_steps(app: Any, run_id: str, count: int) -> bool:
+    return len((await app.workflows.show(run_id)).steps) >= count

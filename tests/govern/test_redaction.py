@@ -72,3 +72,12 @@ def test_an_unknown_contract_hides_payload_and_results_whole() -> None:
 def test_a_longer_classified_value_is_scrubbed_before_its_prefix() -> None:
     redactor = Redactor.of({"a": "4111", "b": CARD}, ["/a", "/b"])
     assert redactor.text(f"card {CARD}") == f"card {REDACTED}"
+
+
+def test_nested_error_messages_are_scrubbed_too() -> None:
+    redactor = Redactor.of({"email": EMAIL}, ["/email"])
+    error = {"message": "x", "compensating": {"message": f"undo for {EMAIL} failed"}}
+    assert redactor.error(error) == {
+        "message": "x",
+        "compensating": {"message": f"undo for {REDACTED} failed"},
+    }

@@ -216,3 +216,42 @@ async def test_workflow_input_that_cannot_be_stored_is_refused_with_a_clear_erro
     async with app.running():
         with pytest.raises(InvalidEvent, match="the input of workflow 'flow' cannot be encoded"):
             await app.start_workflow("flow", {"ids": {1, 2}})
+
+
+async def test_stored_step_and_run_errors_never_quote_classified_input_values(
+    store_url: str,
+) -> None:
+    app = make_app(store_url)
+    email = "erin@example.com"
+    app.contract(
+        "signup",
+        schema={
+            "type": "object",
+            "properties": {"email": {"type": "string", "x-artery-classification": "pii"}},
+        },
+    )
+
+    async def reserve(address: str) -> str:
+        return "held"
+
+    async def release(held: str, address: str) -> None:
+        raise ConnectionError(f"could not release the hold of {address}")
+
+    async def send(address: str) -> None:
+        raise ValueError(f"mailbox {address} does not exist")
+
+    @app.workflow(input="signup")
+    async def welcome(ctx: WorkflowContext, request: dict) -> None:
+        await ctx.step(reserve, request["email"], compensate=release)
+        await ctx.step(send, request["email"])
+
+    async with app.running():
+        handle = await app.start_workflow("welcome", {"email": email})
+        with pytest.raises(WorkflowError):
+            await handle.result(timeout=10)
+        detail = await app.workflows.show(handle.run_id)  # the rows as stored
+    failed = next(step for step in detail.steps if step.status == "failed")
+    assert failed.error is not None
+    assert failed.error["message"] == "mailbox [redacted] does not exist"
+    stored = repr(detail.run.error) + repr([s.error for s in detail.compensations])
+    assert "[redacted]" in stored and email not in stored

@@ -126,12 +126,18 @@ class Redactor:
         return value if pattern is None else _scrub(value, pattern)
 
     def error(self, error: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        """A stored error (type, message, traceback of file:line): its message scrubbed."""
+        """A stored error (type, message, traceback of file:line, and nested errors such
+        as the one a compensation met): every message scrubbed."""
         if error is None:
             return None
-        shown = dict(error)
-        if isinstance(shown.get("message"), str):
-            shown["message"] = self.text(shown["message"])
+        shown: dict[str, Any] = {}
+        for key, item in error.items():
+            if key == "message" and isinstance(item, str):
+                shown[key] = self.text(item)
+            elif isinstance(item, Mapping):
+                shown[key] = self.error(item)
+            else:
+                shown[key] = item
         return shown
 
 

@@ -189,7 +189,7 @@ class WorkflowContext:
             label,
             "failed",
             None,
-            errors[-1].to_dict(),
+            await self.engine.scrubbed(self.run, errors[-1].to_dict()),
             len(errors),
             started,
             now_us(),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from artery.delivery.attempts import AttemptError
 from artery.delivery.leases import new_worker_id
 from artery.errors import ArteryError, Cancelled, ConfigError, NonDeterminism, StoreUnavailable
+from artery.govern import Redactor, sensitive_paths_of
 from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history
@@ -344,9 +345,20 @@ class WorkflowEngine:
             status = Status.FAILED
         await self._finish(run, status, None, _error(cause), flagged=status is Status.FAILED)
 
+    async def scrubbed(self, run: Run, error: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``error`` as it may be stored: exception messages quote what the code saw, so
+        the classified values of the run's input are scrubbed out first. Only failures pay
+        for the contract look-up."""
+        workflow = self.workflows.get(run.workflow)
+        if error is None or workflow is None or workflow.input_subject is None:
+            return error
+        paths = await sensitive_paths_of(self.app.registry, workflow.input_subject)
+        return Redactor.of(run.input, paths or ()).error(error)
+
     async def _finish(
         self, run: Run, status: Status, result: Any, error: dict[str, Any] | None, flagged: bool
     ) -> None:
+        error = await self.scrubbed(run, error)
         await self.write(lambda tx: history.finish(tx, run.run_id, status, result, error, flagged))
         run.status, run.result, run.error, run.flagged = status, result, error, flagged
         future = self.outcomes.pop(run.run_id, None)

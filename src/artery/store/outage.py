@@ -29,11 +29,18 @@ async def riding_out(
     """Run ``op`` through ``store.read`` or ``store.write``, retrying while the store is
     unreachable: an outage pauses the caller, it never drops or skips the work. Raises
     ``StoreUnavailable`` only once ``giving_up()`` is true (shutdown)."""
+    failures = 0
     while True:
         try:
-            return await call(op)
+            result = await call(op)
         except StoreUnavailable as exc:
             if giving_up():
                 raise
-            log.warning("store unavailable, retrying: %s", exc.message)
+            failures += 1
+            if failures == 1:  # once per outage, not at every retry
+                log.warning("store unavailable, waiting for it: %s", exc.message)
             await asyncio.sleep(backoff())
+            continue
+        if failures:
+            log.warning("store reachable again after %d retries", failures)
+        return result

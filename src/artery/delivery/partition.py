@@ -62,28 +62,34 @@ class PartitionWorker:
         self.retry_finished = {o: t for o, t in self.retry_finished.items() if t >= moment}
 
     def start(self) -> None:
-        self.fetcher = asyncio.create_task(self._fetch_loop(), name=f"fetch-{self.partition}")
+        consumer = self.runner.consumer
+        guard = self.runner.app.health.guard(
+            f"delivery fetch of {consumer.group}/{consumer.topic}/{self.partition}", log
+        )
+        self.fetcher = asyncio.create_task(
+            guard.run(self._fetch_once), name=f"fetch-{self.partition}"
+        )
 
-    async def _fetch_loop(self) -> None:
+    async def _fetch_once(self) -> None:
+        """Read the next events and admit them; wait for new ones when there are none."""
         runner = self.runner
-        while not self.stopping:
-            self.new_events.clear()
-            events = await runner.fetch(self.partition, self.cursor)
-            if not events:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(IDLE_RECHECK):
-                        await self.new_events.wait()
+        self.new_events.clear()
+        events = await runner.fetch(self.partition, self.cursor)
+        if not events:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(IDLE_RECHECK):
+                    await self.new_events.wait()
+            return
+        skip = await runner.already_done(events)
+        for event in events:
+            offset = event.offset or 0
+            self.cursor = offset + 1
+            if event.id in skip or offset in runner.scheduled_offsets(self.partition):
                 continue
-            skip = await runner.already_done(events)
-            for event in events:
-                offset = event.offset or 0
-                self.cursor = offset + 1
-                if event.id in skip or offset in runner.scheduled_offsets(self.partition):
-                    continue
-                self.unsettled.add(offset)
-                await self.admit(event)
-                if self.stopping:
-                    return
+            self.unsettled.add(offset)
+            await self.admit(event)
+            if self.stopping:
+                return  # stop() has cancelled this task; it ends at its next await
 
     async def admit(self, event: Event) -> None:
         """Queue behind its key (ordered) or start it now; waits for a concurrency slot."""

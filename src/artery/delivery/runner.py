@@ -27,7 +27,7 @@ from artery.delivery.retry import Permanent, RetryLater
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
 from artery.store import Tx
-from artery.store.outage import backoff, riding_out
+from artery.store.outage import riding_out
 
 if TYPE_CHECKING:
     from artery.delivery.worker import Worker
@@ -58,15 +58,23 @@ class ConsumerRunner:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._retry_loop(), name=f"retries-{self.consumer.name}"),
-            asyncio.create_task(self._commit_loop(), name=f"commits-{self.consumer.name}"),
-            asyncio.create_task(self._watch_heads(), name=f"heads-{self.consumer.name}"),
-        ]
+        """Start the consumer's background loops, each under a health guard: a failing
+        iteration is logged once per streak, backed off and retried, never fatal."""
+        loops: dict[str, Callable[[], Awaitable[None]]] = {
+            "retries": self._retry_once,
+            "commits": self._commit_once,
+            "heads": self._heads_once,
+        }
         if self.consumer.timeout is not None:
-            self._tasks.append(
-                asyncio.create_task(self._watch_timeouts(), name=f"timeouts-{self.consumer.name}")
+            loops["timeouts"] = self._timeouts_once
+        where = f"{self.consumer.group}/{self.consumer.topic}"
+        self._tasks = [
+            asyncio.create_task(
+                self.app.health.guard(f"delivery {kind} of {where}", log).run(step),
+                name=f"{kind}-{self.consumer.name}",
             )
+            for kind, step in loops.items()
+        ]
 
     async def stop(self, grace: float) -> None:
         for task in self._tasks:
@@ -112,46 +120,35 @@ class ConsumerRunner:
 
     async def fetch(self, partition: int, offset: int) -> list[Event]:
         limit = max(1, min(500, self.consumer.concurrency * 4))
-        try:
-            return await self.app.log.backend.read(self.consumer.topic, partition, offset, limit)
-        except StoreUnavailable as exc:
-            log.warning("fetch paused: %s", exc.message)
-            await asyncio.sleep(backoff())
-            return []
+        return await self.app.log.backend.read(self.consumer.topic, partition, offset, limit)
 
-    async def _watch_heads(self) -> None:
+    async def _heads_once(self) -> None:
         """Wake exactly the partitions that have new events: one small read per
         ``poll_interval`` for the whole consumer (appends in this process wake it at once),
         instead of every partition polling the events table."""
         topic = self.consumer.topic
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.worker.poll_interval):
-                    await self.app.log.appended(topic).wait()
-            try:
-                heads = await self.app.store.read(
-                    lambda tx: tx.execute(
-                        "SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,)
-                    )
-                )
-            except StoreUnavailable:
-                await asyncio.sleep(backoff())
-                continue
-            for partition, head in heads:
-                worker = self.partitions.get(int(partition))
-                if worker is not None and int(head) > worker.cursor:
-                    worker.new_events.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.worker.poll_interval):
+                await self.app.log.appended(topic).wait()
+        heads = await self.app.store.read(
+            lambda tx: tx.execute(
+                "SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,)
+            )
+        )
+        for partition, head in heads:
+            worker = self.partitions.get(int(partition))
+            if worker is not None and int(head) > worker.cursor:
+                worker.new_events.set()
 
-    async def _watch_timeouts(self) -> None:
+    async def _timeouts_once(self) -> None:
         """Cancel attempts that overran ``timeout``: one watchdog per consumer is far cheaper
         than a timer per delivery, at the price of ``TIMEOUT_TICK`` precision."""
-        while True:
-            await asyncio.sleep(TIMEOUT_TICK)
-            now = time.monotonic()
-            for task, deadline in list(self._deadlines.items()):
-                if now >= deadline and task not in self._expired:
-                    self._expired.add(task)
-                    task.cancel(msg="handler timed out")
+        await asyncio.sleep(TIMEOUT_TICK)
+        now = time.monotonic()
+        for task, deadline in list(self._deadlines.items()):
+            if now >= deadline and task not in self._expired:
+                self._expired.add(task)
+                task.cancel(msg="handler timed out")
 
     async def already_done(self, events: Sequence[Event]) -> set[str]:
         """Event ids this group already settled: completed (tracked with ``dedupe=True``)
@@ -263,47 +260,42 @@ class ConsumerRunner:
 
     # -- retries -----------------------------------------------------------------------
 
-    async def _retry_loop(self) -> None:
+    async def _retry_once(self) -> None:
         consumer = self.consumer
-        while True:
-            await asyncio.sleep(self.worker.retry_poll)
-            read_started = time.monotonic()
-            due = await self.durably(
-                functools.partial(
-                    retries.pending,
-                    group=consumer.group,
-                    topic=consumer.topic,
-                    partitions=sorted(self.partitions),
-                    due_before=int(time.time() * 1e6),
-                    limit=256,
-                ),
-                read=True,
-            )
-            for retry in due:
-                worker = self.partitions.get(retry.event.partition or 0)
-                offset = retry.event.offset or 0
-                if worker is None or worker.retry_is_stale(offset, read_started):
-                    continue
-                await self.slots.acquire()
-                if worker.retry_is_stale(offset, read_started):  # finished while we waited
-                    self.slots.release()
-                    continue
-                worker.run_retry(self._retry_work(retry), retry.event)
-            for worker in self.partitions.values():
-                worker.forget_retries_before(read_started)
+        await asyncio.sleep(self.worker.retry_poll)
+        read_started = time.monotonic()
+        due = await self.durably(
+            functools.partial(
+                retries.pending,
+                group=consumer.group,
+                topic=consumer.topic,
+                partitions=sorted(self.partitions),
+                due_before=int(time.time() * 1e6),
+                limit=256,
+            ),
+            read=True,
+        )
+        for retry in due:
+            worker = self.partitions.get(retry.event.partition or 0)
+            offset = retry.event.offset or 0
+            if worker is None or worker.retry_is_stale(offset, read_started):
+                continue
+            await self.slots.acquire()
+            if worker.retry_is_stale(offset, read_started):  # finished while we waited
+                self.slots.release()
+                continue
+            worker.run_retry(self._retry_work(retry), retry.event)
+        for worker in self.partitions.values():
+            worker.forget_retries_before(read_started)
 
     def _retry_work(self, retry: retries.PendingRetry) -> Callable[[], Awaitable[Outcome]]:
         return lambda: self.deliver(retry.event, retry.attempt, retry.errors, from_retry=True)
 
     # -- commits -----------------------------------------------------------------------
 
-    async def _commit_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.worker.commit_interval)
-            try:
-                await self.commit()
-            except StoreUnavailable as exc:
-                log.warning("offset commit postponed: %s", exc.message)
+    async def _commit_once(self) -> None:
+        await asyncio.sleep(self.worker.commit_interval)
+        await self.commit()
 
     async def commit(self) -> None:
         async with self._commit_lock:

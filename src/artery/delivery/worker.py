@@ -58,7 +58,10 @@ class Worker:
             runner.start()
             self.runners.append(runner)
         await self._balance_once()
-        self._balancer = asyncio.create_task(self._balance_loop(), name="artery-balancer")
+        guard = app.health.guard("delivery lease balancing", log)
+        self._balancer = asyncio.create_task(
+            guard.run(self._balance_every_period), name="artery-balancer"
+        )
 
     async def stop(self) -> None:
         if self._balancer is not None:
@@ -69,17 +72,11 @@ class Worker:
         with contextlib.suppress(StoreUnavailable):
             await self.leases.leave()
 
-    async def _balance_loop(self) -> None:
-        while True:
-            # Renewal needs ttl/3; balancing every second lets a new worker get its share
-            # of partitions within about two seconds instead of two renewal periods.
-            await asyncio.sleep(min(self.lease_ttl / 3, 1.0))
-            try:
-                await self._balance_once()
-            except StoreUnavailable as exc:
-                log.warning("lease renewal postponed: %s", exc.message)
-            except Exception:
-                log.exception("lease balancing failed; trying again")
+    async def _balance_every_period(self) -> None:
+        # Renewal needs ttl/3; balancing every second lets a new worker get its share
+        # of partitions within about two seconds instead of two renewal periods.
+        await asyncio.sleep(min(self.lease_ttl / 3, 1.0))
+        await self._balance_once()
 
     async def _balance_once(self) -> None:
         await self.leases.heartbeat()

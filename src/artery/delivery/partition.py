@@ -8,6 +8,19 @@ Ordered consumers keep a lane per partition key: events of one key run one after
 and while a key has a pending retry its later events wait in the lane (head-of-line
 blocking for that key only). Pending retries are reloaded when a partition is taken over,
 so the blocking survives restarts and takeovers.
+
+Fencing: a partition's handler calls happen only while this process verifiably holds its
+lease. The balancer sets ``lease_deadline`` (a conservative local deadline, earlier than
+the lease's expiry in the store) at each renewal; a handler is invoked only before it, and
+when it passes unrenewed, or the lease is found lost or given back, the partition stops at
+once: no new call starts, in-flight calls are cancelled, queued events of a key are not
+advanced. Durable settle writes (retry schedule, dead letter, completion) re-check the
+lease in their own transaction. So the next owner, which reads the pending retries only
+after taking the lease, sees every retry its predecessor scheduled, and no call of the old
+owner starts after the new owner began. What cannot be fenced: a partner call already in
+flight when the lease runs out may still land after the new owner re-delivers that event
+or its successors; an ordered consumer hands the partner ``ctx.idempotency_key`` so that
+late duplicate is a no-op and the partner's applied order stays the key's order.
 """
 
 from __future__ import annotations
@@ -25,14 +38,17 @@ from artery.envelope import Event
 if TYPE_CHECKING:
     from artery.delivery.runner import ConsumerRunner
 
-Outcome = str  # "done" | "retry" | "dead"
+Outcome = str  # "done" | "retry" | "dead" | "abandoned" (lease lost: left unsettled)
 log = logging.getLogger("artery.delivery")
 IDLE_RECHECK = 1.0  # an idle partition re-reads this often even if nobody woke it
 
 
 class PartitionWorker:
-    def __init__(self, runner: ConsumerRunner, partition: int, committed: int) -> None:
+    def __init__(
+        self, runner: ConsumerRunner, partition: int, committed: int, lease_deadline: float
+    ) -> None:
         self.runner = runner
+        self.lease_deadline = lease_deadline  # time.monotonic() until which the lease holds
         self.partition = partition
         self.cursor = committed
         self.committed = committed
@@ -42,8 +58,31 @@ class PartitionWorker:
         self.retrying: set[int] = set()  # offsets whose retry is running now
         self.retry_finished: dict[int, float] = {}  # offset -> when its retry run ended
         self.stopping = False
+        self.fenced = False  # no settlement of this worker may be written any more
         self.fetcher: asyncio.Task[None] | None = None
+        self.lease_watch: asyncio.Task[None] | None = None
         self.new_events = asyncio.Event()  # set by the runner's head watcher
+
+    def holds_lease(self) -> bool:
+        """Whether a handler of this partition may be invoked now."""
+        return not self.stopping and time.monotonic() < self.lease_deadline
+
+    def lease_lost(self) -> None:
+        """Stop everything at once: another worker may already be delivering this partition.
+        Cancelled deliveries stay unsettled; the new owner delivers them again."""
+        self.stopping = self.fenced = True
+        for task in (self.fetcher, self.lease_watch, *self.tasks):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+
+    async def _watch_lease(self) -> None:
+        """Cancel in-flight work when the lease runs out unrenewed (the balancer is stuck or
+        the store unreachable): past its deadline another worker may take the partition."""
+        while (left := self.lease_deadline - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+        topic = self.runner.consumer.topic
+        log.warning("lease on %s/%d ran out unrenewed; stopping", topic, self.partition)
+        self.lease_lost()
 
     def watermark(self) -> int:
         return min(self.unsettled) if self.unsettled else self.cursor
@@ -69,6 +108,7 @@ class PartitionWorker:
         self.fetcher = asyncio.create_task(
             guard.run(self._fetch_once), name=f"fetch-{self.partition}"
         )
+        self.lease_watch = asyncio.create_task(self._watch_lease(), name=f"lease-{self.partition}")
 
     async def _fetch_once(self) -> None:
         """Read the next events and admit them; wait for new ones when there are none."""
@@ -101,16 +141,27 @@ class PartitionWorker:
                 return
             self.lanes[key] = deque()
         await self.runner.slots.acquire()
-        self.spawn(self.runner.deliver(event, 0, (), from_retry=False), event)
+        self.spawn(self._first_attempt(event), event)
 
-    def spawn(self, work: Awaitable[Outcome], event: Event) -> None:
-        task = asyncio.create_task(self._settle_after(work, event))
+    def _first_attempt(self, event: Event) -> Callable[[], Awaitable[Outcome]]:
+        return lambda: self.runner.deliver(self, event, 0, (), from_retry=False)
+
+    def spawn(
+        self, work: Callable[[], Awaitable[Outcome]], event: Event, *, take_slot: bool = False
+    ) -> None:
+        """Run ``work`` as a task of this partition, holding a concurrency slot (already
+        taken by the caller, or taken first when ``take_slot``)."""
+        task = asyncio.create_task(self._settle_after(work, event, take_slot))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _settle_after(self, work: Awaitable[Outcome], event: Event) -> None:
+    async def _settle_after(
+        self, work: Callable[[], Awaitable[Outcome]], event: Event, take_slot: bool
+    ) -> None:
+        if take_slot:
+            await self.runner.slots.acquire()  # cancelled here: there is no slot to give back
         try:
-            outcome = await work
+            outcome = await work()
         except Exception:
             # A bug, not a handler failure (those are outcomes). The event stays unsettled,
             # so its offset is not committed and it is delivered again after a restart;
@@ -122,16 +173,18 @@ class PartitionWorker:
         finally:
             self.runner.slots.release()
         offset = event.offset or 0
-        self.unsettled.discard(offset)
         if offset in self.retrying:
             self.retrying.discard(offset)
             self.retry_finished[offset] = time.monotonic()
+        if outcome == "abandoned":
+            return  # unsettled, its key not advanced: the partition's next owner goes on
+        self.unsettled.discard(offset)
         if self.runner.consumer.ordered:
             self._advance_lane(event.partitionkey or event.id, outcome)
 
     def _advance_lane(self, key: str, outcome: Outcome) -> None:
-        if outcome == "retry":
-            return  # the lane stays: the key waits for its retry
+        if outcome == "retry" or self.stopping:
+            return  # the key waits for its retry, or for this partition's next owner
         lane = self.lanes.get(key)
         if lane is None:
             return
@@ -139,24 +192,27 @@ class PartitionWorker:
             del self.lanes[key]
             return
         upcoming = lane.popleft()
-        self.spawn(self._after_slot(upcoming), upcoming)
+        self.spawn(self._first_attempt(upcoming), upcoming, take_slot=True)
 
-    async def _after_slot(self, event: Event) -> Outcome:
-        await self.runner.slots.acquire()
-        return await self.runner.deliver(event, 0, (), from_retry=False)
-
-    def run_retry(self, work: Callable[[], Awaitable[Outcome]], event: Event) -> None:
+    def run_retry(self, work: Callable[[], Awaitable[Outcome]], event: Event) -> bool:
+        """Start a due retry (the caller holds a slot for it); False if this partition is
+        stopping, so the caller gives the slot back and the next owner runs it."""
+        if self.stopping:
+            return False
         self.retrying.add(event.offset or 0)
-        self.spawn(work(), event)
+        self.spawn(work, event)
+        return True
 
     async def stop(self, grace: float) -> None:
         """Stop fetching; let running deliveries finish within ``grace``, then cancel them."""
         self.stopping = True
-        if self.fetcher is not None:
-            self.fetcher.cancel()
-            await asyncio.gather(self.fetcher, return_exceptions=True)
+        for task in (self.fetcher, self.lease_watch):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.tasks:
             _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
+            self.fenced = self.fenced or bool(pending)  # a cancelled write must not land
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

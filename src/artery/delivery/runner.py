@@ -47,8 +47,13 @@ class ConsumerRunner:
         self._scheduled: dict[int, set[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_lock = asyncio.Lock()
+        self._assigning = asyncio.Lock()  # one change at a time to which partitions run here
         self._deadlines: dict[asyncio.Task[Any], float] = {}
         self._expired: set[asyncio.Task[Any]] = set()
+        self._draining: dict[int, asyncio.Task[None]] = {}
+        self._hand_back_guard = worker.app.health.guard(
+            f"delivery hand-back of {consumer.group}/{consumer.topic}", log
+        )
         self.breaker = (
             worker.breakers.get(consumer.breaker, consumer.breaker_policy)
             if consumer.breaker
@@ -77,43 +82,86 @@ class ConsumerRunner:
         ]
 
     async def stop(self, grace: float) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._draining.values()]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._draining.values(), return_exceptions=True)
         await asyncio.gather(*(p.stop(grace) for p in self.partitions.values()))
         with contextlib.suppress(StoreUnavailable):
             await self.commit()
         self.partitions.clear()
 
-    async def assign(self, keep: frozenset[int], surplus: frozenset[int]) -> None:
-        """Start newly leased partitions; hand back surplus ones; drop lost ones."""
-        for partition in sorted(set(self.partitions) - keep - surplus):
-            await self.partitions.pop(partition).stop(0)  # lease lost: another worker has it
-        for partition in sorted(surplus & set(self.partitions)):
-            await self.partitions[partition].stop(self.worker.grace)
-            await self.commit()
-            self.partitions.pop(partition)
-        if surplus:
-            await self.worker.leases.release(self.consumer.group, self.consumer.topic, surplus)
-        for partition in sorted(keep - set(self.partitions)):
-            await self._take(partition)
+    async def assign(
+        self, keep: frozenset[int], surplus: frozenset[int], lease_deadline: float
+    ) -> None:
+        """Start newly leased partitions; hand back surplus ones; drop lost ones.
+        ``lease_deadline`` is when the leases just renewed may run out (monotonic)."""
+        async with self._assigning:
+            await self._assign(keep, surplus, lease_deadline)
 
-    async def _take(self, partition: int) -> None:
+    async def _assign(
+        self, keep: frozenset[int], surplus: frozenset[int], lease_deadline: float
+    ) -> None:
+        held = keep | surplus
+        for partition, worker in sorted(self.partitions.items()):
+            if partition in held and (not worker.stopping or partition in self._draining):
+                worker.lease_deadline = lease_deadline
+            else:  # lost to another worker, or ran out unrenewed: stop now, retake if ours
+                del self.partitions[partition]
+                worker.lease_lost()
+                await worker.stop(0)
+        for partition in sorted(surplus):
+            if partition not in self.partitions:
+                await self.worker.leases.release(
+                    self.consumer.group, self.consumer.topic, {partition}
+                )
+            elif partition not in self._draining:
+                self._draining[partition] = asyncio.create_task(self._hand_back(partition))
+        for partition in sorted(keep - set(self.partitions)):
+            await self._take(partition, lease_deadline)
+
+    async def _hand_back(self, partition: int) -> None:
+        """Drain a partition above our fair share, commit and release it, in the background:
+        renewing the leases we keep must not wait for slow handlers (that would let them
+        run out). The balancer renews this one meanwhile."""
+        worker = self.partitions[partition]
+        try:
+            await worker.stop(self.worker.grace)
+            await self.commit()
+            if self.partitions.get(partition) is worker:
+                del self.partitions[partition]
+                await self.worker.leases.release(
+                    self.consumer.group, self.consumer.topic, {partition}
+                )
+        except Exception as exc:  # the next balance hands it back again
+            await self._hand_back_guard.failed(exc)
+        else:
+            self._hand_back_guard.ok()
+        finally:
+            self._draining.pop(partition, None)
+
+    async def _take(self, partition: int, lease_deadline: float) -> None:
+        """Start serving a partition from its committed position, holding back (ordered)
+        the keys with pending retries. Read after our lease was written, so every retry a
+        previous owner scheduled is seen (its writes are fenced by the lease)."""
         group, topic = self.consumer.group, self.consumer.topic
-        committed = {
-            p.partition: p.committed
-            for p in await self.app.log.positions(group)
-            if p.topic == topic
-        }
-        pending = await self.app.store.read(
-            lambda tx: retries.pending(tx, group, topic, [partition], None, 1_000_000)
-        )
-        worker = PartitionWorker(self, partition, committed.get(partition, 0))
-        self._scheduled[partition] = {r.event.offset or 0 for r in pending}
-        if self.consumer.ordered:
-            for retry in pending:
-                worker.block(retry.event.partitionkey or retry.event.id)
-        self.partitions[partition] = worker
+        # Writes are applied in order: once this no-op is, every settlement a stopped
+        # predecessor in this process had queued has landed (or was fenced off).
+        await self.app.store.write(lambda tx: None)
+        async with self._commit_lock:  # no commit of ours lands between the reads and here
+            committed = {
+                p.partition: p.committed
+                for p in await self.app.log.positions(group)
+                if p.topic == topic
+            }
+            pending = await self.app.store.read(
+                lambda tx: retries.pending(tx, group, topic, [partition], None, 1_000_000)
+            )
+            worker = PartitionWorker(self, partition, committed.get(partition, 0), lease_deadline)
+            self._scheduled[partition] = {r.event.offset or 0 for r in pending}
+            if self.consumer.ordered:
+                for retry in pending:
+                    worker.block(retry.event.partitionkey or retry.event.id)
+            self.partitions[partition] = worker
         worker.start()
 
     # -- fetching ----------------------------------------------------------------------
@@ -174,7 +222,13 @@ class ConsumerRunner:
     # -- delivering --------------------------------------------------------------------
 
     async def deliver(
-        self, event: Event, attempts_made: int, errors: Sequence[AttemptError], *, from_retry: bool
+        self,
+        partition: PartitionWorker,
+        event: Event,
+        attempts_made: int,
+        errors: Sequence[AttemptError],
+        *,
+        from_retry: bool,
     ) -> Outcome:
         consumer = self.consumer
         attempt = attempts_made + 1
@@ -182,6 +236,8 @@ class ConsumerRunner:
             await self.breaker.wait_until_allowed()
         if consumer.rate_limit is not None:
             await self.worker.limiter.acquire(consumer.rate_limit)
+        if not partition.holds_lease():  # checked last: the waits above may be long
+            return "abandoned"
         ctx = DeliveryContext(event, consumer.group, consumer.name, attempt, self.app)
         started = time.monotonic()
         try:
@@ -192,12 +248,33 @@ class ConsumerRunner:
             failure = AttemptError.from_exception(
                 exc, attempt, time.time(), time.monotonic() - started
             )
-            return await self._failed(event, exc, attempt, (*errors, failure))
+            return await self._failed(partition, event, exc, attempt, (*errors, failure))
         if self.breaker is not None:
             self.breaker.record_success()
         if consumer.dedupe or from_retry:
-            await self.durably(lambda tx: self._complete(tx, event, from_retry))
+            settled = lambda tx: self._complete(tx, event, from_retry)  # noqa: E731
+            if not await self._settle(partition, settled):
+                return "abandoned"
         return "done"
+
+    async def _settle(self, partition: PartitionWorker, op: Callable[[Tx], None]) -> bool:
+        """Write an event's settlement only while the partition's lease is still ours; if it
+        is not, stop the partition and leave the event to its next owner."""
+        group, topic = self.consumer.group, self.consumer.topic
+
+        def fenced(tx: Tx) -> bool:
+            if partition.fenced or not self.worker.leases.holds(
+                tx, group, topic, partition.partition
+            ):
+                return False
+            op(tx)
+            return True
+
+        if await self.durably(fenced):
+            return True
+        log.warning("lease on %s/%d is gone; leaving it to its owner", topic, partition.partition)
+        partition.lease_lost()
+        return False
 
     async def _call_with_deadline(self, event: Event, ctx: DeliveryContext) -> None:
         """Run the handler; the timeout watchdog cancels it past its deadline, and that
@@ -220,18 +297,22 @@ class ConsumerRunner:
             self._expired.discard(task)
 
     async def _failed(
-        self, event: Event, exc: Exception, attempt: int, errors: Sequence[AttemptError]
+        self,
+        partition: PartitionWorker,
+        event: Event,
+        exc: Exception,
+        attempt: int,
+        errors: Sequence[AttemptError],
     ) -> Outcome:
         consumer = self.consumer
         if consumer.retry.should_retry(exc, attempt):
             delay = exc.after if isinstance(exc, RetryLater) else consumer.retry.delay(attempt)
             due = int((time.time() + delay) * 1_000_000)
-            await self.durably(
-                lambda tx: retries.schedule(
-                    tx, consumer.group, consumer.name, event, attempt, due, errors
-                )
-            )
-            return "retry"
+
+            def later(tx: Tx) -> None:
+                retries.schedule(tx, consumer.group, consumer.name, event, attempt, due, errors)
+
+            return "retry" if await self._settle(partition, later) else "abandoned"
         reason = (
             "permanent error"
             if isinstance(exc, Permanent)
@@ -242,7 +323,8 @@ class ConsumerRunner:
             retries.remove(tx, consumer.group, event)
             dead_letters.add(tx, consumer.group, consumer.name, event, reason, errors)
 
-        await self.durably(bury)
+        if not await self._settle(partition, bury):
+            return "abandoned"
         log.warning(
             "dead-lettered event %s of %s for %s: %s", event.id, event.topic, consumer.name, reason
         )
@@ -281,15 +363,19 @@ class ConsumerRunner:
             if worker is None or worker.retry_is_stale(offset, read_started):
                 continue
             await self.slots.acquire()
-            if worker.retry_is_stale(offset, read_started):  # finished while we waited
+            if worker.retry_is_stale(offset, read_started) or not worker.run_retry(
+                self._retry_work(worker, retry), retry.event
+            ):  # finished while we waited, or the partition is stopping
                 self.slots.release()
-                continue
-            worker.run_retry(self._retry_work(retry), retry.event)
         for worker in self.partitions.values():
             worker.forget_retries_before(read_started)
 
-    def _retry_work(self, retry: retries.PendingRetry) -> Callable[[], Awaitable[Outcome]]:
-        return lambda: self.deliver(retry.event, retry.attempt, retry.errors, from_retry=True)
+    def _retry_work(
+        self, partition: PartitionWorker, retry: retries.PendingRetry
+    ) -> Callable[[], Awaitable[Outcome]]:
+        return lambda: self.deliver(
+            partition, retry.event, retry.attempt, retry.errors, from_retry=True
+        )
 
     # -- commits -----------------------------------------------------------------------
 
@@ -299,9 +385,10 @@ class ConsumerRunner:
 
     async def commit(self) -> None:
         async with self._commit_lock:
+            workers = dict(self.partitions)
             moves = {
                 p: (w.committed, w.watermark())
-                for p, w in self.partitions.items()
+                for p, w in workers.items()
                 if w.watermark() > w.committed
             }
             if not moves:
@@ -310,15 +397,16 @@ class ConsumerRunner:
                 self.consumer.group, self.consumer.topic, moves
             )
             for partition, (_, offset) in moves.items():
-                worker = self.partitions.get(partition)
-                if worker is not None and partition not in lost | moved:
-                    worker.committed = offset
-        for partition in lost:
-            worker = self.partitions.pop(partition, None)
-            if worker is not None:
-                log.warning("lost lease on %s/%d", self.consumer.topic, partition)
-                await worker.stop(0)
-        await self._restart(moved)
+                if partition not in lost | moved:
+                    workers[partition].committed = offset
+        async with self._assigning:
+            for partition in sorted(lost):
+                if self.partitions.get(partition) is workers[partition]:
+                    log.warning("lost lease on %s/%d", self.consumer.topic, partition)
+                    del self.partitions[partition]
+                    workers[partition].lease_lost()
+                    await workers[partition].stop(0)
+        await self._restart({p for p in moved if self.partitions.get(p) is workers[p]})
 
     async def sync_positions(self) -> None:
         """Notice positions moved by someone else (``artery replay``, ``groups reset``)
@@ -337,16 +425,17 @@ class ConsumerRunner:
         await self._restart(moved)
 
     async def _restart(self, partitions: set[int]) -> None:
-        for partition in sorted(partitions):
-            worker = self.partitions.pop(partition, None)
-            if worker is not None:
-                log.info(
-                    "position of %s/%d was moved; continuing from it",
-                    self.consumer.topic,
-                    partition,
-                )
-                await worker.stop(self.worker.grace)
-                await self._take(partition)
+        async with self._assigning:
+            for partition in sorted(partitions):
+                worker = self.partitions.pop(partition, None)
+                if worker is not None:
+                    log.info(
+                        "position of %s/%d was moved; continuing from it",
+                        self.consumer.topic,
+                        partition,
+                    )
+                    await worker.stop(self.worker.grace)
+                    await self._take(partition, worker.lease_deadline)
 
     # -- store access ------------------------------------------------------------------
 

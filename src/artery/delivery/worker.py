@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from artery.delivery.breaker import Breakers
@@ -22,6 +23,7 @@ from artery.errors import StoreUnavailable
 if TYPE_CHECKING:
     from artery.app import App
 
+LEASE_MARGIN = 0.75  # a lease counts as ours for this share of its ttl after renewal
 log = logging.getLogger("artery.worker")
 
 
@@ -82,8 +84,12 @@ class Worker:
         await self.leases.heartbeat()
         for runner in self.runners:
             topic = await self.app.log.topic(runner.consumer.topic)
+            # Measured before the renewal is written, so the local deadline falls before
+            # the expiry stored (other workers' clocks must agree within the margin).
+            renewed_at = time.monotonic()
             assignment = await self.leases.balance(
                 runner.consumer.group, topic.name, topic.partitions
             )
-            await runner.assign(assignment.keep, assignment.surplus)
+            deadline = renewed_at + self.lease_ttl * LEASE_MARGIN
+            await runner.assign(assignment.keep, assignment.surplus, deadline)
             await runner.sync_positions()

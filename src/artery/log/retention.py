@@ -35,6 +35,15 @@ class RetentionSweeper:
 
     async def _sweep(self, app: App) -> None:
         await asyncio.sleep(app.settings.retention_interval)
+        await self.sweep(app)
+
+    async def sweep(self, app: App) -> None:
+        """Apply every topic's retention once. A group declared in the app that has never
+        run joins first (at its declared start), so what it has not read yet is kept."""
         for topic in await app.log.backend.topics():
-            if topic.retention != Retention():
-                await app.log.trim(topic.name)
+            if topic.retention == Retention():
+                continue
+            for consumer in app.consumers.values():
+                if consumer.topic == topic.name and consumer.start == "earliest":
+                    await app.log.join(consumer.group, topic.name, consumer.start)
+            await app.log.trim(topic.name)

@@ -6,7 +6,9 @@ retry or dead-lettered (before its offset may pass), when a retried or deduped e
 completes, and in the periodic watermark commit. A successful first attempt of a plain
 consumer costs no write of its own; the commit of its offset is shared with its
 neighbours. Every write is retried while the store is unreachable, so an outage pauses
-the consumer instead of losing or skipping events.
+the consumer instead of losing or skipping events. Settlement writes are fenced by the
+partition's lease (see ``partition``): a worker that lost a partition writes nothing more
+for it, so its next owner starts from a complete picture of pending retries.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from artery.delivery import dead_letters, retries
 from artery.delivery.attempts import AttemptError
 from artery.delivery.consumer import Consumer, DeliveryContext
 from artery.delivery.partition import Outcome, PartitionWorker
 from artery.delivery.retry import Permanent, RetryLater
+from artery.delivery.timeouts import Deadlines
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
 from artery.store import Tx
@@ -34,7 +37,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("artery.delivery")
-TIMEOUT_TICK = 0.05  # how often handler deadlines are checked
 
 
 class ConsumerRunner:
@@ -48,8 +50,7 @@ class ConsumerRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_lock = asyncio.Lock()
         self._assigning = asyncio.Lock()  # one change at a time to which partitions run here
-        self._deadlines: dict[asyncio.Task[Any], float] = {}
-        self._expired: set[asyncio.Task[Any]] = set()
+        self.deadlines = Deadlines(consumer.timeout)
         self._draining: dict[int, asyncio.Task[None]] = {}
         self._hand_back_guard = worker.app.health.guard(
             f"delivery hand-back of {consumer.group}/{consumer.topic}", log
@@ -71,7 +72,7 @@ class ConsumerRunner:
             "heads": self._heads_once,
         }
         if self.consumer.timeout is not None:
-            loops["timeouts"] = self._timeouts_once
+            loops["timeouts"] = self.deadlines.tick
         where = f"{self.consumer.group}/{self.consumer.topic}"
         self._tasks = [
             asyncio.create_task(
@@ -188,16 +189,6 @@ class ConsumerRunner:
             if worker is not None and int(head) > worker.cursor:
                 worker.new_events.set()
 
-    async def _timeouts_once(self) -> None:
-        """Cancel attempts that overran ``timeout``: one watchdog per consumer is far cheaper
-        than a timer per delivery, at the price of ``TIMEOUT_TICK`` precision."""
-        await asyncio.sleep(TIMEOUT_TICK)
-        now = time.monotonic()
-        for task, deadline in list(self._deadlines.items()):
-            if now >= deadline and task not in self._expired:
-                self._expired.add(task)
-                task.cancel(msg="handler timed out")
-
     async def already_done(self, events: Sequence[Event]) -> set[str]:
         """Event ids this group already settled: completed (tracked with ``dedupe=True``)
         or waiting in the dead letters."""
@@ -241,7 +232,7 @@ class ConsumerRunner:
         ctx = DeliveryContext(event, consumer.group, consumer.name, attempt, self.app)
         started = time.monotonic()
         try:
-            await self._call_with_deadline(event, ctx)
+            await self.deadlines.run(lambda: consumer.handler(event, ctx))
         except Exception as exc:
             if self.breaker is not None and not isinstance(exc, Permanent):
                 self.breaker.record_failure()
@@ -275,26 +266,6 @@ class ConsumerRunner:
         log.warning("lease on %s/%d is gone; leaving it to its owner", topic, partition.partition)
         partition.lease_lost()
         return False
-
-    async def _call_with_deadline(self, event: Event, ctx: DeliveryContext) -> None:
-        """Run the handler; the timeout watchdog cancels it past its deadline, and that
-        cancellation surfaces here as a ``TimeoutError`` (the attempt failed)."""
-        timeout = self.consumer.timeout
-        task = asyncio.current_task()
-        if timeout is None or task is None:
-            await self.consumer.handler(event, ctx)
-            return
-        self._deadlines[task] = time.monotonic() + timeout
-        try:
-            await self.consumer.handler(event, ctx)
-        except asyncio.CancelledError:
-            if task not in self._expired:
-                raise  # shutdown, not a timeout
-            task.uncancel()
-            raise TimeoutError(f"handler timed out after {timeout}s") from None
-        finally:
-            self._deadlines.pop(task, None)
-            self._expired.discard(task)
 
     async def _failed(
         self,

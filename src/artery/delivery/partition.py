@@ -55,6 +55,10 @@ class PartitionWorker:
         self.unsettled: set[int] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.lanes: dict[str, deque[Event]] = {}
+        # Ordered consumers: the one event of a key running now, and a key's events that
+        # wait in the retry schedule (the earliest runs first, and the lane waits for all).
+        self.running: dict[str, int] = {}
+        self.pending: dict[str, set[int]] = {}
         self.retrying: set[int] = set()  # offsets whose retry is running now
         self.retry_finished: dict[int, float] = {}  # offset -> when its retry run ended
         self.stopping = False
@@ -63,9 +67,13 @@ class PartitionWorker:
         self.lease_watch: asyncio.Task[None] | None = None
         self.new_events = asyncio.Event()  # set by the runner's head watcher
 
+    def lease_current(self) -> bool:
+        """Whether the lease is verifiably ours: its local deadline has not passed."""
+        return time.monotonic() < self.lease_deadline
+
     def holds_lease(self) -> bool:
         """Whether a handler of this partition may be invoked now."""
-        return not self.stopping and time.monotonic() < self.lease_deadline
+        return not self.stopping and self.lease_current()
 
     def lease_lost(self) -> None:
         """Stop everything at once: another worker may already be delivering this partition.
@@ -87,10 +95,15 @@ class PartitionWorker:
     def watermark(self) -> int:
         return min(self.unsettled) if self.unsettled else self.cursor
 
-    def block(self, key: str) -> None:
-        """Hold back later events of ``key`` (an ordered consumer's key with a pending retry);
-        a lane that exists is a key that is busy or blocked."""
+    def block(self, key: str, offset: int) -> None:
+        """Hold back later events of ``key``: an ordered consumer's key with a pending retry
+        at ``offset``. A lane that exists is a key that is busy or blocked."""
         self.lanes.setdefault(key, deque())
+        self.pending.setdefault(key, set()).add(offset)
+
+    def _key(self, event: Event) -> str | None:
+        """The ordering key of an event, or None for an unordered consumer."""
+        return (event.partitionkey or event.id) if self.runner.consumer.ordered else None
 
     def retry_is_stale(self, offset: int, read_started: float) -> bool:
         """True if a listed retry must not run: it is running, or it finished after the
@@ -151,6 +164,9 @@ class PartitionWorker:
     ) -> None:
         """Run ``work`` as a task of this partition, holding a concurrency slot (already
         taken by the caller, or taken first when ``take_slot``)."""
+        key = self._key(event)
+        if key is not None:
+            self.running[key] = event.offset or 0
         task = asyncio.create_task(self._settle_after(work, event, take_slot))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -176,15 +192,21 @@ class PartitionWorker:
         if offset in self.retrying:
             self.retrying.discard(offset)
             self.retry_finished[offset] = time.monotonic()
+        key = self._key(event)
+        if key is not None and self.running.get(key) == offset:
+            del self.running[key]
         if outcome == "abandoned":
             return  # unsettled, its key not advanced: the partition's next owner goes on
         self.unsettled.discard(offset)
-        if self.runner.consumer.ordered:
-            self._advance_lane(event.partitionkey or event.id, outcome)
+        if key is not None:
+            waiting = self.pending.setdefault(key, set())
+            (waiting.add if outcome == "retry" else waiting.discard)(offset)
+            self._advance_lane(key)
 
-    def _advance_lane(self, key: str, outcome: Outcome) -> None:
-        if outcome == "retry" or self.stopping:
-            return  # the key waits for its retry, or for this partition's next owner
+    def _advance_lane(self, key: str) -> None:
+        if self.pending.get(key) or self.stopping:
+            return  # the key waits for its retries, or for this partition's next owner
+        self.pending.pop(key, None)
         lane = self.lanes.get(key)
         if lane is None:
             return
@@ -194,10 +216,15 @@ class PartitionWorker:
         upcoming = lane.popleft()
         self.spawn(self._first_attempt(upcoming), upcoming, take_slot=True)
 
+    def _next_of_key(self, key: str, offset: int) -> bool:
+        return key not in self.running and offset == min(self.pending.get(key) or {offset})
+
     def run_retry(self, work: Callable[[], Awaitable[Outcome]], event: Event) -> bool:
-        """Start a due retry (the caller holds a slot for it); False if this partition is
-        stopping, so the caller gives the slot back and the next owner runs it."""
-        if self.stopping:
+        """Start a due retry (the caller holds a slot for it); False if it must not run now
+        (the partition is stopping; or, ordered, its key has an event running or an earlier
+        one waiting), so the caller gives the slot back and it runs later."""
+        key, offset = self._key(event), event.offset or 0
+        if self.stopping or (key is not None and not self._next_of_key(key, offset)):
             return False
         self.retrying.add(event.offset or 0)
         self.spawn(work, event)
@@ -206,13 +233,15 @@ class PartitionWorker:
     async def stop(self, grace: float) -> None:
         """Stop fetching; let running deliveries finish within ``grace``, then cancel them."""
         self.stopping = True
-        for task in (self.fetcher, self.lease_watch):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        if self.tasks:
+        if self.fetcher is not None:
+            self.fetcher.cancel()
+            await asyncio.gather(self.fetcher, return_exceptions=True)
+        if self.tasks:  # the lease watch still cancels them if the lease runs out first
             _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
             self.fenced = self.fenced or bool(pending)  # a cancelled write must not land
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.lease_watch is not None:
+            self.lease_watch.cancel()
+            await asyncio.gather(self.lease_watch, return_exceptions=True)

@@ -52,6 +52,7 @@ class ConsumerRunner:
         self._assigning = asyncio.Lock()  # one change at a time to which partitions run here
         self.deadlines = Deadlines(consumer.timeout)
         self._draining: dict[int, asyncio.Task[None]] = {}
+        self._retiring: set[PartitionWorker] = set()
         self._hand_back_guard = worker.app.health.guard(
             f"delivery hand-back of {consumer.group}/{consumer.topic}", log
         )
@@ -86,7 +87,9 @@ class ConsumerRunner:
         for task in [*self._tasks, *self._draining.values()]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._draining.values(), return_exceptions=True)
-        await asyncio.gather(*(p.stop(grace) for p in self.partitions.values()))
+        for retiring in self._retiring:  # their stopping was cut short: end it now
+            retiring.lease_lost()
+        await asyncio.gather(*(p.stop(grace) for p in [*self.partitions.values(), *self._retiring]))
         with contextlib.suppress(StoreUnavailable):
             await self.commit()
         self.partitions.clear()
@@ -104,12 +107,16 @@ class ConsumerRunner:
     ) -> None:
         held = keep | surplus
         for partition, worker in sorted(self.partitions.items()):
-            if partition in held and (not worker.stopping or partition in self._draining):
+            running = not worker.stopping or partition in self._draining
+            if partition in held and running and worker.lease_current():
                 worker.lease_deadline = lease_deadline
-            else:  # lost to another worker, or ran out unrenewed: stop now, retake if ours
+            else:
+                # Lost to another worker, or ran out before this renewal: another worker
+                # may have served it meanwhile, so what we hold in memory (lanes, pending
+                # retries) is stale. Stop now; take it afresh below if it is ours.
                 del self.partitions[partition]
                 worker.lease_lost()
-                await worker.stop(0)
+                await self._retire(worker, 0)
         for partition in sorted(surplus):
             if partition not in self.partitions:
                 await self.worker.leases.release(
@@ -120,13 +127,20 @@ class ConsumerRunner:
         for partition in sorted(keep - set(self.partitions)):
             await self._take(partition, lease_deadline)
 
+    async def _retire(self, worker: PartitionWorker, grace: float) -> None:
+        """Stop a partition worker no longer in ``partitions``; tracked meanwhile, so that
+        shutting down mid-way still ends it."""
+        self._retiring.add(worker)
+        await worker.stop(grace)  # if cancelled, it stays tracked for ``stop``
+        self._retiring.discard(worker)
+
     async def _hand_back(self, partition: int) -> None:
         """Drain a partition above our fair share, commit and release it, in the background:
         renewing the leases we keep must not wait for slow handlers (that would let them
         run out). The balancer renews this one meanwhile."""
         worker = self.partitions[partition]
         try:
-            await worker.stop(self.worker.grace)
+            await self._retire(worker, self.worker.grace)
             await self.commit()
             if self.partitions.get(partition) is worker:
                 del self.partitions[partition]
@@ -161,7 +175,9 @@ class ConsumerRunner:
             self._scheduled[partition] = {r.event.offset or 0 for r in pending}
             if self.consumer.ordered:
                 for retry in pending:
-                    worker.block(retry.event.partitionkey or retry.event.id)
+                    worker.block(
+                        retry.event.partitionkey or retry.event.id, retry.event.offset or 0
+                    )
             self.partitions[partition] = worker
         worker.start()
 
@@ -228,6 +244,8 @@ class ConsumerRunner:
         if consumer.rate_limit is not None:
             await self.worker.limiter.acquire(consumer.rate_limit)
         if not partition.holds_lease():  # checked last: the waits above may be long
+            if not partition.stopping:
+                partition.lease_lost()  # past its deadline: this partition is done here
             return "abandoned"
         ctx = DeliveryContext(event, consumer.group, consumer.name, attempt, self.app)
         started = time.monotonic()
@@ -376,7 +394,7 @@ class ConsumerRunner:
                     log.warning("lost lease on %s/%d", self.consumer.topic, partition)
                     del self.partitions[partition]
                     workers[partition].lease_lost()
-                    await workers[partition].stop(0)
+                    await self._retire(workers[partition], 0)
         await self._restart({p for p in moved if self.partitions.get(p) is workers[p]})
 
     async def sync_positions(self) -> None:
@@ -405,7 +423,7 @@ class ConsumerRunner:
                         self.consumer.topic,
                         partition,
                     )
-                    await worker.stop(self.worker.grace)
+                    await self._retire(worker, self.worker.grace)
                     await self._take(partition, worker.lease_deadline)
 
     # -- store access ------------------------------------------------------------------

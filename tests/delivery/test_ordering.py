@@ -9,13 +9,16 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from delivery_helpers import eventually
+from delivery_helpers import eventually, make_app
 
-from artery import App
+from artery import App, DeliveryContext, Event
+from artery.delivery import retries
+from artery.store import Tx
 from conftest import postgres_schema_url
 
 HERE = Path(__file__).parent
@@ -102,3 +105,32 @@ async def test_per_key_order_holds_when_workers_are_killed_and_replaced(
     partner = str(tmp_path / "partner.db")
     create_partner(partner)
     await churn_and_check(postgres_url, partner, kill=True)
+
+
+async def test_retries_of_an_ordered_key_run_one_at_a_time_earliest_first(
+    store_url: str,
+) -> None:
+    """A partition taken over with several pending retries of one key (its previous owner
+    scheduled them) replays them in offset order, never side by side."""
+    app, orders = make_app(store_url, partitions=1)
+    seen: list[int] = []
+
+    @app.consumer(orders, group="erp", ordered=True)
+    async def handle(event: Event, ctx: DeliveryContext) -> None:
+        seen.append(event.data["n"])
+        await asyncio.sleep(0.05)
+
+    async with app.running(workers=False):
+        stored = [await app.publish(orders, {"n": n}, key="k") for n in range(3)]
+        await app.log.commit("erp", "orders", {0: 3})
+        now = int(time.time() * 1e6)
+
+        def schedule(tx: Tx) -> None:  # the later event is due first
+            for event, due in zip(stored, (now, now - 2_000_000, now - 1_000_000), strict=True):
+                retries.schedule(tx, "erp", "handle", event, 1, due, ())
+
+        await app.store.write(schedule)
+    async with app.running():
+        await eventually(lambda: len(seen) >= 3, timeout=10, what="the retries to run")
+        await asyncio.sleep(0.2)
+    assert seen == [0, 1, 2]

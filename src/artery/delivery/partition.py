@@ -53,6 +53,7 @@ class PartitionWorker:
         self.cursor = committed
         self.committed = committed
         self.unsettled: set[int] = set()
+        self.scheduled: set[int] = set()  # offsets pending a retry when the partition was taken
         self.tasks: set[asyncio.Task[None]] = set()
         self.lanes: dict[str, deque[Event]] = {}
         # Ordered consumers: the one event of a key running now, and a key's events that
@@ -95,11 +96,16 @@ class PartitionWorker:
     def watermark(self) -> int:
         return min(self.unsettled) if self.unsettled else self.cursor
 
-    def block(self, key: str, offset: int) -> None:
-        """Hold back later events of ``key``: an ordered consumer's key with a pending retry
-        at ``offset``. A lane that exists is a key that is busy or blocked."""
-        self.lanes.setdefault(key, deque())
-        self.pending.setdefault(key, set()).add(offset)
+    def hold_back(self, pending: list[Event]) -> None:
+        """Take over the pending retries found when the partition was taken: the retry loop
+        runs them, fetching skips them, and (ordered) their keys' later events wait. A lane
+        that exists is a key that is busy or blocked."""
+        self.scheduled = {e.offset or 0 for e in pending}
+        for event in pending:
+            key = self._key(event)
+            if key is not None:
+                self.lanes.setdefault(key, deque())
+                self.pending.setdefault(key, set()).add(event.offset or 0)
 
     def _key(self, event: Event) -> str | None:
         """The ordering key of an event, or None for an unordered consumer."""
@@ -125,24 +131,46 @@ class PartitionWorker:
 
     async def _fetch_once(self) -> None:
         """Read the next events and admit them; wait for new ones when there are none."""
-        runner = self.runner
+        runner, consumer = self.runner, self.runner.consumer
         self.new_events.clear()
-        events = await runner.fetch(self.partition, self.cursor)
+        limit = max(1, min(500, consumer.concurrency * 4))
+        events = await runner.app.log.backend.read(
+            consumer.topic, self.partition, self.cursor, limit
+        )
         if not events:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(IDLE_RECHECK):
                     await self.new_events.wait()
             return
-        skip = await runner.already_done(events)
+        skip = await self._already_done(events)
         for event in events:
             offset = event.offset or 0
             self.cursor = offset + 1
-            if event.id in skip or offset in runner.scheduled_offsets(self.partition):
+            if event.id in skip or offset in self.scheduled:
                 continue
             self.unsettled.add(offset)
             await self.admit(event)
             if self.stopping:
                 return  # stop() has cancelled this task; it ends at its next await
+
+    async def _already_done(self, events: list[Event]) -> set[str]:
+        """Event ids this group already settled: completed (tracked with ``dedupe=True``)
+        or waiting in the dead letters."""
+        consumer = self.runner.consumer
+        if not consumer.dedupe:
+            return set()
+        ids = [e.id for e in events]
+        marks = ",".join("?" * len(ids))
+        rows = await self.runner.durably(
+            lambda tx: tx.execute(
+                f"SELECT event_id FROM completions WHERE group_name = ? AND event_id IN ({marks})"
+                " UNION SELECT event_id FROM dead_letters WHERE group_name = ?"
+                f" AND redriven_at IS NULL AND event_id IN ({marks})",
+                [consumer.group, *ids, consumer.group, *ids],
+            ),
+            read=True,
+        )
+        return {r[0] for r in rows}
 
     async def admit(self, event: Event) -> None:
         """Queue behind its key (ordered) or start it now; waits for a concurrency slot."""

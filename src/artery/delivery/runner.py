@@ -46,7 +46,6 @@ class ConsumerRunner:
         self.consumer = consumer
         self.slots = asyncio.Semaphore(consumer.concurrency)
         self.partitions: dict[int, PartitionWorker] = {}
-        self._scheduled: dict[int, set[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_lock = asyncio.Lock()
         self._assigning = asyncio.Lock()  # one change at a time to which partitions run here
@@ -172,20 +171,11 @@ class ConsumerRunner:
                 lambda tx: retries.pending(tx, group, topic, [partition], None, 1_000_000)
             )
             worker = PartitionWorker(self, partition, committed.get(partition, 0), lease_deadline)
-            self._scheduled[partition] = {r.event.offset or 0 for r in pending}
-            if self.consumer.ordered:
-                for retry in pending:
-                    worker.block(
-                        retry.event.partitionkey or retry.event.id, retry.event.offset or 0
-                    )
+            worker.hold_back([r.event for r in pending])
             self.partitions[partition] = worker
         worker.start()
 
-    # -- fetching ----------------------------------------------------------------------
-
-    async def fetch(self, partition: int, offset: int) -> list[Event]:
-        limit = max(1, min(500, self.consumer.concurrency * 4))
-        return await self.app.log.backend.read(self.consumer.topic, partition, offset, limit)
+    # -- waking -------------------------------------------------------------------------
 
     async def _heads_once(self) -> None:
         """Wake exactly the partitions that have new events: one small read per
@@ -204,27 +194,6 @@ class ConsumerRunner:
             worker = self.partitions.get(int(partition))
             if worker is not None and int(head) > worker.cursor:
                 worker.new_events.set()
-
-    async def already_done(self, events: Sequence[Event]) -> set[str]:
-        """Event ids this group already settled: completed (tracked with ``dedupe=True``)
-        or waiting in the dead letters."""
-        if not self.consumer.dedupe:
-            return set()
-        ids = [e.id for e in events]
-        marks = ",".join("?" * len(ids))
-        rows = await self.durably(
-            lambda tx: tx.execute(
-                f"SELECT event_id FROM completions WHERE group_name = ? AND event_id IN ({marks})"
-                " UNION SELECT event_id FROM dead_letters WHERE group_name = ?"
-                f" AND redriven_at IS NULL AND event_id IN ({marks})",
-                [self.consumer.group, *ids, self.consumer.group, *ids],
-            ),
-            read=True,
-        )
-        return {r[0] for r in rows}
-
-    def scheduled_offsets(self, partition: int) -> set[int]:
-        return self._scheduled.get(partition, set())
 
     # -- delivering --------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from artery.errors import ArteryError
@@ -97,6 +98,21 @@ class LoopGuard:
                 "%s failed; retrying with backoff until it works", self.loop, exc_info=exc
             )
         await asyncio.sleep(self.delay())
+
+    async def run(self, iteration: Callable[[], Awaitable[object]]) -> None:
+        """Run ``iteration`` until cancelled, reporting each failure instead of ending: the
+        shape of every background loop. A loop that ends (its service stopped) is no longer
+        failing, so its streak is cleared rather than leaving the process unhealthy."""
+        try:
+            while True:
+                try:
+                    await iteration()
+                except Exception as exc:
+                    await self.failed(exc)
+                else:
+                    self.ok()
+        finally:
+            self.health.recovered(self.loop)
 
     def delay(self) -> float:
         """Full jitter under an exponential cap, so many loops don't retry in step."""

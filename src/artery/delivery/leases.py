@@ -17,6 +17,12 @@ from dataclasses import dataclass
 
 from artery.store import Store, Tx
 
+# Every transaction that locks a group's leases locks all of them, in partition order.
+_LOCK_LEASES = (
+    "SELECT partition, owner, expires_at FROM partition_leases"
+    " WHERE group_name = ? AND topic = ? ORDER BY partition"
+)
+
 
 def now_us() -> int:
     return int(time.time() * 1_000_000)
@@ -56,11 +62,7 @@ class Leases:
         stamp = now_us()
         live = tx.one("SELECT COUNT(*) FROM workers WHERE heartbeat_at > ?", (stamp - self.ttl_us,))
         share = math.ceil(partitions / max(1, int(live[0]) if live else 1))
-        rows = tx.execute(
-            "SELECT partition, owner, expires_at FROM partition_leases"
-            " WHERE group_name = ? AND topic = ?" + tx.dialect.for_update,
-            (group, topic),
-        )
+        rows = tx.execute(_LOCK_LEASES + tx.dialect.for_update, (group, topic))
         held = {int(p): (o, int(e)) for p, o, e in rows}
         mine = sorted(p for p, (o, e) in held.items() if o == self.worker_id and e > stamp)
         free = [p for p in range(partitions) if p not in held or held[p][1] <= stamp]
@@ -72,13 +74,37 @@ class Leases:
             if p not in keep:
                 keep.append(p)
         expires = stamp + self.ttl_us
-        tx.executemany(
+        won = {p for p in [*keep, *surplus] if self._claim(tx, group, topic, p, expires, stamp)}
+        return Assignment(frozenset(won & set(keep)), frozenset(won & set(surplus)))
+
+    def _claim(
+        self, tx: Tx, group: str, topic: str, partition: int, expires: int, stamp: int
+    ) -> bool:
+        """Renew or take one lease; False if another worker holds it. A free partition has no
+        row to lock, so two workers may both see it free: the insert of the second one waits
+        for the first and then, finding a live lease of another owner, takes nothing."""
+        row = tx.one(
             "INSERT INTO partition_leases (group_name, topic, partition, owner, expires_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_name, topic, partition)"
-            " DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
-            [(group, topic, p, self.worker_id, expires) for p in [*keep, *surplus]],
+            " DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at"
+            " WHERE partition_leases.owner = excluded.owner"
+            " OR partition_leases.expires_at <= ? RETURNING partition",
+            (group, topic, partition, self.worker_id, expires, stamp),
         )
-        return Assignment(frozenset(keep), frozenset(surplus))
+        return row is not None
+
+    def holds(self, tx: Tx, group: str, topic: str, partition: int) -> bool:
+        """Whether this worker still holds the partition, checked inside the caller's write.
+        It locks the lease rows, so a write fenced by it commits before the next owner takes
+        the partition (and is seen by it) or not at all. All of the group's rows are locked,
+        in the order ``balance`` and ``commit`` lock them, so batched writes of several
+        workers cannot deadlock on them."""
+        rows = tx.execute(_LOCK_LEASES + tx.dialect.for_update, (group, topic))
+        stamp = now_us()
+        return any(
+            int(p) == partition and owner == self.worker_id and int(expires) > stamp
+            for p, owner, expires in rows
+        )
 
     async def release(self, group: str, topic: str, partitions: set[int] | frozenset[int]) -> None:
         rows = [(group, topic, p, self.worker_id) for p in partitions]
@@ -108,12 +134,8 @@ class Leases:
         partitions whose lease is gone and those whose position was changed under us."""
 
         def op(tx: Tx) -> tuple[set[int], set[int]]:
-            rows = tx.execute(
-                "SELECT partition, owner FROM partition_leases WHERE group_name = ?"
-                " AND topic = ?" + tx.dialect.for_update,
-                (group, topic),
-            )
-            held = {int(p) for p, owner in rows if owner == self.worker_id}
+            rows = tx.execute(_LOCK_LEASES + tx.dialect.for_update, (group, topic))
+            held = {int(p) for p, owner, _ in rows if owner == self.worker_id}
             moved_elsewhere = set()
             stamp = now_us()
             for partition, (expected, new) in moves.items():

@@ -6,7 +6,9 @@ retry or dead-lettered (before its offset may pass), when a retried or deduped e
 completes, and in the periodic watermark commit. A successful first attempt of a plain
 consumer costs no write of its own; the commit of its offset is shared with its
 neighbours. Every write is retried while the store is unreachable, so an outage pauses
-the consumer instead of losing or skipping events.
+the consumer instead of losing or skipping events. Settlement writes are fenced by the
+partition's lease (see ``partition``): a worker that lost a partition writes nothing more
+for it, so its next owner starts from a complete picture of pending retries.
 """
 
 from __future__ import annotations
@@ -17,24 +19,24 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from artery.delivery import dead_letters, retries
 from artery.delivery.attempts import AttemptError
 from artery.delivery.consumer import Consumer, DeliveryContext
 from artery.delivery.partition import Outcome, PartitionWorker
 from artery.delivery.retry import Permanent, RetryLater
+from artery.delivery.timeouts import Deadlines
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
 from artery.store import Tx
-from artery.store.outage import backoff, riding_out
+from artery.store.outage import riding_out
 
 if TYPE_CHECKING:
     from artery.delivery.worker import Worker
 
 T = TypeVar("T")
 log = logging.getLogger("artery.delivery")
-TIMEOUT_TICK = 0.05  # how often handler deadlines are checked
 
 
 class ConsumerRunner:
@@ -44,11 +46,15 @@ class ConsumerRunner:
         self.consumer = consumer
         self.slots = asyncio.Semaphore(consumer.concurrency)
         self.partitions: dict[int, PartitionWorker] = {}
-        self._scheduled: dict[int, set[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_lock = asyncio.Lock()
-        self._deadlines: dict[asyncio.Task[Any], float] = {}
-        self._expired: set[asyncio.Task[Any]] = set()
+        self._assigning = asyncio.Lock()  # one change at a time to which partitions run here
+        self.deadlines = Deadlines(consumer.timeout)
+        self._draining: dict[int, asyncio.Task[None]] = {}
+        self._retiring: set[PartitionWorker] = set()
+        self._hand_back_guard = worker.app.health.guard(
+            f"delivery hand-back of {consumer.group}/{consumer.topic}", log
+        )
         self.breaker = (
             worker.breakers.get(consumer.breaker, consumer.breaker_policy)
             if consumer.breaker
@@ -58,126 +64,147 @@ class ConsumerRunner:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._retry_loop(), name=f"retries-{self.consumer.name}"),
-            asyncio.create_task(self._commit_loop(), name=f"commits-{self.consumer.name}"),
-            asyncio.create_task(self._watch_heads(), name=f"heads-{self.consumer.name}"),
-        ]
+        """Start the consumer's background loops, each under a health guard: a failing
+        iteration is logged once per streak, backed off and retried, never fatal."""
+        loops: dict[str, Callable[[], Awaitable[None]]] = {
+            "retries": self._retry_once,
+            "commits": self._commit_once,
+            "heads": self._heads_once,
+        }
         if self.consumer.timeout is not None:
-            self._tasks.append(
-                asyncio.create_task(self._watch_timeouts(), name=f"timeouts-{self.consumer.name}")
+            loops["timeouts"] = self.deadlines.tick
+        where = f"{self.consumer.group}/{self.consumer.topic}"
+        self._tasks = [
+            asyncio.create_task(
+                self.app.health.guard(f"delivery {kind} of {where}", log).run(step),
+                name=f"{kind}-{self.consumer.name}",
             )
+            for kind, step in loops.items()
+        ]
 
     async def stop(self, grace: float) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._draining.values()]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(p.stop(grace) for p in self.partitions.values()))
+        await asyncio.gather(*self._tasks, *self._draining.values(), return_exceptions=True)
+        for retiring in self._retiring:  # their stopping was cut short: end it now
+            retiring.lease_lost()
+        await asyncio.gather(*(p.stop(grace) for p in [*self.partitions.values(), *self._retiring]))
         with contextlib.suppress(StoreUnavailable):
             await self.commit()
         self.partitions.clear()
 
-    async def assign(self, keep: frozenset[int], surplus: frozenset[int]) -> None:
-        """Start newly leased partitions; hand back surplus ones; drop lost ones."""
-        for partition in sorted(set(self.partitions) - keep - surplus):
-            await self.partitions.pop(partition).stop(0)  # lease lost: another worker has it
-        for partition in sorted(surplus & set(self.partitions)):
-            await self.partitions[partition].stop(self.worker.grace)
-            await self.commit()
-            self.partitions.pop(partition)
-        if surplus:
-            await self.worker.leases.release(self.consumer.group, self.consumer.topic, surplus)
-        for partition in sorted(keep - set(self.partitions)):
-            await self._take(partition)
+    async def assign(
+        self, keep: frozenset[int], surplus: frozenset[int], lease_deadline: float
+    ) -> None:
+        """Start newly leased partitions; hand back surplus ones; drop lost ones.
+        ``lease_deadline`` is when the leases just renewed may run out (monotonic)."""
+        async with self._assigning:
+            await self._assign(keep, surplus, lease_deadline)
 
-    async def _take(self, partition: int) -> None:
+    async def _assign(
+        self, keep: frozenset[int], surplus: frozenset[int], lease_deadline: float
+    ) -> None:
+        held = keep | surplus
+        for partition, worker in sorted(self.partitions.items()):
+            running = not worker.stopping or partition in self._draining
+            if partition in held and running and worker.lease_current():
+                worker.lease_deadline = lease_deadline
+            else:
+                # Lost to another worker, or ran out before this renewal: another worker
+                # may have served it meanwhile, so what we hold in memory (lanes, pending
+                # retries) is stale. Stop now; take it afresh below if it is ours.
+                del self.partitions[partition]
+                worker.lease_lost()
+                await self._retire(worker, 0)
+        for partition in sorted(surplus):
+            if partition not in self.partitions:
+                await self.worker.leases.release(
+                    self.consumer.group, self.consumer.topic, {partition}
+                )
+            elif partition not in self._draining:
+                self._draining[partition] = asyncio.create_task(self._hand_back(partition))
+        for partition in sorted(keep - set(self.partitions)):
+            await self._take(partition, lease_deadline)
+
+    async def _retire(self, worker: PartitionWorker, grace: float) -> None:
+        """Stop a partition worker no longer in ``partitions``; tracked meanwhile, so that
+        shutting down mid-way still ends it."""
+        self._retiring.add(worker)
+        await worker.stop(grace)  # if cancelled, it stays tracked for ``stop``
+        self._retiring.discard(worker)
+
+    async def _hand_back(self, partition: int) -> None:
+        """Drain a partition above our fair share, commit and release it, in the background:
+        renewing the leases we keep must not wait for slow handlers (that would let them
+        run out). The balancer renews this one meanwhile."""
+        worker = self.partitions[partition]
+        try:
+            await self._retire(worker, self.worker.grace)
+            await self.commit()
+            if self.partitions.get(partition) is worker:
+                del self.partitions[partition]
+                await self.worker.leases.release(
+                    self.consumer.group, self.consumer.topic, {partition}
+                )
+        except Exception as exc:  # the next balance hands it back again
+            await self._hand_back_guard.failed(exc)
+        else:
+            self._hand_back_guard.ok()
+        finally:
+            self._draining.pop(partition, None)
+
+    async def _take(self, partition: int, lease_deadline: float) -> None:
+        """Start serving a partition from its committed position, holding back (ordered)
+        the keys with pending retries. Read after our lease was written, so every retry a
+        previous owner scheduled is seen (its writes are fenced by the lease)."""
         group, topic = self.consumer.group, self.consumer.topic
-        committed = {
-            p.partition: p.committed
-            for p in await self.app.log.positions(group)
-            if p.topic == topic
-        }
-        pending = await self.app.store.read(
-            lambda tx: retries.pending(tx, group, topic, [partition], None, 1_000_000)
-        )
-        worker = PartitionWorker(self, partition, committed.get(partition, 0))
-        self._scheduled[partition] = {r.event.offset or 0 for r in pending}
-        if self.consumer.ordered:
-            for retry in pending:
-                worker.block(retry.event.partitionkey or retry.event.id)
-        self.partitions[partition] = worker
+        # Writes are applied in order: once this no-op is, every settlement a stopped
+        # predecessor in this process had queued has landed (or was fenced off).
+        await self.app.store.write(lambda tx: None)
+        async with self._commit_lock:  # no commit of ours lands between the reads and here
+            committed = {
+                p.partition: p.committed
+                for p in await self.app.log.positions(group)
+                if p.topic == topic
+            }
+            pending = await self.app.store.read(
+                lambda tx: retries.pending(tx, group, topic, [partition], None, 1_000_000)
+            )
+            worker = PartitionWorker(self, partition, committed.get(partition, 0), lease_deadline)
+            worker.hold_back([r.event for r in pending])
+            self.partitions[partition] = worker
         worker.start()
 
-    # -- fetching ----------------------------------------------------------------------
+    # -- waking -------------------------------------------------------------------------
 
-    async def fetch(self, partition: int, offset: int) -> list[Event]:
-        limit = max(1, min(500, self.consumer.concurrency * 4))
-        try:
-            return await self.app.log.backend.read(self.consumer.topic, partition, offset, limit)
-        except StoreUnavailable as exc:
-            log.warning("fetch paused: %s", exc.message)
-            await asyncio.sleep(backoff())
-            return []
-
-    async def _watch_heads(self) -> None:
+    async def _heads_once(self) -> None:
         """Wake exactly the partitions that have new events: one small read per
         ``poll_interval`` for the whole consumer (appends in this process wake it at once),
         instead of every partition polling the events table."""
         topic = self.consumer.topic
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.worker.poll_interval):
-                    await self.app.log.appended(topic).wait()
-            try:
-                heads = await self.app.store.read(
-                    lambda tx: tx.execute(
-                        "SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,)
-                    )
-                )
-            except StoreUnavailable:
-                await asyncio.sleep(backoff())
-                continue
-            for partition, head in heads:
-                worker = self.partitions.get(int(partition))
-                if worker is not None and int(head) > worker.cursor:
-                    worker.new_events.set()
-
-    async def _watch_timeouts(self) -> None:
-        """Cancel attempts that overran ``timeout``: one watchdog per consumer is far cheaper
-        than a timer per delivery, at the price of ``TIMEOUT_TICK`` precision."""
-        while True:
-            await asyncio.sleep(TIMEOUT_TICK)
-            now = time.monotonic()
-            for task, deadline in list(self._deadlines.items()):
-                if now >= deadline and task not in self._expired:
-                    self._expired.add(task)
-                    task.cancel(msg="handler timed out")
-
-    async def already_done(self, events: Sequence[Event]) -> set[str]:
-        """Event ids this group already settled: completed (tracked with ``dedupe=True``)
-        or waiting in the dead letters."""
-        if not self.consumer.dedupe:
-            return set()
-        ids = [e.id for e in events]
-        marks = ",".join("?" * len(ids))
-        rows = await self.durably(
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.worker.poll_interval):
+                await self.app.log.appended(topic).wait()
+        heads = await self.app.store.read(
             lambda tx: tx.execute(
-                f"SELECT event_id FROM completions WHERE group_name = ? AND event_id IN ({marks})"
-                " UNION SELECT event_id FROM dead_letters WHERE group_name = ?"
-                f" AND redriven_at IS NULL AND event_id IN ({marks})",
-                [self.consumer.group, *ids, self.consumer.group, *ids],
-            ),
-            read=True,
+                "SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,)
+            )
         )
-        return {r[0] for r in rows}
-
-    def scheduled_offsets(self, partition: int) -> set[int]:
-        return self._scheduled.get(partition, set())
+        for partition, head in heads:
+            worker = self.partitions.get(int(partition))
+            if worker is not None and int(head) > worker.cursor:
+                worker.new_events.set()
 
     # -- delivering --------------------------------------------------------------------
 
     async def deliver(
-        self, event: Event, attempts_made: int, errors: Sequence[AttemptError], *, from_retry: bool
+        self,
+        partition: PartitionWorker,
+        event: Event,
+        attempts_made: int,
+        errors: Sequence[AttemptError],
+        *,
+        from_retry: bool,
     ) -> Outcome:
         consumer = self.consumer
         attempt = attempts_made + 1
@@ -185,56 +212,65 @@ class ConsumerRunner:
             await self.breaker.wait_until_allowed()
         if consumer.rate_limit is not None:
             await self.worker.limiter.acquire(consumer.rate_limit)
+        if not partition.holds_lease():  # checked last: the waits above may be long
+            if not partition.stopping:
+                partition.lease_lost()  # past its deadline: this partition is done here
+            return "abandoned"
         ctx = DeliveryContext(event, consumer.group, consumer.name, attempt, self.app)
         started = time.monotonic()
         try:
-            await self._call_with_deadline(event, ctx)
+            await self.deadlines.run(lambda: consumer.handler(event, ctx))
         except Exception as exc:
             if self.breaker is not None and not isinstance(exc, Permanent):
                 self.breaker.record_failure()
             failure = AttemptError.from_exception(
                 exc, attempt, time.time(), time.monotonic() - started
             )
-            return await self._failed(event, exc, attempt, (*errors, failure))
+            return await self._failed(partition, event, exc, attempt, (*errors, failure))
         if self.breaker is not None:
             self.breaker.record_success()
         if consumer.dedupe or from_retry:
-            await self.durably(lambda tx: self._complete(tx, event, from_retry))
+            settled = lambda tx: self._complete(tx, event, from_retry)  # noqa: E731
+            if not await self._settle(partition, settled):
+                return "abandoned"
         return "done"
 
-    async def _call_with_deadline(self, event: Event, ctx: DeliveryContext) -> None:
-        """Run the handler; the timeout watchdog cancels it past its deadline, and that
-        cancellation surfaces here as a ``TimeoutError`` (the attempt failed)."""
-        timeout = self.consumer.timeout
-        task = asyncio.current_task()
-        if timeout is None or task is None:
-            await self.consumer.handler(event, ctx)
-            return
-        self._deadlines[task] = time.monotonic() + timeout
-        try:
-            await self.consumer.handler(event, ctx)
-        except asyncio.CancelledError:
-            if task not in self._expired:
-                raise  # shutdown, not a timeout
-            task.uncancel()
-            raise TimeoutError(f"handler timed out after {timeout}s") from None
-        finally:
-            self._deadlines.pop(task, None)
-            self._expired.discard(task)
+    async def _settle(self, partition: PartitionWorker, op: Callable[[Tx], None]) -> bool:
+        """Write an event's settlement only while the partition's lease is still ours; if it
+        is not, stop the partition and leave the event to its next owner."""
+        group, topic = self.consumer.group, self.consumer.topic
+
+        def fenced(tx: Tx) -> bool:
+            if partition.fenced or not self.worker.leases.holds(
+                tx, group, topic, partition.partition
+            ):
+                return False
+            op(tx)
+            return True
+
+        if await self.durably(fenced):
+            return True
+        log.warning("lease on %s/%d is gone; leaving it to its owner", topic, partition.partition)
+        partition.lease_lost()
+        return False
 
     async def _failed(
-        self, event: Event, exc: Exception, attempt: int, errors: Sequence[AttemptError]
+        self,
+        partition: PartitionWorker,
+        event: Event,
+        exc: Exception,
+        attempt: int,
+        errors: Sequence[AttemptError],
     ) -> Outcome:
         consumer = self.consumer
         if consumer.retry.should_retry(exc, attempt):
             delay = exc.after if isinstance(exc, RetryLater) else consumer.retry.delay(attempt)
             due = int((time.time() + delay) * 1_000_000)
-            await self.durably(
-                lambda tx: retries.schedule(
-                    tx, consumer.group, consumer.name, event, attempt, due, errors
-                )
-            )
-            return "retry"
+
+            def later(tx: Tx) -> None:
+                retries.schedule(tx, consumer.group, consumer.name, event, attempt, due, errors)
+
+            return "retry" if await self._settle(partition, later) else "abandoned"
         reason = (
             "permanent error"
             if isinstance(exc, Permanent)
@@ -245,7 +281,8 @@ class ConsumerRunner:
             retries.remove(tx, consumer.group, event)
             dead_letters.add(tx, consumer.group, consumer.name, event, reason, errors)
 
-        await self.durably(bury)
+        if not await self._settle(partition, bury):
+            return "abandoned"
         log.warning(
             "dead-lettered event %s of %s for %s: %s", event.id, event.topic, consumer.name, reason
         )
@@ -263,53 +300,53 @@ class ConsumerRunner:
 
     # -- retries -----------------------------------------------------------------------
 
-    async def _retry_loop(self) -> None:
+    async def _retry_once(self) -> None:
         consumer = self.consumer
-        while True:
-            await asyncio.sleep(self.worker.retry_poll)
-            read_started = time.monotonic()
-            due = await self.durably(
-                functools.partial(
-                    retries.pending,
-                    group=consumer.group,
-                    topic=consumer.topic,
-                    partitions=sorted(self.partitions),
-                    due_before=int(time.time() * 1e6),
-                    limit=256,
-                ),
-                read=True,
-            )
-            for retry in due:
-                worker = self.partitions.get(retry.event.partition or 0)
-                offset = retry.event.offset or 0
-                if worker is None or worker.retry_is_stale(offset, read_started):
-                    continue
-                await self.slots.acquire()
-                if worker.retry_is_stale(offset, read_started):  # finished while we waited
-                    self.slots.release()
-                    continue
-                worker.run_retry(self._retry_work(retry), retry.event)
-            for worker in self.partitions.values():
-                worker.forget_retries_before(read_started)
+        await asyncio.sleep(self.worker.retry_poll)
+        read_started = time.monotonic()
+        due = await self.durably(
+            functools.partial(
+                retries.pending,
+                group=consumer.group,
+                topic=consumer.topic,
+                partitions=sorted(self.partitions),
+                due_before=int(time.time() * 1e6),
+                limit=256,
+            ),
+            read=True,
+        )
+        for retry in due:
+            worker = self.partitions.get(retry.event.partition or 0)
+            offset = retry.event.offset or 0
+            if worker is None or worker.retry_is_stale(offset, read_started):
+                continue
+            await self.slots.acquire()
+            if worker.retry_is_stale(offset, read_started) or not worker.run_retry(
+                self._retry_work(worker, retry), retry.event
+            ):  # finished while we waited, or the partition is stopping
+                self.slots.release()
+        for worker in self.partitions.values():
+            worker.forget_retries_before(read_started)
 
-    def _retry_work(self, retry: retries.PendingRetry) -> Callable[[], Awaitable[Outcome]]:
-        return lambda: self.deliver(retry.event, retry.attempt, retry.errors, from_retry=True)
+    def _retry_work(
+        self, partition: PartitionWorker, retry: retries.PendingRetry
+    ) -> Callable[[], Awaitable[Outcome]]:
+        return lambda: self.deliver(
+            partition, retry.event, retry.attempt, retry.errors, from_retry=True
+        )
 
     # -- commits -----------------------------------------------------------------------
 
-    async def _commit_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.worker.commit_interval)
-            try:
-                await self.commit()
-            except StoreUnavailable as exc:
-                log.warning("offset commit postponed: %s", exc.message)
+    async def _commit_once(self) -> None:
+        await asyncio.sleep(self.worker.commit_interval)
+        await self.commit()
 
     async def commit(self) -> None:
         async with self._commit_lock:
+            workers = dict(self.partitions)
             moves = {
                 p: (w.committed, w.watermark())
-                for p, w in self.partitions.items()
+                for p, w in workers.items()
                 if w.watermark() > w.committed
             }
             if not moves:
@@ -318,15 +355,16 @@ class ConsumerRunner:
                 self.consumer.group, self.consumer.topic, moves
             )
             for partition, (_, offset) in moves.items():
-                worker = self.partitions.get(partition)
-                if worker is not None and partition not in lost | moved:
-                    worker.committed = offset
-        for partition in lost:
-            worker = self.partitions.pop(partition, None)
-            if worker is not None:
-                log.warning("lost lease on %s/%d", self.consumer.topic, partition)
-                await worker.stop(0)
-        await self._restart(moved)
+                if partition not in lost | moved:
+                    workers[partition].committed = offset
+        async with self._assigning:
+            for partition in sorted(lost):
+                if self.partitions.get(partition) is workers[partition]:
+                    log.warning("lost lease on %s/%d", self.consumer.topic, partition)
+                    del self.partitions[partition]
+                    workers[partition].lease_lost()
+                    await self._retire(workers[partition], 0)
+        await self._restart({p for p in moved if self.partitions.get(p) is workers[p]})
 
     async def sync_positions(self) -> None:
         """Notice positions moved by someone else (``artery replay``, ``groups reset``)
@@ -345,16 +383,17 @@ class ConsumerRunner:
         await self._restart(moved)
 
     async def _restart(self, partitions: set[int]) -> None:
-        for partition in sorted(partitions):
-            worker = self.partitions.pop(partition, None)
-            if worker is not None:
-                log.info(
-                    "position of %s/%d was moved; continuing from it",
-                    self.consumer.topic,
-                    partition,
-                )
-                await worker.stop(self.worker.grace)
-                await self._take(partition)
+        async with self._assigning:
+            for partition in sorted(partitions):
+                worker = self.partitions.pop(partition, None)
+                if worker is not None:
+                    log.info(
+                        "position of %s/%d was moved; continuing from it",
+                        self.consumer.topic,
+                        partition,
+                    )
+                    await self._retire(worker, self.worker.grace)
+                    await self._take(partition, worker.lease_deadline)
 
     # -- store access ------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from artery.delivery.breaker import Breakers
@@ -22,6 +23,7 @@ from artery.errors import StoreUnavailable
 if TYPE_CHECKING:
     from artery.app import App
 
+LEASE_MARGIN = 0.75  # a lease counts as ours for this share of its ttl after renewal
 log = logging.getLogger("artery.worker")
 
 
@@ -58,7 +60,10 @@ class Worker:
             runner.start()
             self.runners.append(runner)
         await self._balance_once()
-        self._balancer = asyncio.create_task(self._balance_loop(), name="artery-balancer")
+        guard = app.health.guard("delivery lease balancing", log)
+        self._balancer = asyncio.create_task(
+            guard.run(self._balance_every_period), name="artery-balancer"
+        )
 
     async def stop(self) -> None:
         if self._balancer is not None:
@@ -69,24 +74,22 @@ class Worker:
         with contextlib.suppress(StoreUnavailable):
             await self.leases.leave()
 
-    async def _balance_loop(self) -> None:
-        while True:
-            # Renewal needs ttl/3; balancing every second lets a new worker get its share
-            # of partitions within about two seconds instead of two renewal periods.
-            await asyncio.sleep(min(self.lease_ttl / 3, 1.0))
-            try:
-                await self._balance_once()
-            except StoreUnavailable as exc:
-                log.warning("lease renewal postponed: %s", exc.message)
-            except Exception:
-                log.exception("lease balancing failed; trying again")
+    async def _balance_every_period(self) -> None:
+        # Renewal needs ttl/3; balancing every second lets a new worker get its share
+        # of partitions within about two seconds instead of two renewal periods.
+        await asyncio.sleep(min(self.lease_ttl / 3, 1.0))
+        await self._balance_once()
 
     async def _balance_once(self) -> None:
         await self.leases.heartbeat()
         for runner in self.runners:
             topic = await self.app.log.topic(runner.consumer.topic)
+            # Measured before the renewal is written, so the local deadline falls before
+            # the expiry stored (other workers' clocks must agree within the margin).
+            renewed_at = time.monotonic()
             assignment = await self.leases.balance(
                 runner.consumer.group, topic.name, topic.partitions
             )
-            await runner.assign(assignment.keep, assignment.surplus)
+            deadline = renewed_at + self.lease_ttl * LEASE_MARGIN
+            await runner.assign(assignment.keep, assignment.surplus, deadline)
             await runner.sync_positions()

@@ -9,6 +9,7 @@ and then sees its key.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +21,8 @@ from artery.errors import Conflict
 from artery.log.batching import AppendBatcher
 from artery.log.protocol import GroupPosition, PartitionState, Record, Retention, Topic
 from artery.store import Store, Tx
+
+log = logging.getLogger("artery.retention")
 
 
 def now_us() -> int:
@@ -127,16 +130,34 @@ class StoreLog:
         return await self._store.read(op)
 
     async def trim(self, topic: Topic, now: int) -> int:
-        return await self._store.write(lambda tx: _trim(tx, topic, now))
+        removed, unread = await self._store.write(lambda tx: _trim(tx, topic, now))
+        for group, count in sorted(unread.items()):
+            log.warning(
+                "retention dropped %d event(s) of %s that group %s had not read"
+                " (the topic sets drop_unconsumed)",
+                count,
+                topic.name,
+                group,
+            )
+        return removed
+
+    async def dropped(self) -> dict[tuple[str, str], int]:
+        """Events retention dropped before each group read them, by (group, topic)."""
+        rows = await self._store.read(
+            lambda tx: tx.execute("SELECT group_name, topic, dropped FROM group_dropped")
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
 
 
-_TOPIC_COLUMNS = "name, subject, partitions, retention_ms, retention_count"
+_TOPIC_COLUMNS = (
+    "name, subject, partitions, retention_ms, retention_count, retention_drop_unconsumed"
+)
 
 
 def _row_to_topic(row: Any) -> Topic:
     age = None if row[3] is None else row[3] / 1000
     count = None if row[4] is None else int(row[4])
-    return Topic(row[0], row[1], int(row[2]), Retention(age, count))
+    return Topic(row[0], row[1], int(row[2]), Retention(age, count, bool(row[5])))
 
 
 def _load_topic(tx: Tx, name: str) -> Topic | None:
@@ -156,13 +177,14 @@ def _create_topic(tx: Tx, topic: Topic) -> Topic:
         return existing
     retention_ms = None if topic.retention.max_age is None else int(topic.retention.max_age * 1000)
     tx.execute(
-        f"INSERT INTO topics ({_TOPIC_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO topics ({_TOPIC_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             topic.name,
             topic.subject,
             topic.partitions,
             retention_ms,
             topic.retention.max_count,
+            int(topic.retention.drop_unconsumed),
             now_us(),
         ),
     )
@@ -274,29 +296,51 @@ def _partition_states(tx: Tx, topic: str) -> list[PartitionState]:
     ]
 
 
-def _trim(tx: Tx, topic: Topic, now: int) -> int:
-    removed = 0
-    if topic.retention.max_age is not None:
-        cutoff = now - int(topic.retention.max_age * 1_000_000)
-        removed += len(
-            tx.execute(
-                "DELETE FROM events WHERE topic = ? AND appended_at < ? RETURNING event_offset",
-                (topic.name, cutoff),
-            )
+def _trim(tx: Tx, topic: Topic, now: int) -> tuple[int, dict[str, int]]:
+    """Delete what retention lets go; returns how many events went and, per group, how
+    many of them it had not read. Unless the topic drops unconsumed events, nothing at or
+    after a group's position goes (so that count stays zero)."""
+    retention = topic.retention
+    positions: dict[int, dict[str, int]] = {}
+    for group, partition, committed in tx.execute(
+        "SELECT group_name, partition, next_offset FROM group_offsets WHERE topic = ?",
+        (topic.name,),
+    ):
+        positions.setdefault(int(partition), {})[group] = int(committed)
+    age_cutoff = None if retention.max_age is None else now - int(retention.max_age * 1e6)
+    removed, unread = 0, dict[str, int]()
+    for state in _partition_states(tx, topic.name):
+        lets_go, params = [], [topic.name, state.partition]
+        if retention.max_count is not None:
+            lets_go.append("event_offset < ?")
+            params.append(state.next - retention.max_count)
+        if age_cutoff is not None:
+            lets_go.append("appended_at < ?")
+            params.append(age_cutoff)
+        if not lets_go:
+            continue
+        sql = f"DELETE FROM events WHERE topic = ? AND partition = ? AND ({' OR '.join(lets_go)})"
+        groups = positions.get(state.partition, {})
+        if groups and not retention.drop_unconsumed:
+            sql += " AND event_offset < ?"  # never at or past a group's position
+            params.append(min(groups.values()))
+        gone = [int(r[0]) for r in tx.execute(sql + " RETURNING event_offset", params)]
+        removed += len(gone)
+        for group, committed in groups.items():
+            unread[group] = unread.get(group, 0) + sum(1 for o in gone if o >= committed)
+    unread = {g: n for g, n in unread.items() if n}
+    if unread:
+        tx.executemany(
+            "INSERT INTO group_dropped (group_name, topic, dropped, updated_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (group_name, topic) DO UPDATE"
+            " SET dropped = group_dropped.dropped + excluded.dropped,"
+            " updated_at = excluded.updated_at",
+            [(group, topic.name, n, now) for group, n in unread.items()],
         )
-    if topic.retention.max_count is not None:
-        for state in _partition_states(tx, topic.name):
-            removed += len(
-                tx.execute(
-                    "DELETE FROM events WHERE topic = ? AND partition = ? AND event_offset < ?"
-                    " RETURNING event_offset",
-                    (topic.name, state.partition, state.next - topic.retention.max_count),
-                )
-            )
     tx.execute(
         "DELETE FROM idempotency_keys WHERE topic = ? AND expires_at <= ?", (topic.name, now)
     )
-    return removed
+    return removed, unread
 
 
 def encode(event: Event) -> bytes:

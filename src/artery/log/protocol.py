@@ -18,10 +18,13 @@ from artery.errors import ConfigError
 @dataclass(frozen=True)
 class Retention:
     """Keep events while younger than ``max_age`` seconds and among the newest ``max_count``
-    per partition; ``None`` means unbounded."""
+    per partition; ``None`` means unbounded. Events a consumer group has not settled yet
+    are kept regardless (the backlog grows and shows), unless ``drop_unconsumed``: then
+    they go too, and each group's count of events dropped unread is stored and logged."""
 
     max_age: float | None = None
     max_count: int | None = None
+    drop_unconsumed: bool = False
 
     def __post_init__(self) -> None:
         # Zero or less would let the retention sweeper delete every event of the topic.

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from artery.log.protocol import Retention
 
+log = logging.getLogger("artery.retention")
+
 if TYPE_CHECKING:
     from artery.app import App
 
@@ -20,7 +22,10 @@ class RetentionSweeper:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, app: App) -> None:
-        self._task = asyncio.create_task(self._run(app), name="artery-retention")
+        guard = app.health.guard("retention sweeper", log)
+        self._task = asyncio.create_task(
+            guard.run(lambda: self._sweep(app)), name="artery-retention"
+        )
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -28,12 +33,17 @@ class RetentionSweeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _run(self, app: App) -> None:
-        while True:
-            await asyncio.sleep(app.settings.retention_interval)
-            try:
-                for topic in await app.log.backend.topics():
-                    if topic.retention != Retention():
-                        await app.log.trim(topic.name)
-            except Exception:  # the next sweep tries again; say why this one failed
-                logging.getLogger("artery.retention").exception("retention sweep failed")
+    async def _sweep(self, app: App) -> None:
+        await asyncio.sleep(app.settings.retention_interval)
+        await self.sweep(app)
+
+    async def sweep(self, app: App) -> None:
+        """Apply every topic's retention once. A group declared in the app that has never
+        run joins first (at its declared start), so what it has not read yet is kept."""
+        for topic in await app.log.backend.topics():
+            if topic.retention == Retention():
+                continue
+            for consumer in app.consumers.values():
+                if consumer.topic == topic.name and consumer.start == "earliest":
+                    await app.log.join(consumer.group, topic.name, consumer.start)
+            await app.log.trim(topic.name)

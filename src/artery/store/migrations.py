@@ -177,6 +177,18 @@ MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
                 last_tick {bigint} NOT NULL)""",
         ),
     ),
+    (
+        "retention: keep what groups have not read unless told; count what is dropped",
+        (
+            "ALTER TABLE topics ADD COLUMN retention_drop_unconsumed {bigint} NOT NULL DEFAULT 0",
+            """CREATE TABLE group_dropped (
+                group_name {text} NOT NULL,
+                topic {text} NOT NULL,
+                dropped {bigint} NOT NULL,
+                updated_at {bigint} NOT NULL,
+                PRIMARY KEY (group_name, topic))""",
+        ),
+    ),
 )
 
 

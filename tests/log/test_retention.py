@@ -1,0 +1,114 @@
+"""Retention: the background sweeper, and what it must never drop silently."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from artery import App, DeliveryContext, Event, Retention
+from artery.config import Settings
+from artery.log import StoreLog
+from artery.log.retention import RetentionSweeper
+from support import eventually
+
+ORDER = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+def retention_app(store_url: str, retention: Retention, interval: float = 0.05) -> App:
+    app = App("retention", settings=Settings(store=store_url, retention_interval=interval))
+    app.contract("orders", schema=ORDER, partitions=1, retention=retention)
+    return app
+
+
+async def stored(app: App) -> int:
+    return len(await app.log.read("orders", 0, 0, limit=10_000))
+
+
+async def test_retention_sweeper_survives_an_unexpected_error_and_reports_unhealthy(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = retention_app(store_url, Retention(max_count=3))
+    left, unhealthy_seen = 3, False
+    async with app.running(workers=False):
+        topics = app.log.backend.topics
+
+        async def flaky() -> Any:
+            nonlocal left, unhealthy_seen
+            if left:
+                left -= 1
+                unhealthy_seen = unhealthy_seen or not app.health.healthy
+                raise RuntimeError("injected fault")
+            return await topics()
+
+        monkeypatch.setattr(app.log.backend, "topics", flaky)
+        for n in range(10):
+            await app.publish("orders", {"n": n})
+        await eventually(lambda: left == 0, timeout=10, what="the sweeper to retry")
+        assert unhealthy_seen, "the failing sweeper marks the process unhealthy"
+
+        async def trimmed() -> bool:
+            return await stored(app) == 3
+
+        await eventually(trimmed, timeout=10, what="retention to apply after the fault")
+        await eventually(lambda: app.health.healthy, timeout=10, what="health to recover")
+
+
+async def publish(app: App, count: int) -> None:
+    for start in range(0, count, 100):
+        batch = [app.event("orders", {"n": n}) for n in range(start, min(count, start + 100))]
+        await app.publish_many("orders", batch)
+
+
+async def test_retention_keeps_what_a_declared_group_has_not_read(store_url: str) -> None:
+    app = retention_app(store_url, Retention(max_count=50), interval=3600)
+    handled: list[int] = []
+
+    @app.consumer("orders", group="erp")
+    async def handle(event: Event, ctx: DeliveryContext) -> None:
+        handled.append(event.data["n"])
+
+    async with app.running(workers=False):  # the group has never run yet
+        await publish(app, 500)
+        await RetentionSweeper().sweep(app)
+        assert await stored(app) == 500, "nothing the group has not settled is dropped"
+    async with app.running():
+        await eventually(lambda: len(handled) == 500, timeout=30, what="every event delivered")
+
+        async def settled() -> bool:
+            return not any((await app.log.lag("erp", "orders")).values())
+
+        await eventually(settled, timeout=10, what="the group to commit")
+        await RetentionSweeper().sweep(app)
+        assert await stored(app) == 50, "once settled, retention applies"
+    assert sorted(handled) == list(range(500))
+
+
+async def test_retention_keeps_what_a_group_with_offsets_has_not_read(store_url: str) -> None:
+    app = retention_app(store_url, Retention(max_count=50), interval=3600)
+    async with app.running(workers=False):
+        await publish(app, 500)
+        await app.log.commit("billing", "orders", {0: 100})  # a group this app does not declare
+        await RetentionSweeper().sweep(app)
+        events = await app.log.read("orders", 0, 0, limit=10_000)
+        assert [e.offset for e in events] == list(range(100, 500))
+
+
+async def test_retention_drops_unconsumed_only_when_told_and_counts_it_per_group(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = retention_app(store_url, Retention(max_count=50, drop_unconsumed=True), interval=3600)
+
+    @app.consumer("orders", group="erp")
+    async def handle(event: Event, ctx: DeliveryContext) -> None: ...
+
+    async with app.running(workers=False):
+        await publish(app, 500)
+        with caplog.at_level(logging.WARNING, logger="artery.retention"):
+            await RetentionSweeper().sweep(app)
+        assert await stored(app) == 50
+        assert await StoreLog(app.store).dropped() == {("erp", "orders"): 450}
+        await RetentionSweeper().sweep(app)  # nothing more to drop: the count stays
+        assert await StoreLog(app.store).dropped() == {("erp", "orders"): 450}
+    assert "450 event(s) of orders that group erp had not read" in caplog.text

@@ -8,9 +8,9 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
-from delivery_helpers import eventually, make_app
+from delivery_helpers import FAST, eventually, make_app
 
-from artery import DeliveryContext, Event, Filter, Permanent, Retry, RetryLater
+from artery import App, DeliveryContext, Event, Filter, Permanent, Retry, RetryLater
 
 QUICK = Retry(attempts=3, base="10ms", cap="40ms")
 
@@ -369,3 +369,34 @@ async def test_a_retry_that_finished_during_a_slow_poll_is_not_run_again(
         await eventually(lambda: len(attempts) >= 2, what="the retry")
         await asyncio.sleep(1.0)  # several slow polls listing the finished retry's old row
     assert attempts == [1, 2], "a retry that completed must not run again"
+
+
+async def test_stored_attempt_errors_never_quote_the_events_classified_values(
+    store_url: str,
+) -> None:
+    app = App("delivery-test", store=store_url)
+    app.worker_options = dict(FAST)
+    card = "4111111111111111"
+    payments = app.contract(
+        "payments",
+        schema={
+            "type": "object",
+            "properties": {"card": {"type": "string", "x-artery-classification": "secret"}},
+        },
+        partitions=1,
+    )
+
+    @app.consumer(payments, group="psp", retry=Retry(attempts=2, base="10ms", cap="10ms"))
+    async def charge(event: Event, ctx: DeliveryContext) -> None:
+        raise ValueError(f"card {event.data['card']} declined")
+
+    async with app.running():
+        await app.publish(payments, {"card": card})
+
+        async def buried() -> bool:
+            return len(await app.dead_letters.list()) == 1
+
+        await eventually(buried, what="a dead letter")
+        (letter,) = await app.dead_letters.list()
+        stored = await app.dead_letters.get(letter.id)  # the row as stored, not a view
+    assert [error.message for error in stored.errors] == ["card [redacted] declined"] * 2

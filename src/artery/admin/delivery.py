@@ -8,7 +8,6 @@ why delivery failed without seeing personal data; ``artery dlq show`` uses the s
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,8 +21,8 @@ from artery.delivery import retries
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetter, Filter
 from artery.envelope import encode_json
-from artery.errors import ConfigError, NotFound, UnknownTopic
-from artery.govern import Redactor, sensitive_paths_of
+from artery.errors import ConfigError, NotFound
+from artery.govern import topic_redactor
 from artery.log import EventLog
 from artery.store import LARGEST_INTEGER
 
@@ -40,12 +39,7 @@ async def dead_letter_detail(log: EventLog, letter: DeadLetter) -> dict[str, Any
 
     Classified values of the event are scrubbed out of the stored errors as well; an event
     whose topic or contract is unknown has its whole ``data`` redacted."""
-    subject: str | None = None
-    if letter.event.topic is not None:
-        with contextlib.suppress(UnknownTopic):
-            subject = (await log.topic(letter.event.topic)).subject
-    paths = None if subject is None else await sensitive_paths_of(log.registry, subject)
-    redactor = Redactor.of(letter.event.data, paths)
+    redactor = await topic_redactor(log, letter.event.topic, letter.event.data)
     envelope = letter.event.to_cloudevent()
     envelope.update(
         topic=letter.event.topic, partition=letter.event.partition, offset=letter.event.offset

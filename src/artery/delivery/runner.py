@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -29,6 +30,7 @@ from artery.delivery.retry import Permanent, RetryLater
 from artery.delivery.timeouts import Deadlines
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
+from artery.govern import topic_redactor
 from artery.store import Tx
 from artery.store.outage import riding_out
 
@@ -60,6 +62,12 @@ class ConsumerRunner:
             if consumer.breaker
             else None
         )
+
+    async def _scrubbed(self, event: Event, failure: AttemptError) -> AttemptError:
+        """Handlers' messages quote what they saw: the event's classified values are
+        scrubbed out before the error is stored (only failures pay for the look-up)."""
+        redactor = await topic_redactor(self.app.log, self.consumer.topic, event.data)
+        return dataclasses.replace(failure, message=redactor.text(failure.message))
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -226,6 +234,7 @@ class ConsumerRunner:
             failure = AttemptError.from_exception(
                 exc, attempt, time.time(), time.monotonic() - started
             )
+            failure = await self._scrubbed(event, failure)
             return await self._failed(partition, event, exc, attempt, (*errors, failure))
         if self.breaker is not None:
             self.breaker.record_success()

@@ -13,14 +13,18 @@ is every result shown with it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artery.contracts import Registry
 from artery.contracts.classification import is_sensitive_pointer, sensitive_paths
-from artery.errors import UnknownContract
+from artery.errors import UnknownContract, UnknownTopic
+
+if TYPE_CHECKING:
+    from artery.log import EventLog
 
 REDACTED = "[redacted]"
 MIN_SCRUBBED = 3  # shorter classified values (a gender letter, a country code) identify no
@@ -166,3 +170,14 @@ async def sensitive_paths_of(registry: Registry, subject: str) -> list[str] | No
     for version in versions:
         found.update(sensitive_paths(version.schema))
     return sorted(found)
+
+
+async def topic_redactor(log: EventLog, topic: str | None, data: Any) -> Redactor:
+    """The redactor of an event read from ``topic``: by the contract the topic carries,
+    never by the ``type`` its producer claimed. Unknown topic or contract: hide it all."""
+    subject: str | None = None
+    if topic is not None:
+        with contextlib.suppress(UnknownTopic):
+            subject = (await log.topic(topic)).subject
+    paths = None if subject is None else await sensitive_paths_of(log.registry, subject)
+    return Redactor.of(data, paths)

@@ -173,6 +173,27 @@ def test_violation_on_a_value_containing_classified_fields_does_not_quote_it(
         assert "value hidden" in violation.message
 
 
+def test_violation_on_an_array_item_holding_classified_fields_does_not_quote_it() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "cards": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "maxProperties": 1,
+                    "properties": {
+                        "number": {"type": "string", "x-artery-classification": "pii"},
+                        "x": {},
+                    },
+                },
+            }
+        },
+    }
+    [violation] = CompiledSchema(schema).violations({"cards": [{"number": CARD, "x": 1}]})
+    assert violation.pointer == "/cards/0" and CARD not in violation.message
+
+
 def test_missing_required_property_is_still_named_beside_classified_fields() -> None:
     schema = {**CUSTOMER, "required": ["zip"], "additionalProperties": False}
     messages = [v.message for v in CompiledSchema(schema).violations({"card": CARD, "x": 1})]

@@ -99,7 +99,7 @@ def holds_sensitive(pointer: str, sensitive: Collection[str]) -> bool:
     """True if the value at ``pointer`` is, is inside, or contains a sensitive value."""
     parts = _tokens(pointer)
     return any(
-        _covers(pattern, parts) or _covers(parts, pattern) for pattern in map(_tokens, sensitive)
+        _covers(pattern, parts) or _leads_to(parts, pattern) for pattern in map(_tokens, sensitive)
     )
 
 
@@ -112,6 +112,13 @@ def _covers(pattern: list[str], parts: list[str]) -> bool:
     if len(parts) < len(pattern):
         return False
     return all(p == "*" or p == actual for p, actual in zip(pattern, parts, strict=False))
+
+
+def _leads_to(parts: list[str], pattern: list[str]) -> bool:
+    """Does the (wildcard) location `pattern` lie under the concrete location `parts`?"""
+    if len(pattern) < len(parts):
+        return False
+    return all(p == "*" or p == actual for actual, p in zip(parts, pattern, strict=False))
 
 
 def escape(token: str) -> str:

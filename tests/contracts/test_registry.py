@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from artery.contracts import Classification, Registry
+from artery.contracts.registry import ContractVersion
 from artery.errors import ContractViolation, IncompatibleSchema, InvalidSchema, UnknownContract
 from artery.store import SqlStore
 
@@ -155,3 +156,28 @@ async def test_a_slow_compatibility_check_does_not_hold_up_other_writes(
     await store.write(lambda tx: tx.execute("SELECT 1"))
     assert time.monotonic() - started < 0.3, "the writer thread was blocked by the check"
     assert (await registering).version == 2
+
+
+async def test_sensitive_paths_of_every_version_are_cached_until_a_new_version(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = Registry(store)
+    pii = {"x-artery-classification": "pii"}
+    await registry.register("people", {"type": "object", "properties": {"email": pii}})
+    reads = 0
+    versions = registry.versions
+
+    async def counted(subject: str) -> list[ContractVersion]:
+        nonlocal reads
+        reads += 1
+        return await versions(subject)
+
+    monkeypatch.setattr(registry, "versions", counted)
+    assert await registry.sensitive_paths_anywhere("people") == ["/email"]
+    assert await registry.sensitive_paths_anywhere("people") == ["/email"]
+    assert reads == 1  # a partner failing every event costs no read per failure
+    await registry.register(
+        "people", {"type": "object", "properties": {"email": pii, "phone": pii}}
+    )
+    assert await registry.sensitive_paths_anywhere("people") == ["/email", "/phone"]
+    assert await registry.sensitive_paths_anywhere("nobody") is None

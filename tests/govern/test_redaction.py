@@ -3,7 +3,8 @@ scrubbed out of every text and result shown with it."""
 
 from __future__ import annotations
 
-from artery.govern import REDACTED, Redactor
+from artery.errors import StoreUnavailable
+from artery.govern import REDACTED, Redactor, for_storing
 from artery.govern.redaction import classified_values, redact
 
 CARD = "4111111111111111"
@@ -80,4 +81,23 @@ def test_nested_error_messages_are_scrubbed_too() -> None:
     assert redactor.error(error) == {
         "message": "x",
         "compensating": {"message": f"undo for {REDACTED} failed"},
+    }
+
+
+def test_a_message_cut_inside_a_classified_value_loses_that_tail() -> None:
+    redactor = Redactor.of({"email": EMAIL}, ["/email"])
+    assert redactor.text("mail to alice@exa") == f"mail to {REDACTED}"
+    assert redactor.text("mail to al") == "mail to al"  # under 3 characters says nothing
+    assert redactor.text("mail to bob") == "mail to bob"
+
+
+async def test_when_the_classification_cannot_be_learned_stored_text_is_hidden() -> None:
+    async def lookup() -> Redactor:
+        raise StoreUnavailable("store down", fix="start it")
+
+    redactor = await for_storing(lookup())
+    assert redactor.text(f"declined {CARD}") == REDACTED
+    assert redactor.error({"message": "anything", "type": "X"}) == {
+        "message": REDACTED,
+        "type": "X",
     }

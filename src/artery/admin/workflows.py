@@ -19,7 +19,7 @@ from artery.admin.delivery import _flag, _limit, json_object, json_value
 from artery.admin.problems import TYPE_BASE, ProblemResponse, title_of
 from artery.contracts import Registry
 from artery.errors import ConfigError, ContractViolation
-from artery.govern import Redactor, sensitive_paths_of
+from artery.govern import Redactor
 from artery.workflows import Run, RunDetail, StepRecord, Workflow
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ async def run_redactor(registry: Registry, run: Run, declared: Workflow | None) 
     elif declared.input_subject is None:
         paths = []
     else:
-        paths = await sensitive_paths_of(registry, declared.input_subject)
+        paths = await registry.sensitive_paths_anywhere(declared.input_subject)
     return Redactor.of(run.input, paths)
 
 

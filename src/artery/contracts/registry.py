@@ -82,6 +82,7 @@ class Registry:
         self._check_budget = check_budget  # seconds a compatibility check may take
         self._compiled: dict[tuple[str, int], CompiledSchema] = {}
         self._latest: dict[str, tuple[float, ContractVersion]] = {}
+        self._classified: dict[str, tuple[float, list[str] | None]] = {}
 
     async def register(
         self,
@@ -120,6 +121,7 @@ class Registry:
             if stored is not None:
                 self._compiled[(subject, stored.version)] = compiled
                 self._latest.pop(subject, None)
+                self._classified.pop(subject, None)
                 return stored
         raise Conflict(
             f"contract {subject!r} kept changing while this version was being checked",
@@ -217,8 +219,26 @@ class Registry:
     ) -> dict[str, Classification]:
         return sensitive_paths((await self.get(subject, version)).schema)
 
+    async def sensitive_paths_anywhere(self, subject: str) -> list[str] | None:
+        """Sensitive paths in any version of ``subject`` (a payload may have been written
+        under an older one), trusted for ``LATEST_TTL`` like the latest version, so a
+        partner failing every event costs no store read per failure. None when the
+        contract is unknown: then nothing is known safe."""
+        cached = self._classified.get(subject)
+        if cached is not None and time.monotonic() - cached[0] < LATEST_TTL:
+            return cached[1]
+        try:
+            versions = await self.versions(subject)
+        except UnknownContract:
+            found = None
+        else:
+            found = sorted({path for v in versions for path in sensitive_paths(v.schema)})
+        self._classified[subject] = (time.monotonic(), found)
+        return found
+
     def forget_cache(self) -> None:
         self._latest.clear()
+        self._classified.clear()
 
 
 def _check_subject_name(subject: str) -> None:

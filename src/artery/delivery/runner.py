@@ -30,7 +30,7 @@ from artery.delivery.retry import Permanent, RetryLater
 from artery.delivery.timeouts import Deadlines
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
-from artery.govern import topic_redactor
+from artery.govern import for_storing, topic_redactor
 from artery.store import Tx
 from artery.store.outage import riding_out
 
@@ -66,7 +66,7 @@ class ConsumerRunner:
     async def _scrubbed(self, event: Event, failure: AttemptError) -> AttemptError:
         """Handlers' messages quote what they saw: the event's classified values are
         scrubbed out before the error is stored (only failures pay for the look-up)."""
-        redactor = await topic_redactor(self.app.log, self.consumer.topic, event.data)
+        redactor = await for_storing(topic_redactor(self.app.log, self.consumer.topic, event.data))
         return dataclasses.replace(failure, message=redactor.text(failure.message))
 
     # -- lifecycle ---------------------------------------------------------------------

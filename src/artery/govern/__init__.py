@@ -1,5 +1,5 @@
 """Governance of personal data and secrets: what a person may see of a payload."""
 
-from artery.govern.redaction import REDACTED, Redactor, sensitive_paths_of, topic_redactor
+from artery.govern.redaction import REDACTED, Redactor, for_storing, topic_redactor
 
-__all__ = ["REDACTED", "Redactor", "sensitive_paths_of", "topic_redactor"]
+__all__ = ["REDACTED", "Redactor", "for_storing", "topic_redactor"]

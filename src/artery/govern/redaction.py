@@ -14,18 +14,21 @@ is every result shown with it.
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Awaitable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from artery.contracts import Registry
-from artery.contracts.classification import is_sensitive_pointer, sensitive_paths
-from artery.errors import UnknownContract, UnknownTopic
+from artery.contracts.classification import is_sensitive_pointer
+from artery.errors import UnknownTopic
+from artery.health import describe
 
 if TYPE_CHECKING:
     from artery.log import EventLog
 
+log = logging.getLogger("artery.govern")
 REDACTED = "[redacted]"
 MIN_SCRUBBED = 3  # shorter classified values (a gender letter, a country code) identify no
 # one and would shred every message they occur in; fields still redact them.
@@ -98,6 +101,11 @@ class Redactor:
 
     paths: tuple[str, ...] | None
     values: frozenset[str]
+    blind: bool = False  # what is classified could not be learned: hide every text
+
+    @classmethod
+    def blind_one(cls) -> Redactor:
+        return cls(None, frozenset(), blind=True)
 
     @classmethod
     def of(cls, payload: Any, paths: Iterable[str] | None) -> Redactor:
@@ -106,7 +114,7 @@ class Redactor:
         kept = tuple(paths)
         return cls(kept, classified_values(payload, kept))
 
-    @property
+    @functools.cached_property
     def pattern(self) -> re.Pattern[str] | None:
         if not self.values:
             return None
@@ -118,8 +126,25 @@ class Redactor:
         return redact(data, [""] if self.paths is None else self.paths)
 
     def text(self, text: str) -> str:
+        if self.blind:
+            return REDACTED
         pattern = self.pattern
-        return text if pattern is None else pattern.sub(REDACTED, text)
+        if pattern is None:
+            return text
+        return self._cut_tail(pattern.sub(REDACTED, text))
+
+    def _cut_tail(self, text: str) -> str:
+        """A message cut to a length may end inside a classified value (``... paid by
+        alice@exa``): such a tail of at least ``MIN_SCRUBBED`` characters goes too."""
+        cut = len(text)
+        for value in self.values:
+            i = text.find(value[0], max(len(text) - len(value) + 1, 0))
+            while i != -1 and len(text) - i >= MIN_SCRUBBED:
+                if value.startswith(text[i:]):
+                    cut = min(cut, i)
+                    break
+                i = text.find(value[0], i + 1)
+        return text if cut == len(text) else text[:cut] + REDACTED
 
     def value(self, value: Any) -> Any:
         """A result stored with the payload: hidden whole if the contract is unknown,
@@ -159,19 +184,6 @@ def _scrub(value: Any, pattern: re.Pattern[str]) -> Any:
     return value
 
 
-async def sensitive_paths_of(registry: Registry, subject: str) -> list[str] | None:
-    """Sensitive paths in any version of ``subject`` (a payload may have been written
-    under an older version); None when the contract is unknown, so nothing is known safe."""
-    try:
-        versions = await registry.versions(subject)
-    except UnknownContract:
-        return None
-    found: set[str] = set()
-    for version in versions:
-        found.update(sensitive_paths(version.schema))
-    return sorted(found)
-
-
 async def topic_redactor(log: EventLog, topic: str | None, data: Any) -> Redactor:
     """The redactor of an event read from ``topic``: by the contract the topic carries,
     never by the ``type`` its producer claimed. Unknown topic or contract: hide it all."""
@@ -179,5 +191,18 @@ async def topic_redactor(log: EventLog, topic: str | None, data: Any) -> Redacto
     if topic is not None:
         with contextlib.suppress(UnknownTopic):
             subject = (await log.topic(topic)).subject
-    paths = None if subject is None else await sensitive_paths_of(log.registry, subject)
+    paths = None if subject is None else await log.registry.sensitive_paths_anywhere(subject)
     return Redactor.of(data, paths)
+
+
+async def for_storing(lookup: Awaitable[Redactor]) -> Redactor:
+    """The redactor for error text about to be stored. If the classification cannot be
+    learned now (the store is down), the text is hidden rather than risked: the failure
+    path must not fail, and must not leak."""
+    try:
+        return await lookup
+    except Exception as exc:
+        log.warning(
+            "classification unavailable (%s); error text stored as [redacted]", describe(exc)
+        )
+        return Redactor.blind_one()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from artery.delivery.attempts import AttemptError
 from artery.delivery.leases import new_worker_id
 from artery.errors import ArteryError, Cancelled, ConfigError, NonDeterminism, StoreUnavailable
-from artery.govern import Redactor, sensitive_paths_of
+from artery.govern import Redactor, for_storing
 from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history
@@ -352,8 +352,12 @@ class WorkflowEngine:
         workflow = self.workflows.get(run.workflow)
         if error is None or workflow is None or workflow.input_subject is None:
             return error
-        paths = await sensitive_paths_of(self.app.registry, workflow.input_subject)
-        return Redactor.of(run.input, paths or ()).error(error)
+        redactor = await for_storing(self._input_redactor(run, workflow.input_subject))
+        return redactor.error(error)
+
+    async def _input_redactor(self, run: Run, subject: str) -> Redactor:
+        paths = await self.app.registry.sensitive_paths_anywhere(subject)
+        return Redactor.of(run.input, paths or ())
 
     async def _finish(
         self, run: Run, status: Status, result: Any, error: dict[str, Any] | None, flagged: bool

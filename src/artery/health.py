@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -93,9 +94,14 @@ class LoopGuard:
             raise exc
         self._streak += 1
         self.health.failed(self.loop, exc)
-        if self._streak == 1:
+        if self._streak == 1:  # where it failed, but not the message: it may quote data
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames)
             self.logger.error(
-                "%s failed; retrying with backoff until it works", self.loop, exc_info=exc
+                "%s failed (%s); retrying with backoff until it works\n%s",
+                self.loop,
+                describe(exc),
+                where,
             )
         await asyncio.sleep(self.delay())
 

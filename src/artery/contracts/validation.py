@@ -91,16 +91,18 @@ class CompiledSchema:
     def is_valid(self, instance: Any) -> bool:
         return not self.violations(instance)
 
-    def violations(self, instance: Any) -> list[Violation]:
+    def violations(self, instance: Any, *, encoded: bool = False) -> list[Violation]:
         """Every violation (empty when valid); fast path when the instance is valid.
 
         Only JSON reaches the validator: a value nested deeper than the event codec can
         store would crash it, and a non-JSON value (a set, an int key) would raise.
+        ``encoded=True`` says the caller already encoded it (the log does, to store it).
         """
-        try:
-            orjson.dumps(instance)  # the codec's own check, in C: depth and types
-        except TypeError as exc:
-            return [Violation(pointer="", keyword="type", message=_not_json(exc))]
+        if not encoded:
+            try:
+                orjson.dumps(instance)  # the codec's own check, in C: depth and types
+            except TypeError as exc:
+                return [Violation(pointer="", keyword="type", message=_not_json(exc))]
         if self._validator.is_valid(instance):
             return []
         return [self._violation(error) for error in self._validator.iter_errors(instance)]

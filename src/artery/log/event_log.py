@@ -96,7 +96,7 @@ class EventLog:
         bodies = [self._encode(event, i, len(events)) for i, event in enumerate(events)]
         failures: dict[int, list[Violation]] = {}
         for i, event in enumerate(events):
-            problems = compiled.violations(event.data)
+            problems = compiled.violations(event.data, encoded=True)  # _encode checked it
             if problems:
                 failures[i] = problems
         if failures and len(events) == 1:

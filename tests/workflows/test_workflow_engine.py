@@ -168,3 +168,34 @@ async def test_checkpoint_health_stays_failing_while_any_run_still_fails_its_che
         disk["full"] = False
         assert await stuck.result(timeout=15) == 3
         await eventually(lambda: not checkpoints_failing(), "the flag to clear", timeout=15)
+
+
+async def test_a_real_full_disk_pauses_the_checkpoint_instead_of_failing_the_run(
+    sqlite_url: str,
+) -> None:
+    """The other side of the line drawn above: SQLite's own 'database or disk is full' is
+    an I/O error, so the run waits and resumes; it is neither failed nor flagged."""
+    app = make_app(sqlite_url)
+    proceed = asyncio.Event()
+
+    async def fetch() -> str:
+        await proceed.wait()
+        return "x" * 200_000  # needs new pages: refused while the file may not grow
+
+    @app.workflow()
+    async def big(ctx: WorkflowContext, _: None) -> int:
+        return len(await ctx.step(fetch))
+
+    async with app.running():
+        handle = await app.start_workflow("big", id="big")
+        await eventually(lambda: _status_is(app, "big", Status.RUNNING), "the run to start")
+        pages = await app.store.write(lambda tx: tx.execute("PRAGMA page_count"))
+        await app.store.write(lambda tx: tx.execute(f"PRAGMA max_page_count = {pages[0][0]}"))
+        proceed.set()
+        await eventually(
+            lambda: "workflow checkpoints" in {f.loop for f in app.health.failures()},
+            "the full disk to be reported",
+        )
+        assert await handle.result(timeout=15) == 200_000
+        run = await app.workflows.get("big")
+        assert run.status is Status.COMPLETED and not run.flagged

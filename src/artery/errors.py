@@ -212,8 +212,9 @@ class Cancelled(ArteryError):
     """The run was cancelled by an operator; compensations run next.
 
     Unlike the signal that parks a run (a ``BaseException``), this is an ordinary error on
-    purpose: workflow code may catch it to clean up or to refuse the cancel, as it may
-    catch any failure. Code that swallows it simply carries on running."""
+    purpose: workflow code may catch it to clean up (log, let go of something held outside
+    a step). It cannot refuse the cancel: every later ``ctx`` call raises it again, and a
+    run that returns anyway still ends ``cancelled`` once its compensations have run."""
 
     code = "artery.cancelled"
     http_status = 409

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -161,3 +162,54 @@ async def test_a_failing_rollback_never_hides_the_error_that_caused_it(
     monkeypatch.undo()
     assert await store.write(_put("after", "1")) == "after"
     assert await store.read(_keys) == ["after"], "nothing of the failed write is kept"
+
+
+async def test_a_failing_rollback_in_the_split_fails_only_its_own_write(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a batch fails each write is re-run alone; when one of those rollbacks fails,
+    the writes that already committed must be reported committed (callers would retry and
+    write twice), and the ones after it still run."""
+    await store.write(_make_table)
+    execute = SqlTx.execute
+    rollbacks: list[str] = []
+    started, release = threading.Event(), threading.Event()
+
+    def later_rollbacks_fail(tx: SqlTx, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if sql == "ROLLBACK":
+            rollbacks.append(sql)
+            if len(rollbacks) > 1:  # the batch's own rollback works, the split's does not
+                raise RuntimeError("cannot rollback - no transaction is active")
+        return execute(tx, sql, params)
+
+    def hold_the_writer(tx: Tx) -> None:
+        started.set()
+        assert release.wait(10), "the test never released the writer"
+
+    def half_then_fail(tx: Tx) -> None:
+        tx.execute("INSERT INTO kv (k, v) VALUES ('bad', 'half-written')")
+        raise ValueError("the real cause")
+
+    holder = asyncio.ensure_future(store.write(hold_the_writer))
+    assert await asyncio.to_thread(started.wait, 10)
+    monkeypatch.setattr(SqlTx, "execute", later_rollbacks_fail)
+    writes = [
+        *(store.write(_put(f"before{i}", "v")) for i in range(3)),
+        store.write(half_then_fail),
+        *(store.write(_put(f"after{i}", "v")) for i in range(3)),
+    ]
+    batch = asyncio.gather(*writes, return_exceptions=True)
+    for _ in range(1000):  # every write queued behind the held writer: one batch
+        if store._queue.qsize() == len(writes):
+            break
+        await asyncio.sleep(0.001)
+    release.set()
+    await holder
+    results = await batch
+    monkeypatch.undo()
+    assert len(rollbacks) == 2, "the batch failed, then the bad write alone"
+    assert results[:3] == ["before0", "before1", "before2"]
+    assert isinstance(results[3], ValueError) and "the real cause" in str(results[3])
+    assert results[4:] == ["after0", "after1", "after2"]
+    keys = await store.read(_keys)
+    assert keys == ["after0", "after1", "after2", "before0", "before1", "before2"]

@@ -9,7 +9,16 @@ from collections import Counter
 import pytest
 from workflow_helpers import make_app
 
-from artery import App, Conflict, DeliveryContext, Event, NotFound, WorkflowContext, WorkflowError
+from artery import (
+    App,
+    Cancelled,
+    Conflict,
+    DeliveryContext,
+    Event,
+    NotFound,
+    WorkflowContext,
+    WorkflowError,
+)
 from artery.workflows import Scheduler, Status
 from support import eventually
 
@@ -291,3 +300,46 @@ async def test_child_input_that_cannot_be_stored_fails_the_parent_with_a_clear_e
         with pytest.raises(WorkflowError) as info:
             await (await app.start_workflow("parent")).result(timeout=10)
     assert "the input of child workflow 'kid' cannot be encoded as JSON" in info.value.message
+
+
+@pytest.mark.parametrize("after_catching", ["steps on", "returns"])
+async def test_catching_cancelled_cleans_up_but_cannot_refuse_the_cancel(
+    store_url: str, after_catching: str
+) -> None:
+    app = make_app(store_url)
+    undone: list[str] = []
+    cleaned: list[str] = []
+    ran_after: list[str] = []
+
+    async def reserve() -> str:
+        return "r-1"
+
+    async def release(reservation: str) -> None:
+        undone.append(reservation)
+
+    async def ship() -> str:
+        ran_after.append("ship")
+        return "shipped"
+
+    @app.workflow()
+    async def flow(ctx: WorkflowContext, _: None) -> str:
+        await ctx.step(reserve, compensate=release)
+        try:
+            await ctx.wait_for_signal("never")
+        except Cancelled:
+            cleaned.append("cleanup")  # e.g. let go of something held outside a step
+            if after_catching == "steps on":
+                return str(await ctx.step(ship))
+            return "refused the cancel"
+        return "signalled"
+
+    async with app.running():
+        handle = await app.start_workflow("flow", id="flow")
+        await eventually(
+            lambda: _status_is(app, "flow", Status.WAITING), "the run to wait for the signal"
+        )
+        await app.workflows.cancel(handle.run_id)
+        with pytest.raises(WorkflowError) as info:
+            await handle.result(timeout=10)
+    assert info.value.status == "cancelled"
+    assert cleaned and undone == ["r-1"] and ran_after == []

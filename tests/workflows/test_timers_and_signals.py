@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from workflow_helpers import make_app
 
-from artery import App, Conflict, NotFound, SignalTimeout, WorkflowContext, WorkflowError
+from artery import (
+    App,
+    ConfigError,
+    Conflict,
+    NotFound,
+    SignalTimeout,
+    WorkflowContext,
+    WorkflowError,
+)
 from artery.workflows import Status
 from support import eventually
 
@@ -231,3 +239,30 @@ async def _waits(app: App, run_id: str) -> bool:
     except NotFound:
         return False
     return any(step.status == "waiting" for step in detail.steps)
+
+
+async def test_waits_beyond_what_the_store_holds_are_refused_at_the_call(store_url: str) -> None:
+    """A wake time past the store's largest integer could never be checkpointed: the call
+    itself says so, instead of the run retrying its park forever."""
+    app = make_app(store_url)
+
+    @app.workflow()
+    async def forever(ctx: WorkflowContext, _: None) -> list[str]:
+        refused = []
+        for wait in (
+            lambda: ctx.sleep(10**13),
+            lambda: ctx.sleep(float("inf")),
+            lambda: ctx.sleep(timedelta.max),
+            lambda: ctx.wait_for_signal("go", timeout=10**13),
+        ):
+            try:
+                await wait()
+            except ConfigError as exc:
+                refused.append(f"{exc.message} ({exc.fix})")
+        return refused
+
+    async with app.running():
+        handle = await app.start_workflow("forever", id="forever")
+        refused = await handle.result(timeout=15)
+    assert len(refused) == 4
+    assert all("too long" in message for message in refused), refused

@@ -4,10 +4,10 @@ Writes go to one writer thread that group-commits: it takes every write waiting 
 queue (up to ``max_batch``), runs them in one transaction and commits once, so one fsync
 serves many callers and throughput grows with concurrency. When one function in a batch
 raises, the batch is rolled back and each function is re-run in a transaction of its own,
-so a bad write fails alone and nothing of it is half-written. Should the rollback fail as
-well, the batch's callers get the batch's own error (not the rollback's) and the writer
-opens a fresh connection. Reads run on a small pool of reader threads with their own
-connections.
+so a bad write fails alone and nothing of it is half-written. Should a rollback fail as
+well, its callers get their own error (not the rollback's), the writer opens a fresh
+connection, and writes already committed are still reported committed. Reads run on a
+small pool of reader threads with their own connections.
 """
 
 from __future__ import annotations
@@ -172,25 +172,36 @@ class SqlStore:
             if conn is None:
                 conn = self.dialect.connect(write=True)
             outcomes = self._run_together(conn, batch)
-        except _RollbackFailed as broken:  # the connection's state is unknown: replace it
-            _close_quietly(conn)
-            cause: Exception = broken.cause
-            if self.dialect.is_disconnect(cause):
-                cause = self._unavailable(cause)
-            _deliver(batch, [(False, cause)] * len(batch))
-            return None
-        except Exception as exc:
-            failure: BaseException = exc
-            if isinstance(exc, ArteryError):
-                pass
-            elif conn is None or self.dialect.is_disconnect(exc):
-                failure = self._unavailable(exc)
-                _close_quietly(conn)
+        except _BatchFailed:  # rolled back: each job alone, so a bad one fails alone
+            assert conn is not None
+            conn, outcomes = self._run_each(conn, batch)
+        except Exception as exc:  # nothing of the batch was committed
+            failure = self._failure(exc, connected=conn is not None)
+            if conn is None or isinstance(exc, _RollbackFailed) or self.dialect.is_disconnect(exc):
+                _close_quietly(conn)  # its state is unknown: replace it
                 conn = None
             _deliver(batch, [(False, failure)] * len(batch))
             return conn
         _deliver(batch, outcomes)
         return conn
+
+    def _run_each(
+        self, conn: Connection | None, batch: list[_Job]
+    ) -> tuple[Connection | None, list[tuple[bool, Any]]]:
+        """Jobs before a broken one have committed and must be reported so (callers would
+        retry and write twice): a job whose connection breaks fails alone, the others go on
+        over a fresh connection."""
+        outcomes: list[tuple[bool, Any]] = []
+        for job in batch:
+            try:
+                if conn is None:
+                    conn = self.dialect.connect(write=True)
+                outcomes.append(self._run_together(conn, [job])[0])
+            except Exception as exc:
+                outcomes.append((False, self._failure(exc, connected=conn is not None)))
+                _close_quietly(conn)
+                conn = None
+        return conn, outcomes
 
     def _run_together(
         self, conn: Connection, batch: list[_Job], tries: int = 3
@@ -210,7 +221,7 @@ class SqlStore:
                 return self._run_together(conn, batch, tries - 1)
             if len(batch) == 1:
                 return [(False, exc)]
-            return [self._run_together(conn, [job])[0] for job in batch]
+            raise _BatchFailed from exc
         self.commits += 1
         self.writes += len(batch)
         return [(True, result) for result in results]
@@ -223,12 +234,26 @@ class SqlStore:
         except Exception as exc:
             raise _RollbackFailed(cause) from exc
 
+    def _failure(self, exc: Exception, *, connected: bool) -> Exception:
+        """What callers get when the store, not their function, failed: the batch's own
+        error rather than its rollback's, and ``StoreUnavailable`` for a lost connection."""
+        cause = exc.cause if isinstance(exc, _RollbackFailed) else exc
+        if isinstance(cause, ArteryError):
+            return cause
+        if not connected or self.dialect.is_disconnect(cause):
+            return self._unavailable(cause)
+        return cause
+
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return StoreUnavailable(
             f"store {self.dialect.display_url} is unreachable: {first_line}",
             fix="check that the database is running and the URL is right (artery doctor)",
         )
+
+
+class _BatchFailed(Exception):
+    """A batch failed and was rolled back: its jobs are re-run one by one."""
 
 
 class _RollbackFailed(Exception):

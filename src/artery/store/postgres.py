@@ -92,6 +92,10 @@ class PostgresDialect:
     def is_conflict(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.UniqueViolation)
 
+    def is_operational(self, exc: BaseException) -> bool:
+        """Includes SQLSTATE classes 53 (disk full, out of memory) and 58 (I/O error)."""
+        return isinstance(exc, psycopg.OperationalError)
+
 
 _BAD_VALUE = re.compile(r"invalid [\w ]+ value", re.IGNORECASE)
 

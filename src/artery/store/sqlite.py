@@ -118,6 +118,9 @@ class SqliteDialect:
     def is_conflict(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError)
 
+    def is_operational(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError)  # "database or disk is full", ...
+
 
 @lru_cache(maxsize=64)
 def _path_from_url(url: str) -> str:

@@ -35,6 +35,7 @@ from artery.errors import (
     StepFailed,
     WorkflowError,
 )
+from artery.store import LARGEST_INTEGER
 from artery.workflows import history
 from artery.workflows.history import Run, Status, StepRecord, now_us
 
@@ -224,7 +225,8 @@ class WorkflowContext:
     # -- timers and signals ------------------------------------------------------------
 
     async def sleep(self, duration: float | str | timedelta) -> None:
-        await self._timer(lambda: now_us() + int(seconds(duration) * 1_000_000))
+        wait = _storable_wait(duration, "ctx.sleep")
+        await self._timer(lambda: min(now_us() + wait, LARGEST_INTEGER))
 
     async def sleep_until(self, moment: datetime) -> None:
         if moment.tzinfo is None:
@@ -258,6 +260,7 @@ class WorkflowContext:
     async def wait_for_signal(self, name: str, timeout: float | str | None = None) -> Any:
         """The payload of the next signal ``name`` (signals sent earlier are kept), or
         ``SignalTimeout`` once ``timeout`` passes. The run holds no memory while waiting."""
+        wait = None if timeout is None else _storable_wait(timeout, "wait_for_signal timeout")
         position = self._next()
         recorded = self._replay(position, "signal", name)
         if recorded is not None and recorded.status == "completed":
@@ -266,7 +269,7 @@ class WorkflowContext:
             raise SignalTimeout(f"signal {name!r} did not come in time", fix="send it sooner")
         self._check_cancel()
         if recorded is None:
-            deadline = None if timeout is None else now_us() + int(seconds(timeout) * 1e6)
+            deadline = None if wait is None else min(now_us() + wait, LARGEST_INTEGER)
         else:
             deadline = recorded.result.get("deadline")
         outcome, payload = await self.engine.write(
@@ -396,3 +399,15 @@ def json_roundtrip(value: Any, producer: str) -> Any:
             f" it is not JSON-serializable ({exc})",
             fix="return dicts, lists, strings, numbers, booleans or None",
         ) from None
+
+
+def _storable_wait(duration: float | str | timedelta, what: str) -> int:
+    """The wait in microseconds, refused if its wake time could never be stored (past
+    2**63 µs after 1970): the run would fail to park at every replay."""
+    wait = seconds(duration) * 1_000_000
+    if not wait < LARGEST_INTEGER - now_us():  # also refuses inf and nan
+        raise ConfigError(
+            f"{what} of {duration!r} is too long: the store cannot record a wake-up that late",
+            fix="wait less than 100,000 years; to wait without end, wait for a signal",
+        )
+    return int(wait)

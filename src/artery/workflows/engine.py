@@ -15,6 +15,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from artery.delivery.attempts import AttemptError
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("artery.workflows")
+_executing: ContextVar[str | None] = ContextVar("artery_executing_run", default=None)
 
 
 class WorkflowEngine:
@@ -68,6 +70,7 @@ class WorkflowEngine:
         self.app = app
         self._stopping = False
         self._checkpoints = app.health.guard("workflow checkpoints", log)
+        self._failing_checkpoints: set[str] = set()  # runs whose last checkpoint failed
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="artery-workflow-claims"),
             asyncio.create_task(self._renew_loop(), name="artery-workflow-leases"),
@@ -80,6 +83,8 @@ class WorkflowEngine:
         for task in [*self._tasks, *self.running.values()]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self.running.values(), return_exceptions=True)
+        self._failing_checkpoints.clear()  # stopped runs no longer fail here
+        self.app.health.recovered(self._checkpoints.loop)
         with contextlib.suppress(StoreUnavailable):
             await self.app.store.write(self._release_all)
 
@@ -93,8 +98,10 @@ class WorkflowEngine:
     # -- store access ------------------------------------------------------------------
 
     async def write(self, op: Callable[[Tx], T]) -> T:
-        """Checkpoints wait out store outages: a run pauses, it does not fail. Any other
-        store error (a full disk) unwinds the run as ``CheckpointFailed``."""
+        """Checkpoints wait out store outages: a run pauses, it does not fail. An I/O
+        error (a full disk) unwinds the run as ``CheckpointFailed``, to resume later; data
+        the store refuses (a number out of range) would be refused at every replay, so that
+        error is raised as it is and the run fails, flagged."""
         return await self._checkpoint(self.app.store.write, op)
 
     async def read(self, op: Callable[[Tx], T]) -> T:
@@ -108,9 +115,22 @@ class WorkflowEngine:
         except ArteryError:
             raise
         except Exception as exc:
-            raise CheckpointFailed(exc) from exc
-        self._checkpoints.ok()
+            if isinstance(exc, OSError) or self.app.store.dialect.is_operational(exc):
+                raise CheckpointFailed(exc) from exc
+            raise
+        self._checkpoint_ok()
         return result
+
+    def _checkpoint_ok(self) -> None:
+        """One run's checkpoint working says nothing of another run's full disk: the flag
+        clears only once every run that failed a checkpoint has since written one."""
+        self._failing_checkpoints.discard(_executing.get() or "")
+        if not self._failing_checkpoints:
+            self._checkpoints.ok()
+
+    async def _checkpoint_failed(self, run: Run, failed: CheckpointFailed) -> None:
+        self._failing_checkpoints.add(run.run_id)
+        await self._checkpoints.failed(failed.cause)
 
     def _is_stopping(self) -> bool:
         return self._stopping
@@ -238,18 +258,19 @@ class WorkflowEngine:
     async def _execute(self, run: Run, fresh: bool = False) -> None:
         """Run it; if the store fails it, leave it: the lease lapses (only runs executing
         here are renewed) and it resumes from its last checkpoint, claimed again."""
+        _executing.set(run.run_id)  # this task's checkpoints are this run's
         try:
             await self._execute_run(run, fresh)
         except (asyncio.CancelledError, StoreUnavailable):
             raise
         except CheckpointFailed as failed:
-            await self._checkpoints.failed(failed.cause)
-        except Exception as exc:  # a bug here must flag the run, not strand it
+            await self._checkpoint_failed(run, failed)
+        except Exception as exc:  # a bug, or data the store refuses: flag it, not strand it
             log.exception("run %s failed inside the engine", run.run_id)
             try:
                 await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
             except CheckpointFailed as failed:
-                await self._checkpoints.failed(failed.cause)
+                await self._checkpoint_failed(run, failed)
 
     async def _execute_run(self, run: Run, fresh: bool) -> None:
         workflow = self.workflows.get(run.workflow)
@@ -373,8 +394,8 @@ class WorkflowEngine:
 
 
 class CheckpointFailed(BaseException):
-    """The store refused a checkpoint for a reason other than an outage (a full disk, a
-    read-only file system). Not the workflow's failure: it unwinds the code (a
+    """The store could not write a checkpoint for a reason other than an outage (a full
+    disk, an I/O error). Not the workflow's failure: it unwinds the code (a
     ``BaseException``, so ``except Exception`` cannot swallow it) without compensating,
     and the run resumes from its last checkpoint later."""
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from artery.errors import StoreUnavailable
-from artery.health import Health
+from artery.health import Health, log_failure
 
 
 async def test_a_failing_loop_makes_the_process_unhealthy_until_it_recovers(
@@ -53,3 +53,15 @@ def test_backoff_grows_and_stays_under_the_cap() -> None:
     assert delays[0] <= 1.0
     assert all(d <= 8.0 for d in delays)
     assert max(delays[4:]) >= 4.0
+
+
+def test_a_logged_failure_names_its_place_but_not_a_foreign_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    try:
+        raise RuntimeError("Failing row contains (alice@example.com)")
+    except RuntimeError as exc:
+        with caplog.at_level(logging.ERROR, logger="test"):
+            log_failure(logging.getLogger("test"), "run r-1 failed inside the engine", exc)
+    assert "run r-1 failed inside the engine (RuntimeError)" in caplog.text
+    assert "test_health.py" in caplog.text and "alice@example.com" not in caplog.text

@@ -68,6 +68,15 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def log_failure(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """Log where ``exc`` was raised and what it is, but not its message when the error is
+    not Artery's own: driver messages quote row data ("Failing row contains ..."), and
+    handler messages quote payloads."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames)
+    logger.error("%s (%s)\n%s", what, describe(exc), where)
+
+
 class LoopGuard:
     """One loop's side of ``Health``: call ``ok()`` after an iteration that worked and
     ``await failed(exc)`` after one that raised; it logs the first failure of a streak (and
@@ -94,14 +103,9 @@ class LoopGuard:
             raise exc
         self._streak += 1
         self.health.failed(self.loop, exc)
-        if self._streak == 1:  # where it failed, but not the message: it may quote data
-            frames = traceback.extract_tb(exc.__traceback__)
-            where = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames)
-            self.logger.error(
-                "%s failed (%s); retrying with backoff until it works\n%s",
-                self.loop,
-                describe(exc),
-                where,
+        if self._streak == 1:
+            log_failure(
+                self.logger, f"{self.loop} failed; retrying with backoff until it works", exc
             )
         await asyncio.sleep(self.delay())
 

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from artery.envelope import Event
+from artery.health import log_failure
 
 if TYPE_CHECKING:
     from artery.delivery.runner import ConsumerRunner
@@ -206,13 +207,12 @@ class PartitionWorker:
             await self.runner.slots.acquire()  # cancelled here: there is no slot to give back
         try:
             outcome = await work()
-        except Exception:
+        except Exception as exc:
             # A bug, not a handler failure (those are outcomes). The event stays unsettled,
             # so its offset is not committed and it is delivered again after a restart;
             # the growing lag and this log line are where a person sees it.
-            log.exception(
-                "delivery of %s at %s/%s failed in the engine", event.id, event.topic, event.offset
-            )
+            where = f"{event.id} at {event.topic}/{event.offset}"
+            log_failure(log, f"delivery of {where} failed in the engine", exc)
             return
         finally:
             self.runner.slots.release()

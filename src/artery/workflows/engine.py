@@ -22,6 +22,7 @@ from artery.delivery.attempts import AttemptError
 from artery.delivery.leases import new_worker_id
 from artery.errors import ArteryError, Cancelled, ConfigError, NonDeterminism, StoreUnavailable
 from artery.govern import Redactor, for_storing
+from artery.health import log_failure
 from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history
@@ -266,7 +267,7 @@ class WorkflowEngine:
         except CheckpointFailed as failed:
             await self._checkpoint_failed(run, failed)
         except Exception as exc:  # a bug, or data the store refuses: flag it, not strand it
-            log.exception("run %s failed inside the engine", run.run_id)
+            log_failure(log, f"run {run.run_id} failed inside the engine", exc)
             try:
                 await self._finish(run, Status.FAILED, None, _error(exc), flagged=True)
             except CheckpointFailed as failed:

@@ -41,7 +41,8 @@ async def test_a_foreign_error_is_described_by_its_type_only(
             await guard.failed(exc)
     assert health.failures()[0].error == "ValueError"
     assert "4111111111111111" not in caplog.text  # driver messages may quote row data
-    assert "schedules failed (ValueError)" in caplog.text and "test_health.py" in caplog.text
+    assert "schedules failed; retrying with backoff until it works (ValueError)" in caplog.text
+    assert "test_health.py" in caplog.text
 
 
 def test_backoff_grows_and_stays_under_the_cap() -> None:

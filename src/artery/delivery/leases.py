@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from artery.log import coordination
 from artery.store import Store, Tx
 
 # Every transaction that locks a group's leases locks all of them, in partition order.
@@ -43,7 +44,7 @@ class Leases:
         self.store = store
         self.worker_id = worker_id
         self.ttl_us = int(ttl * 1_000_000)
-        # The lease rows locked by the store's current write transaction (see ``_locked``).
+        # The lease rows locked by the store's current write transaction (see ``_locked_rows``).
         self._locked_in: Tx | None = None
         self._locked: dict[tuple[str, str], dict[int, tuple[str, int]]] = {}
 
@@ -165,13 +166,9 @@ class Leases:
             for partition, (expected, new) in moves.items():
                 if partition not in held:
                     continue
-                done = tx.one(
-                    "UPDATE group_offsets SET next_offset = ?, updated_at = ?"
-                    " WHERE group_name = ? AND topic = ? AND partition = ? AND next_offset = ?"
-                    " RETURNING partition",
-                    (new, stamp, group, topic, partition, expected),
-                )
-                if done is None:
+                if not coordination.move_position(
+                    tx, group, topic, partition, expected, new, stamp
+                ):
                     moved_elsewhere.add(partition)
             return set(moves) - held, moved_elsewhere
 

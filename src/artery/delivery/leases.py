@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from artery.log import coordination
 from artery.store import Store, Tx
 
 # Every transaction that locks a group's leases locks all of them, in partition order.
@@ -43,6 +44,9 @@ class Leases:
         self.store = store
         self.worker_id = worker_id
         self.ttl_us = int(ttl * 1_000_000)
+        # The lease rows locked by the store's current write transaction (see ``_locked_rows``).
+        self._locked_in: Tx | None = None
+        self._locked: dict[tuple[str, str], dict[int, tuple[str, int]]] = {}
 
     async def heartbeat(self) -> None:
         stamp = now_us()
@@ -62,8 +66,7 @@ class Leases:
         stamp = now_us()
         live = tx.one("SELECT COUNT(*) FROM workers WHERE heartbeat_at > ?", (stamp - self.ttl_us,))
         share = math.ceil(partitions / max(1, int(live[0]) if live else 1))
-        rows = tx.execute(_LOCK_LEASES + tx.dialect.for_update, (group, topic))
-        held = {int(p): (o, int(e)) for p, o, e in rows}
+        held = self._locked_rows(tx, group, topic)
         mine = sorted(p for p, (o, e) in held.items() if o == self.worker_id and e > stamp)
         free = [p for p in range(partitions) if p not in held or held[p][1] <= stamp]
         keep = mine[:share]
@@ -75,6 +78,7 @@ class Leases:
                 keep.append(p)
         expires = stamp + self.ttl_us
         won = {p for p in [*keep, *surplus] if self._claim(tx, group, topic, p, expires, stamp)}
+        self._forget(tx)  # the rows just changed: a later check in this transaction reads them
         return Assignment(frozenset(won & set(keep)), frozenset(won & set(surplus)))
 
     def _claim(
@@ -95,35 +99,55 @@ class Leases:
 
     def holds(self, tx: Tx, group: str, topic: str, partition: int) -> bool:
         """Whether this worker still holds the partition, checked inside the caller's write.
-        It locks the lease rows, so a write fenced by it commits before the next owner takes
-        the partition (and is seen by it) or not at all. All of the group's rows are locked,
-        in the order ``balance`` and ``commit`` lock them, so batched writes of several
-        workers cannot deadlock on them."""
-        rows = tx.execute(_LOCK_LEASES + tx.dialect.for_update, (group, topic))
-        stamp = now_us()
-        return any(
-            int(p) == partition and owner == self.worker_id and int(expires) > stamp
-            for p, owner, expires in rows
-        )
+        The lease rows are locked, so a write fenced by it commits before the next owner
+        takes the partition (and is seen by it) or not at all."""
+        owner, expires = self._locked_rows(tx, group, topic).get(partition, ("", 0))
+        return owner == self.worker_id and expires > now_us()
+
+    def _locked_rows(self, tx: Tx, group: str, topic: str) -> dict[int, tuple[str, int]]:
+        """The group's lease rows ``{partition: (owner, expires)}``, locked (all of them, in
+        partition order, as every transaction locks them, so that batched writes of several
+        workers cannot deadlock) once per transaction: a group-committed batch of N
+        settlements pays one lock, not N. The rows stay locked until the transaction ends,
+        so only its own writes can change them, and those of this worker forget them here.
+        Another worker of this process may, within the same transaction, take a lease of
+        ours that ran out; ``holds`` compares expiry with the time of each check, so it
+        sees that, and ``commit`` (which does not look at expiry) reads them afresh.
+        Used only inside the store's writes, which run on its one writer thread."""
+        if tx is not self._locked_in:  # a new transaction (the old one is over)
+            self._forget(tx)
+        rows = self._locked.get((group, topic))
+        if rows is None:
+            found = tx.execute(_LOCK_LEASES + tx.dialect.for_update, (group, topic))
+            rows = {int(p): (str(o), int(e)) for p, o, e in found}
+            self._locked[(group, topic)] = rows
+        return rows
+
+    def _forget(self, tx: Tx) -> None:
+        self._locked_in, self._locked = tx, {}
 
     async def release(self, group: str, topic: str, partitions: set[int] | frozenset[int]) -> None:
         rows = [(group, topic, p, self.worker_id) for p in partitions]
-        await self.store.write(
-            lambda tx: tx.executemany(
+
+        def op(tx: Tx) -> None:
+            tx.executemany(
                 "DELETE FROM partition_leases WHERE group_name = ? AND topic = ?"
                 " AND partition = ? AND owner = ?",
                 rows,
             )
-        )
+            self._forget(tx)
+
+        await self.store.write(op)
 
     async def leave(self) -> None:
         """Give up everything at once (graceful shutdown), so others take over now."""
-        await self.store.write(
-            lambda tx: (
-                tx.execute("DELETE FROM partition_leases WHERE owner = ?", (self.worker_id,)),
-                tx.execute("DELETE FROM workers WHERE worker_id = ?", (self.worker_id,)),
-            )
-        )
+
+        def op(tx: Tx) -> None:
+            tx.execute("DELETE FROM partition_leases WHERE owner = ?", (self.worker_id,))
+            tx.execute("DELETE FROM workers WHERE worker_id = ?", (self.worker_id,))
+            self._forget(tx)
+
+        await self.store.write(op)
 
     async def commit(
         self, group: str, topic: str, moves: dict[int, tuple[int, int]]
@@ -134,20 +158,17 @@ class Leases:
         partitions whose lease is gone and those whose position was changed under us."""
 
         def op(tx: Tx) -> tuple[set[int], set[int]]:
-            rows = tx.execute(_LOCK_LEASES + tx.dialect.for_update, (group, topic))
-            held = {int(p) for p, owner, _ in rows if owner == self.worker_id}
+            self._forget(tx)
+            rows = self._locked_rows(tx, group, topic)
+            held = {p for p, (owner, _) in rows.items() if owner == self.worker_id}
             moved_elsewhere = set()
             stamp = now_us()
             for partition, (expected, new) in moves.items():
                 if partition not in held:
                     continue
-                done = tx.one(
-                    "UPDATE group_offsets SET next_offset = ?, updated_at = ?"
-                    " WHERE group_name = ? AND topic = ? AND partition = ? AND next_offset = ?"
-                    " RETURNING partition",
-                    (new, stamp, group, topic, partition, expected),
-                )
-                if done is None:
+                if not coordination.move_position(
+                    tx, group, topic, partition, expected, new, stamp
+                ):
                     moved_elsewhere.add(partition)
             return set(moves) - held, moved_elsewhere
 

@@ -31,6 +31,7 @@ from artery.delivery.timeouts import Deadlines
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
 from artery.govern import for_storing, topic_redactor
+from artery.log import coordination
 from artery.store import Tx
 from artery.store.outage import riding_out
 
@@ -193,14 +194,10 @@ class ConsumerRunner:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.worker.poll_interval):
                 await self.app.log.appended(topic).wait()
-        heads = await self.app.store.read(
-            lambda tx: tx.execute(
-                "SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,)
-            )
-        )
-        for partition, head in heads:
-            worker = self.partitions.get(int(partition))
-            if worker is not None and int(head) > worker.cursor:
+        heads = await self.app.store.read(lambda tx: coordination.heads(tx, topic))
+        for partition, head in heads.items():
+            worker = self.partitions.get(partition)
+            if worker is not None and head > worker.cursor:
                 worker.new_events.set()
 
     # -- delivering --------------------------------------------------------------------

@@ -7,15 +7,13 @@ import time
 from collections import Counter
 
 import pytest
-from workflow_helpers import make_app
+from workflow_helpers import make_app, status_is
 
 from artery import (
-    App,
     Cancelled,
     Conflict,
     DeliveryContext,
     Event,
-    NotFound,
     WorkflowContext,
     WorkflowError,
 )
@@ -253,7 +251,7 @@ async def test_cancel_wakes_a_sleeping_run_at_once(store_url: str) -> None:
     app = cancellable_app(store_url, undone)
     async with app.running():
         handle = await app.start_workflow("dozer", "solo", id="dozer")
-        await eventually(lambda: _status_is(app, "dozer", Status.SLEEPING), "the run to sleep")
+        await eventually(lambda: status_is(app, "dozer", Status.SLEEPING), "the run to sleep")
         await app.workflows.cancel("dozer")
         with pytest.raises(WorkflowError) as info:
             await handle.result(timeout=10)  # not an hour
@@ -266,7 +264,7 @@ async def test_cancelling_a_parent_cancels_its_children(store_url: str) -> None:
     app = cancellable_app(store_url, undone)
     async with app.running():
         handle = await app.start_workflow("parent", id="p")
-        await eventually(lambda: _status_is(app, "p/1", Status.SLEEPING), "the child to sleep")
+        await eventually(lambda: status_is(app, "p/1", Status.SLEEPING), "the child to sleep")
         await app.workflows.cancel("p")
         with pytest.raises(WorkflowError) as info:
             await handle.result(timeout=10)
@@ -274,13 +272,6 @@ async def test_cancelling_a_parent_cancels_its_children(store_url: str) -> None:
             await app.workflows.handle("p/1").result(timeout=10)
     assert (info.value.status, child.value.status) == ("cancelled", "cancelled")
     assert sorted(undone) == ["r-child", "r-parent"]
-
-
-async def _status_is(app: App, run_id: str, status: Status) -> bool:
-    try:
-        return (await app.workflows.get(run_id)).status is status
-    except NotFound:
-        return False
 
 
 async def test_child_input_that_cannot_be_stored_fails_the_parent_with_a_clear_error(
@@ -336,7 +327,7 @@ async def test_catching_cancelled_cleans_up_but_cannot_refuse_the_cancel(
     async with app.running():
         handle = await app.start_workflow("flow", id="flow")
         await eventually(
-            lambda: _status_is(app, "flow", Status.WAITING), "the run to wait for the signal"
+            lambda: status_is(app, "flow", Status.WAITING), "the run to wait for the signal"
         )
         await app.workflows.cancel(handle.run_id)
         with pytest.raises(WorkflowError) as info:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from workflow_helpers import make_app
+from workflow_helpers import FullDisk, make_app
 
 from artery import App, ConfigError, InvalidEvent, WorkflowContext
 from artery.workflows import Schedule, Scheduler
@@ -89,20 +87,12 @@ async def test_the_scheduler_survives_a_store_error_and_reports_it_meanwhile(
         return None
 
     async with app.running():
-        write = app.store.write
-        disk = {"full": True}
-
-        async def full_disk_write(op: Callable[[Any], Any]) -> Any:
-            if disk["full"]:
-                raise OSError(28, "No space left on device")
-            return await write(op)
-
-        monkeypatch.setattr(app.store, "write", full_disk_write)
+        disk = FullDisk(app, monkeypatch)
         await eventually(
             lambda: "schedule beat" in {f.loop for f in app.health.failures()},
             "the schedule's failure to be reported",
         )
-        disk["full"] = False
+        disk.free()
         await eventually(lambda: _runs_of(app, "beat", at_least=2), "the schedule to fire again")
         await eventually(lambda: app.health.healthy, "the process to recover")
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from workflow_helpers import make_app
+from workflow_helpers import make_app, status_is
 
 from artery import (
     App,
@@ -189,14 +189,10 @@ async def test_durable_waits_cannot_be_skipped_by_except_exception(
         handle = await app.start_workflow("careless", wait)
         if wait == "signal":
             await eventually(
-                lambda: _status_is(app, handle.run_id, Status.WAITING), "the run to park"
+                lambda: status_is(app, handle.run_id, Status.WAITING), "the run to park"
             )
             await app.workflows.signal(handle.run_id, "go")
         assert await handle.result(timeout=10) == "waited"
-
-
-async def _status_is(app: App, run_id: str, status: Status) -> bool:
-    return (await app.workflows.get(run_id)).status is status
 
 
 @pytest.mark.parametrize("waits_on", ["signal", "child"])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from workflow_helpers import make_app
+from workflow_helpers import FullDisk, make_app, status_is
 
 from artery import WorkflowContext, WorkflowError
 from artery.store import LARGEST_INTEGER
@@ -27,25 +27,13 @@ async def test_claim_and_renew_loops_survive_a_store_error_that_is_not_an_outage
 
     async with app.running():
         handle = await app.start_workflow("nap", id="nap")
-        await eventually(lambda: _status_is(app, "nap", Status.SLEEPING), "the run to park")
-        write = app.store.write
-        disk = {"full": True}
-
-        async def full_disk_write(op: Callable[[Any], Any]) -> Any:
-            if disk["full"]:
-                raise OSError(28, "No space left on device")
-            return await write(op)
-
-        monkeypatch.setattr(app.store, "write", full_disk_write)
+        await eventually(lambda: status_is(app, "nap", Status.SLEEPING), "the run to park")
+        disk = FullDisk(app, monkeypatch)
         await eventually(lambda: not app.health.healthy, "the process to report unhealthy")
         assert {f.loop for f in app.health.failures()} & {"workflow claims", "workflow leases"}
-        disk["full"] = False
+        disk.free()
         assert await handle.result(timeout=15) == "woke"
         await eventually(lambda: app.health.healthy, "the process to recover", timeout=15)
-
-
-async def _status_is(app: Any, run_id: str, status: Status) -> bool:
-    return (await app.workflows.get(run_id)).status is status
 
 
 async def test_a_checkpoint_that_cannot_be_written_pauses_the_run_instead_of_undoing_it(
@@ -76,21 +64,13 @@ async def test_a_checkpoint_that_cannot_be_written_pauses_the_run_instead_of_und
     async with app.running():
         handle = await app.start_workflow("order", id="order")
         await eventually(lambda: _has_steps(app, "order", 1), "the first checkpoint")
-        write = app.store.write
-        disk = {"full": True}
-
-        async def full_disk_write(op: Callable[[Any], Any]) -> Any:
-            if disk["full"]:
-                raise OSError(28, "No space left on device")
-            return await write(op)
-
-        monkeypatch.setattr(app.store, "write", full_disk_write)
+        disk = FullDisk(app, monkeypatch)
         proceed.set()  # the charge succeeds, its checkpoint cannot be written
         await eventually(
             lambda: "workflow checkpoints" in {f.loop for f in app.health.failures()},
             "the failed checkpoint to be reported",
         )
-        disk["full"] = False
+        disk.free()
         assert await handle.result(timeout=15) == "charged"
         await eventually(lambda: app.health.healthy, "the process to recover", timeout=15)
     assert undone == [], "a store error is not the workflow's failure: nothing is undone"
@@ -188,7 +168,7 @@ async def test_a_real_full_disk_pauses_the_checkpoint_instead_of_failing_the_run
 
     async with app.running():
         handle = await app.start_workflow("big", id="big")
-        await eventually(lambda: _status_is(app, "big", Status.RUNNING), "the run to start")
+        await eventually(lambda: status_is(app, "big", Status.RUNNING), "the run to start")
         pages = await app.store.write(lambda tx: tx.execute("PRAGMA page_count"))
         await app.store.write(lambda tx: tx.execute(f"PRAGMA max_page_count = {pages[0][0]}"))
         proceed.set()

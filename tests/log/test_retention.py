@@ -112,3 +112,29 @@ async def test_retention_drops_unconsumed_only_when_told_and_counts_it_per_group
         await RetentionSweeper().sweep(app)  # nothing more to drop: the count stays
         assert await StoreLog(app.store).dropped() == {("erp", "orders"): 450}
     assert "450 event(s) of orders that group erp had not read" in caplog.text
+
+
+async def test_a_declared_group_is_joined_once_not_at_every_sweep(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = retention_app(store_url, Retention(max_count=5), interval=3600)
+
+    @app.consumer("orders", group="erp")
+    async def handle(event: Event, ctx: DeliveryContext) -> None:
+        pass
+
+    async with app.running(workers=False):
+        joins: list[str] = []
+        join = app.log.join
+
+        async def counted(group: str, topic: str, start: str = "earliest") -> None:
+            joins.append(group)
+            await join(group, topic, start)
+
+        monkeypatch.setattr(app.log, "join", counted)
+        await publish(app, 20)
+        sweeper = RetentionSweeper()
+        for _ in range(3):
+            await sweeper.sweep(app)
+        assert joins == ["erp"], "one store write for the group, not one per sweep"
+        assert await stored(app) == 20, "its backlog is still kept"

@@ -20,6 +20,7 @@ class RetentionSweeper:
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
+        self._joined: set[tuple[str, str]] = set()  # (group, topic) known to have a position
 
     async def start(self, app: App) -> None:
         guard = app.health.guard("retention sweeper", log)
@@ -44,6 +45,9 @@ class RetentionSweeper:
             if topic.retention == Retention():
                 continue
             for consumer in app.consumers.values():
-                if consumer.topic == topic.name and consumer.start == "earliest":
+                key = (consumer.group, topic.name)
+                declared = consumer.topic == topic.name and consumer.start == "earliest"
+                if declared and key not in self._joined:  # once: a position stays once there
                     await app.log.join(consumer.group, topic.name, consumer.start)
+                    self._joined.add(key)
             await app.log.trim(topic.name)

@@ -80,7 +80,15 @@ from common import (
     sqlite_dir,
     table,
 )
-from delivery_support.payload import GROUP, PARTITIONS, SCHEMA, SUBJECT, make_order, partition_key
+from delivery_support.payload import (
+    DEDUPE_ENV,
+    GROUP,
+    PARTITIONS,
+    SCHEMA,
+    SUBJECT,
+    make_order,
+    partition_key,
+)
 
 from artery import App, Contract, Event, Settings
 
@@ -787,6 +795,11 @@ def describe(plan: Plan, systems: list[str], stores: list[str]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = common_parser(__doc__, "tiny backlogs, one run")
     parser.add_argument("--only", choices=SYSTEMS, help="run one system only")
+    parser.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="Artery consumers with dedupe=True: every completion is a lease-fenced write",
+    )
     return checked_args(parser, argv)
 
 
@@ -806,7 +819,10 @@ async def main(argv: list[str] | None = None) -> int:
             systems.remove("celery")
     if not stores and "celery" not in systems:
         return 2
-    print(describe(plan, systems, stores), end="\n\n", flush=True)
+    if args.dedupe:  # the worker processes inherit it
+        os.environ[DEDUPE_ENV] = "1"
+    print(describe(plan, systems, stores), end="\n", flush=True)
+    print(f"Artery consumers: dedupe={args.dedupe}", end="\n\n", flush=True)
     results = Results()
     started = time.perf_counter()
     for store in stores:

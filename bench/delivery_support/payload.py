@@ -12,6 +12,7 @@ import orjson
 
 SUBJECT = "bench.order.placed"
 GROUP = "bench-delivery"
+DEDUPE_ENV = "ARTERY_BENCH_DEDUPE"  # "1": worker processes run their consumer with dedupe=True
 PARTITIONS = 8
 CUSTOMERS = 1000
 EVENT_BYTES = 1024

@@ -29,7 +29,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/, for delivery_support
 
 from artery import App, DeliveryContext, Event, Settings
-from delivery_support.payload import GROUP, PARTITIONS, SCHEMA, SUBJECT
+from delivery_support.payload import DEDUPE_ENV, GROUP, PARTITIONS, SCHEMA, SUBJECT
 
 HANDLERS = {"noop": 0.0, "sleep20": 0.02}
 
@@ -52,6 +52,7 @@ def build_app(
     stats: Stats,
     latency: bool = False,
     worker_options: dict[str, float] | None = None,
+    dedupe: bool = False,
 ) -> App:
     """The benchmark app; ``settings`` given outright so ARTERY_* or artery.toml cannot
     change durability (SQLite ``synchronous=FULL``)."""
@@ -61,7 +62,7 @@ def build_app(
     cpu_at_first = [0.0]
     app.worker_options.update(worker_options or {})
 
-    @app.consumer(orders, group=GROUP, concurrency=concurrency)
+    @app.consumer(orders, group=GROUP, concurrency=concurrency, dedupe=dedupe)
     async def handle(event: Event, ctx: DeliveryContext) -> None:
         started = time.time()
         if not stats.first_start:
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         stats=stats,
         latency=args.latency,
         worker_options=options,
+        dedupe=os.environ.get(DEDUPE_ENV) == "1",
     )
     profile_prefix = os.environ.get("ARTERY_BENCH_PROFILE")
     profiler = cProfile.Profile() if profile_prefix else None

@@ -340,7 +340,7 @@ async def artery_throughput(
     app, orders = bench_app(url)
     with tempfile.TemporaryDirectory(prefix="artery-bench-run-") as tmp:
         folder = Path(tmp)
-        async with app.running(workers=False):
+        async with app.running(None):
             events = [
                 app.event(orders, pool[n % len(pool)], key=partition_key(pool[n % len(pool)]))
                 for n in range(count)
@@ -412,7 +412,7 @@ async def artery_latency(
     app, orders = bench_app(url)
     with tempfile.TemporaryDirectory(prefix="artery-bench-run-") as tmp:
         folder = Path(tmp)
-        async with app.running(workers=False):
+        async with app.running(None):
             async with children(
                 await start_artery_workers(
                     app, url, "noop", 1, folder, latency=True, poll_interval=poll_interval

@@ -347,7 +347,7 @@ async def run_once(store: str, url: str, raw_db: Path | None, plan: Plan, into: 
     # Settings given outright: ARTERY_* variables or an artery.toml must not change durability.
     app = App("bench", settings=Settings(store=url, sqlite_synchronous="FULL"))
     orders = app.contract("commerce.order.placed", schema=ORDER_SCHEMA, partitions=PARTITIONS)
-    async with app.running(workers=False):
+    async with app.running(None):
         await produce(app, orders, pool, plan.warmup, 8)  # first reads, caches, statements
         for key, count in ((APPEND_1, plan.appends_1[store]), (APPEND_64, plan.appends_64[store])):
             events_per_s, per_commit = await produce(app, orders, pool, count, key[1])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import os
 import sys
 import time
@@ -60,7 +61,7 @@ def build_app(
     orders = app.contract(SUBJECT, schema=SCHEMA, partitions=PARTITIONS)
     pause = HANDLERS[handler]
     cpu_at_first = [0.0]
-    app.worker_options.update(worker_options or {})
+    app.worker_options = dataclasses.replace(app.worker_options, **(worker_options or {}))
 
     @app.consumer(orders, group=GROUP, concurrency=concurrency, dedupe=dedupe)
     async def handle(event: Event, ctx: DeliveryContext) -> None:

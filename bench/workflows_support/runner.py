@@ -28,6 +28,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from artery import WorkflowOptions
+
 if TYPE_CHECKING:
     from artery import App
     from artery.store import Tx
@@ -178,7 +180,7 @@ async def artery_system(
     from artery.config import Settings
 
     app = App("bench-workflows", settings=Settings(store=plan.url))
-    app.workflow_options = {"concurrency": 256}
+    app.workflow_options = WorkflowOptions(concurrency=256)
 
     @app.workflow("three_steps")
     async def three_steps(ctx: WorkflowContext, data: dict[str, int]) -> dict[str, int]:

@@ -6,7 +6,7 @@ Everything a user writes is importable from here; the modules behind it may chan
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _installed_version
 
-from artery.app import App, Contract
+from artery.app import App
 from artery.config import Settings
 from artery.contracts import Compatibility
 from artery.delivery import (
@@ -18,6 +18,7 @@ from artery.delivery import (
     Retry,
     RetryLater,
 )
+from artery.delivery.worker import WorkerOptions
 from artery.envelope import Event
 from artery.errors import (
     ArteryError,
@@ -38,8 +39,11 @@ from artery.errors import (
     UnknownWorkflow,
     WorkflowError,
 )
+from artery.integration import Contract, Integration
 from artery.log import Retention
+from artery.roles import Role
 from artery.workflows import WorkflowContext, WorkflowHandle, current_step
+from artery.workflows.definition import WorkflowOptions
 
 try:
     # From the installed distribution, so a bug report names the release actually running.
@@ -61,6 +65,7 @@ __all__ = [
     "Event",
     "Filter",
     "IncompatibleSchema",
+    "Integration",
     "InvalidEvent",
     "InvalidSchema",
     "Limit",
@@ -70,6 +75,7 @@ __all__ = [
     "Retention",
     "Retry",
     "RetryLater",
+    "Role",
     "Settings",
     "SignalTimeout",
     "StepFailed",
@@ -77,9 +83,11 @@ __all__ = [
     "UnknownContract",
     "UnknownTopic",
     "UnknownWorkflow",
+    "WorkerOptions",
     "WorkflowContext",
     "WorkflowError",
     "WorkflowHandle",
+    "WorkflowOptions",
     "__version__",
     "current_step",
 ]

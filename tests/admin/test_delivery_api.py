@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from artery import App, DeliveryContext, Event, Permanent, Retry
+from artery import App, DeliveryContext, Event, Permanent, Retry, WorkerOptions
 from artery.admin.delivery import dead_letter_detail
-from artery.admin.server import AdminServer, admin_running, serve_admin
 from artery.delivery.breaker import BreakerPolicy, Breakers
 from artery.delivery.dead_letters import DeadLetters
 from artery.errors import ConfigError
+from artery.gateway.server import HttpServer, Listen
 from support import eventually
 
 ORDER = {
@@ -59,12 +59,12 @@ class Running:
     app: App
     partner: Partner
     http: httpx.AsyncClient
-    server: AdminServer
+    server: HttpServer
 
 
 def declare(store_url: str, partner: Partner) -> App:
     app = App("admin-test", store=store_url)
-    app.worker_options = dict(FAST)
+    app.worker_options = WorkerOptions(**FAST)
     orders = app.contract("orders", schema=ORDER, partitions=2)
 
     @app.consumer(orders, group="erp", retry=Retry(attempts=1))
@@ -76,6 +76,14 @@ def declare(store_url: str, partner: Partner) -> App:
     return app
 
 
+FREE_PORT = Listen("127.0.0.1", 0)
+
+
+def served(app: App) -> HttpServer:
+    assert app.http is not None, "the role serves HTTP"
+    return app.http
+
+
 async def open_dead_letters(app: App, count: int) -> bool:
     return len(await app.dead_letters.list()) == count
 
@@ -85,13 +93,14 @@ async def running(store_url: str) -> AsyncIterator[Running]:
     """An app whose three orders are dead letters, with its admin API on a free port."""
     partner = Partner()
     app = declare(store_url, partner)
-    async with app.running(), admin_running(app) as server:
+    async with app.running("run", listen=FREE_PORT):
+        server = served(app)
         for n in range(3):
             await app.publish(
                 "orders", {"n": n, "email": EMAIL, "lines": [{"sku": "A", "card": CARD}]}
             )
         await eventually(lambda: open_dead_letters(app, 3), "three dead letters")
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=server.url + "/admin", timeout=10) as http:
             yield Running(app, partner, http, server)
 
 
@@ -205,12 +214,10 @@ async def idle(sqlite_url: str) -> AsyncIterator[Running]:
     """The app opened without workers, admin API served."""
     partner = Partner()
     app = declare(sqlite_url, partner)
-    async with (
-        app.running(workers=False),
-        admin_running(app) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=10) as http,
-    ):
-        yield Running(app, partner, http, server)
+    async with app.running("gateway", listen=FREE_PORT):
+        server = served(app)
+        async with httpx.AsyncClient(base_url=server.url + "/admin", timeout=10) as http:
+            yield Running(app, partner, http, server)
 
 
 async def test_breakers_show_states_persisted_by_workers(idle: Running) -> None:
@@ -282,11 +289,12 @@ async def test_unexpected_error_is_a_500_problem_without_internals(
     assert body["fix"]
 
 
-async def test_serve_admin_answers_until_cancelled(idle: Running) -> None:
+async def test_a_gateway_answers_until_cancelled(idle: Running) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    task = asyncio.create_task(serve_admin(idle.app, "127.0.0.1", port))
+    gateway = declare(idle.app.settings.store, Partner())
+    task = asyncio.create_task(gateway.serve("gateway", listen=Listen("127.0.0.1", port)))
     url = f"http://127.0.0.1:{port}/admin/dead-letters/depth"
     async with httpx.AsyncClient(timeout=5) as http:
 
@@ -305,8 +313,9 @@ async def test_serve_admin_answers_until_cancelled(idle: Running) -> None:
 
 
 async def test_busy_port_is_a_config_error(idle: Running) -> None:
-    with pytest.raises(ConfigError, match="cannot serve the admin API"):
-        async with admin_running(idle.app, "127.0.0.1", idle.server.port or 0):
+    second = declare(idle.app.settings.store, Partner())
+    with pytest.raises(ConfigError, match=r"cannot serve HTTP on 127\.0\.0\.1"):
+        async with second.running("gateway", listen=Listen("127.0.0.1", idle.server.port or 0)):
             pass
 
 
@@ -345,18 +354,19 @@ async def test_classified_values_in_a_handlers_error_message_are_scrubbed(
     store_url: str,
 ) -> None:
     app = App("admin-test", store=store_url)
-    app.worker_options = dict(FAST)
+    app.worker_options = WorkerOptions(**FAST)
     orders = app.contract("orders", schema=ORDER, partitions=2)
 
     @app.consumer(orders, group="erp", retry=Retry(attempts=1))
     async def post_invoice(event: Event, ctx: DeliveryContext) -> None:
         raise ValueError(f"ERP refused {event.data['email']} paying with {CARD}")
 
-    async with app.running(), admin_running(app) as server:
+    async with app.running("run", listen=FREE_PORT):
+        server = served(app)
         await app.publish("orders", {"n": 1, "email": EMAIL, "lines": [{"card": CARD}]})
         await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
         (letter,) = await app.dead_letters.list()
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=server.url + "/admin", timeout=10) as http:
             response = await http.get(f"/dead-letters/{letter.id}")
     (error,) = response.json()["errors"]
     assert error["message"] == "ERP refused [redacted] paying with [redacted]"

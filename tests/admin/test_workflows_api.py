@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from artery import App, WorkflowContext
-from artery.admin.server import admin_running
+from artery import App, WorkflowContext, WorkflowOptions
+from artery.gateway.server import Listen
 from support import eventually
 
 PROBLEM = "application/problem+json"
@@ -66,7 +66,7 @@ class Served:
 
 def declare(store_url: str, partner: Partner) -> App:
     app = App("workflow-admin-test", store=store_url)
-    app.workflow_options = {"lease_ttl": 2.0, "poll_interval": 0.05}
+    app.workflow_options = WorkflowOptions(lease_ttl=2.0, poll_interval=0.05)
     app.contract("refund.request", schema=REQUEST)
 
     async def hold(amount: int) -> str:
@@ -118,12 +118,10 @@ def declare(store_url: str, partner: Partner) -> App:
 async def served(store_url: str) -> AsyncIterator[Served]:
     partner = Partner()
     app = declare(store_url, partner)
-    async with (
-        app.running(),
-        admin_running(app) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=10) as http,
-    ):
-        yield Served(app, partner, http)
+    async with app.running("run", listen=Listen("127.0.0.1", 0)):
+        assert app.http is not None
+        async with httpx.AsyncClient(base_url=app.http.url + "/admin", timeout=10) as http:
+            yield Served(app, partner, http)
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -268,12 +266,10 @@ async def test_actions_a_finished_run_cannot_take_are_409_problems(served: Serve
 async def lite(sqlite_url: str) -> AsyncIterator[Served]:
     partner = Partner()
     app = declare(sqlite_url, partner)
-    async with (
-        app.running(),
-        admin_running(app) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=10) as http,
-    ):
-        yield Served(app, partner, http)
+    async with app.running("run", listen=Listen("127.0.0.1", 0)):
+        assert app.http is not None
+        async with httpx.AsyncClient(base_url=app.http.url + "/admin", timeout=10) as http:
+            yield Served(app, partner, http)
 
 
 async def test_starting_an_undeclared_workflow_is_a_404_problem(lite: Served) -> None:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from artery import App, DeliveryContext, Event, Permanent, Retry
+from artery import App, DeliveryContext, Event, Permanent, Retry, WorkerOptions
 from artery.cli import app as cli
 from artery.cli.loader import load_app
 from artery.delivery.breaker import BreakerPolicy, Breakers
@@ -69,7 +69,7 @@ def bury(url: str, groups: tuple[str, ...] = ("erp",), count: int = 3) -> None:
 
     async def main() -> None:
         app = App("cli-test", store=url)
-        app.worker_options = dict(FAST)
+        app.worker_options = WorkerOptions(**FAST)
         orders = app.contract("orders", schema=ORDER, partitions=2)
         for group in groups:
 
@@ -192,7 +192,7 @@ def test_dlq_depth_counts_open_dead_letters_per_group(work: Path, sqlite_url: st
 
 async def _lags(url: str) -> dict[str, int]:
     app = App("probe", store=url)
-    async with app.running(workers=False):
+    async with app.running(None):
         lags: dict[str, int] = {}
         for p in await app.log.positions():
             lags[p.group] = lags.get(p.group, 0) + p.lag
@@ -246,7 +246,7 @@ def test_breakers_lists_persisted_states(work: Path, sqlite_url: str) -> None:
 
     async def trip() -> None:
         app = App("breakers", store=sqlite_url)
-        async with app.running(workers=False):
+        async with app.running(None):
             breakers = Breakers(app.store, "worker-9")
             breakers.get("erp", BreakerPolicy(min_calls=1)).record_failure()
             await breakers.flush()
@@ -303,11 +303,11 @@ APP_MODULE = """
 import asyncio
 from pathlib import Path
 
-from artery import App
+from artery import App, WorkerOptions
 
 HERE = Path(__file__).parent
 app = App("files")
-app.worker_options = {"lease_ttl": 2.0, "poll_interval": 0.02, "commit_interval": 0.02}
+app.worker_options = WorkerOptions(lease_ttl=2.0, poll_interval=0.02, commit_interval=0.02)
 orders = app.contract("orders", schema={"type": "object"}, partitions=2)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from artery import App, WorkflowContext
+from artery import App, WorkflowContext, WorkflowOptions
 from artery.cli import app as cli
 from artery.workflows import Status
 
@@ -61,7 +61,7 @@ class Partner:
 
 def declare(url: str, partner: Partner) -> App:
     app = App("workflow-cli-test", store=url)
-    app.workflow_options = {"lease_ttl": 2.0, "poll_interval": 0.05}
+    app.workflow_options = WorkflowOptions(lease_ttl=2.0, poll_interval=0.05)
 
     async def hold(amount: int) -> str:
         return f"hold-{amount}"
@@ -324,7 +324,7 @@ def write_module(directory: Path, name: str) -> None:
 def worker_of_module(url: str) -> App:
     """The same workflows as the module, as a worker process would run them."""
     app = App("shop", store=url)
-    app.workflow_options = {"lease_ttl": 2.0, "poll_interval": 0.05}
+    app.workflow_options = WorkflowOptions(lease_ttl=2.0, poll_interval=0.05)
     app.contract(
         "double.request",
         schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
@@ -371,7 +371,7 @@ async def test_start_without_an_id_prints_a_generated_one(work: Path, sqlite_url
     run_id = output.strip()
     assert run_id.startswith("noop-")
     probe = App("probe", store=sqlite_url)
-    async with probe.running(workers=False):
+    async with probe.running(None):
         run = await probe.workflows.get(run_id)
     assert run.status is Status.PENDING, "no worker ran: the run waits for one"
 
@@ -396,5 +396,5 @@ async def test_start_with_input_breaking_the_contract_exits_1_listing_violations
     assert result.exit_code == 1, result.output
     assert "violates contract 'double.request'" in result.output and "/n" in result.output
     probe = App("probe", store=sqlite_url)
-    async with probe.running(workers=False):
+    async with probe.running(None):
         assert await probe.workflows.list() == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from artery import App
+from artery import App, WorkerOptions
 from support import eventually
 
 __all__ = ["FAST", "ORDER", "eventually", "make_app"]
@@ -23,6 +23,6 @@ FAST = {
 
 def make_app(store_url: str, partitions: int = 4) -> tuple[App, object]:
     app = App("delivery-test", store=store_url)
-    app.worker_options = dict(FAST)
+    app.worker_options = WorkerOptions(**FAST)
     orders = app.contract("orders", schema=ORDER, partitions=partitions)
     return app, orders

@@ -11,7 +11,7 @@ import random
 import sqlite3
 import sys
 
-from artery import App, DeliveryContext, Event, Permanent, Retry
+from artery import App, DeliveryContext, Event, Permanent, Retry, WorkerOptions
 
 ORDER = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
@@ -27,13 +27,13 @@ def partner_call(path: str, key: str) -> None:
 
 def build(store_url: str, partner_db: str) -> App:
     app = App("fault-worker", store=store_url)
-    app.worker_options = {
-        "lease_ttl": 2.0,
-        "poll_interval": 0.02,
-        "commit_interval": 0.05,
-        "retry_poll": 0.05,
-        "grace": 5.0,
-    }
+    app.worker_options = WorkerOptions(
+        lease_ttl=2.0,
+        poll_interval=0.02,
+        commit_interval=0.05,
+        retry_poll=0.05,
+        grace=5.0,
+    )
     orders = app.contract("orders", schema=ORDER, partitions=4)
 
     @app.consumer(

@@ -12,7 +12,7 @@ import random
 import sqlite3
 import sys
 
-from artery import App, DeliveryContext, Event, Retry
+from artery import App, DeliveryContext, Event, Retry, WorkerOptions
 
 ORDER = {
     "type": "object",
@@ -54,13 +54,13 @@ def applied(path: str) -> list[tuple[str, int]]:
 
 def build(store_url: str, partner_db: str) -> App:
     app = App("ordered-worker", store=store_url)
-    app.worker_options = {
-        "lease_ttl": 2.0,
-        "poll_interval": 0.02,
-        "commit_interval": 0.05,
-        "retry_poll": 0.05,
-        "grace": 5.0,
-    }
+    app.worker_options = WorkerOptions(
+        lease_ttl=2.0,
+        poll_interval=0.02,
+        commit_interval=0.05,
+        retry_poll=0.05,
+        grace=5.0,
+    )
     orders = app.contract("orders", schema=ORDER, partitions=8)
 
     @app.consumer(

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 import pytest
 from delivery_helpers import FAST, eventually, make_app
 
-from artery import App, DeliveryContext, Event, Filter, Permanent, Retry, RetryLater
+from artery import App, DeliveryContext, Event, Filter, Permanent, Retry, RetryLater, WorkerOptions
 
 QUICK = Retry(attempts=3, base="10ms", cap="40ms")
 
@@ -207,7 +207,7 @@ async def test_dedupe_never_reruns_a_completed_event_after_a_lost_commit(
         for n in range(20):
             await app.publish(orders, {"n": n})
         await eventually(lambda: len(seen) == 20, what="all twenty")
-    async with app.running(workers=False):
+    async with app.running(None):
         await app.log.reset("erp", "orders", to="earliest")  # as if the commits were lost
     async with app.running():
         await app.publish(orders, {"n": 99})
@@ -298,7 +298,7 @@ async def test_replay_redelivers_history_to_one_group_only(store_url: str) -> No
             await app.publish(orders, {"n": n})
         await eventually(lambda: len(seen["erp"]) == len(seen["crm"]) == 10, what="both")
         await eventually(lambda: _lag_is_zero(app), what="erp committed")
-    async with app.running(workers=False):
+    async with app.running(None):
         await app.log.reset("erp", "orders", to="earliest")
     async with app.running():
         await eventually(lambda: len(seen["erp"]) == 20, what="erp replayed")
@@ -375,7 +375,7 @@ async def test_stored_attempt_errors_never_quote_the_events_classified_values(
     store_url: str,
 ) -> None:
     app = App("delivery-test", store=store_url)
-    app.worker_options = dict(FAST)
+    app.worker_options = WorkerOptions(**FAST)
     card = "4111111111111111"
     payments = app.contract(
         "payments",

@@ -72,7 +72,7 @@ async def test_sigkilled_worker_loses_nothing_after_restart(store_url: str, tmp_
 
     partner = partner_db(tmp_path)
     app = build(store_url, partner)
-    async with app.running(workers=False):
+    async with app.running(None):
         published = [(await app.publish("orders", {"n": n}, key=f"c{n % 13}")).id for n in range(N)]
         first = start_worker(store_url, partner)
         try:

@@ -64,7 +64,7 @@ def out_of_order(rows: list[tuple[str, int]]) -> list[str]:
 async def churn_and_check(store_url: str, partner: str, *, kill: bool) -> None:
     app = build(store_url, partner)
     procs: list[subprocess.Popen[bytes]] = []
-    async with app.running(workers=False):
+    async with app.running(None):
         procs.append(start_worker(store_url, partner))
         publisher = asyncio.create_task(publish(app))
         try:
@@ -120,7 +120,7 @@ async def test_retries_of_an_ordered_key_run_one_at_a_time_earliest_first(
         seen.append(event.data["n"])
         await asyncio.sleep(0.05)
 
-    async with app.running(workers=False):
+    async with app.running(None):
         stored = [await app.publish(orders, {"n": n}, key="k") for n in range(3)]
         await app.log.commit("erp", "orders", {0: 3})
         now = int(time.time() * 1e6)

@@ -22,6 +22,11 @@ def retention_app(store_url: str, retention: Retention, interval: float = 0.05) 
     return app
 
 
+def sweeper_of(app: App) -> RetentionSweeper:
+    """A sweeper that knows the app's declared groups, as a worker's has."""
+    return RetentionSweeper([(c.group, c.topic, c.start) for c in app.declared.consumers.values()])
+
+
 async def stored(app: App) -> int:
     return len(await app.log.read("orders", 0, 0, limit=10_000))
 
@@ -31,7 +36,7 @@ async def test_retention_sweeper_survives_an_unexpected_error_and_reports_unheal
 ) -> None:
     app = retention_app(store_url, Retention(max_count=3))
     left, unhealthy_seen = 3, False
-    async with app.running(workers=False):
+    async with app.running():  # a worker: it runs the retention sweeper
         topics = app.log.backend.topics
 
         async def flaky() -> Any:
@@ -69,9 +74,9 @@ async def test_retention_keeps_what_a_declared_group_has_not_read(store_url: str
     async def handle(event: Event, ctx: DeliveryContext) -> None:
         handled.append(event.data["n"])
 
-    async with app.running(workers=False):  # the group has never run yet
+    async with app.running(None):  # the group has never run yet
         await publish(app, 500)
-        await RetentionSweeper().sweep(app)
+        await sweeper_of(app).sweep(app.runtime)
         assert await stored(app) == 500, "nothing the group has not settled is dropped"
     async with app.running():
         await eventually(lambda: len(handled) == 500, timeout=30, what="every event delivered")
@@ -80,17 +85,17 @@ async def test_retention_keeps_what_a_declared_group_has_not_read(store_url: str
             return not any((await app.log.lag("erp", "orders")).values())
 
         await eventually(settled, timeout=10, what="the group to commit")
-        await RetentionSweeper().sweep(app)
+        await sweeper_of(app).sweep(app.runtime)
         assert await stored(app) == 50, "once settled, retention applies"
     assert sorted(handled) == list(range(500))
 
 
 async def test_retention_keeps_what_a_group_with_offsets_has_not_read(store_url: str) -> None:
     app = retention_app(store_url, Retention(max_count=50), interval=3600)
-    async with app.running(workers=False):
+    async with app.running(None):
         await publish(app, 500)
         await app.log.commit("billing", "orders", {0: 100})  # a group this app does not declare
-        await RetentionSweeper().sweep(app)
+        await sweeper_of(app).sweep(app.runtime)
         events = await app.log.read("orders", 0, 0, limit=10_000)
         assert [e.offset for e in events] == list(range(100, 500))
 
@@ -103,13 +108,13 @@ async def test_retention_drops_unconsumed_only_when_told_and_counts_it_per_group
     @app.consumer("orders", group="erp")
     async def handle(event: Event, ctx: DeliveryContext) -> None: ...
 
-    async with app.running(workers=False):
+    async with app.running(None):
         await publish(app, 500)
         with caplog.at_level(logging.WARNING, logger="artery.retention"):
-            await RetentionSweeper().sweep(app)
+            await sweeper_of(app).sweep(app.runtime)
         assert await stored(app) == 50
         assert await StoreLog(app.store).dropped() == {("erp", "orders"): 450}
-        await RetentionSweeper().sweep(app)  # nothing more to drop: the count stays
+        await sweeper_of(app).sweep(app.runtime)  # nothing more to drop: the count stays
         assert await StoreLog(app.store).dropped() == {("erp", "orders"): 450}
     assert "450 event(s) of orders that group erp had not read" in caplog.text
 
@@ -123,7 +128,7 @@ async def test_a_declared_group_is_joined_once_not_at_every_sweep(
     async def handle(event: Event, ctx: DeliveryContext) -> None:
         pass
 
-    async with app.running(workers=False):
+    async with app.running(None):
         joins: list[str] = []
         join = app.log.join
 
@@ -133,8 +138,8 @@ async def test_a_declared_group_is_joined_once_not_at_every_sweep(
 
         monkeypatch.setattr(app.log, "join", counted)
         await publish(app, 20)
-        sweeper = RetentionSweeper()
+        sweeper = sweeper_of(app)
         for _ in range(3):
-            await sweeper.sweep(app)
+            await sweeper.sweep(app.runtime)
         assert joins == ["erp"], "one store write for the group, not one per sweep"
         assert await stored(app) == 20, "its backlog is still kept"

@@ -12,7 +12,7 @@ import random
 import sqlite3
 import sys
 
-from artery import App, WorkflowContext, current_step
+from artery import App, WorkflowContext, WorkflowOptions, current_step
 
 
 def partner_call(path: str, action: str) -> str:
@@ -28,7 +28,7 @@ def partner_call(path: str, action: str) -> str:
 
 def build(store_url: str, partner: str) -> App:
     app = App("saga-worker", store=store_url)
-    app.workflow_options = {"lease_ttl": 2.0, "poll_interval": 0.05}
+    app.workflow_options = WorkflowOptions(lease_ttl=2.0, poll_interval=0.05)
 
     async def act(action: str) -> str:
         await asyncio.sleep(random.uniform(0.002, 0.02))

@@ -99,7 +99,7 @@ async def test_an_event_starts_one_run_even_when_redelivered(store_url: str) -> 
         while not await app.workflows.list(workflow="onboard", status="completed"):
             await asyncio.sleep(0.02)
         assert (await app.workflows.list(workflow="onboard"))[0].run_id == f"onboard:{event.id}"
-    async with app.running(workers=False):
+    async with app.running(None):
         await app.log.reset("workflow.onboard", "order.placed", to="earliest")
     async with app.running():
         await asyncio.sleep(0.5)
@@ -133,9 +133,9 @@ async def test_missed_ticks_catch_up_or_skip(store_url: str) -> None:
         async def report(ctx: WorkflowContext, _: None) -> None:
             return None
 
-        async with app.running(workers=False):
-            scheduler = Scheduler(app.schedules)
-            scheduler.app = app
+        async with app.running(None):
+            scheduler = Scheduler(app.schedules, app.workflows)
+            scheduler.runtime = app.runtime
             now = time.time()
             assert await scheduler.fire_due(app.schedules[0], now) == []
             started = await scheduler.fire_due(app.schedules[0], now + 300)

@@ -56,7 +56,7 @@ async def test_sigkill_at_random_points_leaves_every_saga_done_once(
     partner_db = make_partner(tmp_path)
     app = build(store_url, partner_db)
     rng = random.Random(7)
-    async with app.running(workers=False):
+    async with app.running(None):
         for n in range(RUNS):
             await app.workflows.start("saga", n, id=f"saga-{n}")
         unfinished_at_kill = []

@@ -21,9 +21,9 @@ async def test_sub_second_ticks_each_start_their_own_run(store_url: str) -> None
     async def pulse(ctx: WorkflowContext, _: None) -> None:
         return None
 
-    async with app.running(workers=False):
-        scheduler = Scheduler(app.schedules)
-        scheduler.app = app
+    async with app.running(None):
+        scheduler = Scheduler(app.schedules, app.workflows)
+        scheduler.runtime = app.runtime
         now = float(math.floor(time.time()))
         assert await scheduler.fire_due(app.schedules[0], now) == []
         started = await scheduler.fire_due(app.schedules[0], now + 3)
@@ -39,9 +39,9 @@ async def test_whole_second_ticks_keep_the_run_ids_they_had(store_url: str) -> N
     async def report(ctx: WorkflowContext, _: None) -> None:
         return None
 
-    async with app.running(workers=False):
-        scheduler = Scheduler(app.schedules)
-        scheduler.app = app
+    async with app.running(None):
+        scheduler = Scheduler(app.schedules, app.workflows)
+        scheduler.runtime = app.runtime
         now = time.time()
         await scheduler.fire_due(app.schedules[0], now)
         [started] = await scheduler.fire_due(app.schedules[0], now + 60)

@@ -17,8 +17,12 @@ from artery import (
     WorkflowContext,
     WorkflowError,
 )
-from artery.workflows import Status
+from artery.workflows import Status, WorkflowEngine
 from support import eventually
+
+
+def engine_of(app: App) -> WorkflowEngine:
+    return next(s for s in app.services if isinstance(s, WorkflowEngine))
 
 
 async def test_long_sleep_parks_the_run_and_wakes_after_a_restart(store_url: str) -> None:
@@ -37,7 +41,7 @@ async def test_long_sleep_parks_the_run_and_wakes_after_a_restart(store_url: str
         await asyncio.sleep(0.3)
         run = await app.workflows.get("sleepy")
         assert run.status is Status.SLEEPING
-        assert "sleepy" not in app._engine.running, "a parked run holds no task"
+        assert "sleepy" not in engine_of(app).running, "a parked run holds no task"
     await asyncio.sleep(0.5)
     async with build().running() as app:
         assert await app.workflows.handle("sleepy").result(timeout=10) == "woke"

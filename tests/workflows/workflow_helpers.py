@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from artery import App, NotFound
+from artery import App, NotFound, WorkerOptions, WorkflowOptions
 from artery.workflows import Status
 
 FAST = {"lease_ttl": 2.0, "poll_interval": 0.05}
@@ -15,13 +15,13 @@ FAST = {"lease_ttl": 2.0, "poll_interval": 0.05}
 
 def make_app(store_url: str) -> App:
     app = App("workflow-test", store=store_url)
-    app.workflow_options = dict(FAST)
-    app.worker_options = {
-        "lease_ttl": 2.0,
-        "poll_interval": 0.02,
-        "commit_interval": 0.02,
-        "retry_poll": 0.03,
-    }
+    app.workflow_options = WorkflowOptions(**FAST)
+    app.worker_options = WorkerOptions(
+        lease_ttl=2.0,
+        poll_interval=0.02,
+        commit_interval=0.02,
+        retry_poll=0.03,
+    )
     return app
 
 

@@ -1,38 +1,32 @@
 """The admin API: JSON over HTTP under ``/admin`` for operators and the console.
 
-``create_admin_app`` assembles the route lists of each area (``delivery.routes(app)``, and
-more as areas land) under one mount, with RFC 9457 problem+json for every error. The
-routes read the running ``App`` (its store, log and registry); serve them with
-``artery.admin.server``.
+``mount`` assembles the route lists of each area (delivery, workflows, and more as areas
+land) under one mount of the HTTP face. The routes read the ``Runtime`` (store, log,
+registry), the app's declarations and the workflow operations; errors become problem+json
+in the gateway, around every mount.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from starlette.routing import Mount
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount
-
-from artery.admin import delivery, problems, workflows
-
-if TYPE_CHECKING:
-    from artery.app import App
+from artery.admin import delivery, workflows
+from artery.integration import Declarations
+from artery.runtime import Runtime
+from artery.workflows import Workflows
 
 PREFIX = "/admin"
 
 
-def create_admin_app(app: App) -> Starlette:
-    """An ASGI app serving ``app``'s admin routes; ``app`` must be running to answer."""
-    routes: list[BaseRoute] = [
-        *delivery.routes(app),
-        *workflows.routes(app),
-    ]
-    return Starlette(
-        routes=[Mount(PREFIX, routes=routes)],
-        exception_handlers=problems.handlers(),
-        middleware=[Middleware(problems.UnexpectedErrors)],
+def mount(runtime: Runtime, declarations: Declarations, runs: Workflows) -> Mount:
+    """The ``/admin`` mount for an opened runtime."""
+    return Mount(
+        PREFIX,
+        routes=[
+            *delivery.routes(runtime, declarations),
+            *workflows.routes(runtime, declarations, runs),
+        ],
     )
 
 
-__all__ = ["PREFIX", "create_admin_app"]
+__all__ = ["PREFIX", "mount"]

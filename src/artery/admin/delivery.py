@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from artery.delivery import retries
 from artery.delivery.breaker import Breakers
-from artery.delivery.dead_letters import DeadLetter, Filter
+from artery.delivery.dead_letters import DeadLetter, DeadLetters, Filter
 from artery.envelope import encode_json
 from artery.errors import ConfigError, NotFound
 from artery.govern import topic_redactor
@@ -27,7 +27,8 @@ from artery.log import EventLog
 from artery.store import LARGEST_INTEGER
 
 if TYPE_CHECKING:
-    from artery.app import App
+    from artery.integration import Declarations
+    from artery.runtime import Runtime
 
 MAX_LIMIT = 1000
 _SELECTION = ("ids", "group", "consumer", "event_type", "error_type")
@@ -169,16 +170,17 @@ def _dead_letter_id(text: str) -> int:
 # -- routes --------------------------------------------------------------------------------
 
 
-def routes(app: App) -> list[BaseRoute]:
+def routes(runtime: Runtime, declarations: Declarations) -> list[BaseRoute]:
     """The delivery routes, relative to the admin mount (``/admin``)."""
+    letters = DeadLetters(runtime.store)
 
     async def list_dead_letters(request: Request) -> JSONResponse:
         where, limit = filter_from_query(request)
-        letters = await app.dead_letters.list(where, limit)
-        return JSONResponse([letter.summary() for letter in letters])
+        found = await letters.list(where, limit)
+        return JSONResponse([letter.summary() for letter in found])
 
     async def depth(request: Request) -> JSONResponse:
-        found = await app.dead_letters.depth()
+        found = await letters.depth()
         return JSONResponse(
             [
                 {"group": group, "consumer": consumer, "depth": count}
@@ -187,12 +189,12 @@ def routes(app: App) -> list[BaseRoute]:
         )
 
     async def show(request: Request) -> JSONResponse:
-        letter = await app.dead_letters.get(_dead_letter_id(request.path_params["id"]))
-        return JSONResponse(await dead_letter_detail(app.log, letter))
+        letter = await letters.get(_dead_letter_id(request.path_params["id"]))
+        return JSONResponse(await dead_letter_detail(runtime.log, letter))
 
     async def redrive(request: Request) -> JSONResponse:
         where = filter_from_body(await json_object(request))
-        return JSONResponse({"redriven": await app.dead_letters.redrive(where)})
+        return JSONResponse({"redriven": await letters.redrive(where)})
 
     async def purge(request: Request) -> JSONResponse:
         body = await json_object(request)
@@ -200,13 +202,13 @@ def routes(app: App) -> list[BaseRoute]:
         if not isinstance(confirm, bool):
             raise ConfigError("field confirm must be true or false", fix='send "confirm": true')
         where = filter_from_body(body, extra=("include_redriven",))
-        return JSONResponse({"purged": await app.dead_letters.purge(where, confirm=confirm)})
+        return JSONResponse({"purged": await letters.purge(where, confirm=confirm)})
 
     async def consumers(request: Request) -> JSONResponse:
-        return JSONResponse(await consumer_report(app))
+        return JSONResponse(await consumer_report(runtime, declarations))
 
     async def breakers(request: Request) -> JSONResponse:
-        return JSONResponse(await Breakers(app.store, "admin").states())
+        return JSONResponse(await Breakers(runtime.store, "admin").states())
 
     return [
         Route("/dead-letters", list_dead_letters, methods=["GET"]),
@@ -219,16 +221,16 @@ def routes(app: App) -> list[BaseRoute]:
     ]
 
 
-async def consumer_report(app: App) -> list[dict[str, Any]]:
+async def consumer_report(runtime: Runtime, declarations: Declarations) -> list[dict[str, Any]]:
     """Every consumer the app declares, with lag per partition, pending retries and open
     dead letters. ``pending_retries`` counts the whole group (the retry schedule is
     counted per group)."""
-    depth = await app.dead_letters.depth()
-    positions = await app.log.positions()
+    depth = await DeadLetters(runtime.store).depth()
+    positions = await runtime.log.positions()
     report = []
-    for (group, topic), consumer in sorted(app.consumers.items()):
+    for (group, topic), consumer in sorted(declarations.consumers.items()):
         mine = [p for p in positions if p.group == group and p.topic == topic]
-        pending = await app.store.read(functools.partial(retries.count, group=group))
+        pending = await runtime.store.read(functools.partial(retries.count, group=group))
         report.append(
             {
                 "group": group,

@@ -16,14 +16,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from artery.admin.delivery import _flag, _limit, json_object, json_value
-from artery.admin.problems import TYPE_BASE, ProblemResponse, title_of
 from artery.contracts import Registry
 from artery.errors import ConfigError, ContractViolation
+from artery.gateway.problems import TYPE_BASE, ProblemResponse, title_of
 from artery.govern import Redactor
-from artery.workflows import Run, RunDetail, StepRecord, Workflow
+from artery.workflows import Run, RunDetail, StepRecord, Workflow, Workflows
 
 if TYPE_CHECKING:
-    from artery.app import App
+    from artery.integration import Declarations
+    from artery.runtime import Runtime
 
 _LIST_QUERY = ("workflow", "status", "flagged", "limit")
 _START_FIELDS = ("workflow", "input", "id")
@@ -181,25 +182,25 @@ def violation_problem(exc: ContractViolation) -> ProblemResponse:
 # -- routes --------------------------------------------------------------------------------
 
 
-def routes(app: App) -> list[BaseRoute]:
+def routes(runtime: Runtime, declarations: Declarations, runs: Workflows) -> list[BaseRoute]:
     """The workflow routes, relative to the admin mount (``/admin``).
 
     Run ids may contain ``/`` (child runs are ``PARENT/POSITION``), so the id is a path
     segment of its own kind; the action routes come first."""
 
     async def list_runs(request: Request) -> JSONResponse:
-        runs = await app.workflows.list(**_list_query(request))
-        return JSONResponse([run_summary(run) for run in runs])
+        found = await runs.list(**_list_query(request))
+        return JSONResponse([run_summary(run) for run in found])
 
     async def show(request: Request) -> JSONResponse:
-        detail = await app.workflows.show(request.path_params["run_id"])
-        declared = app.workflows_declared.get(detail.run.workflow)
-        return JSONResponse(await run_detail(app.registry, detail, declared))
+        detail = await runs.show(request.path_params["run_id"])
+        declared = declarations.workflows.get(detail.run.workflow)
+        return JSONResponse(await run_detail(runtime.registry, detail, declared))
 
     async def start(request: Request) -> Response:
         name, input, run_id = _start_body(await json_object(request))
         try:
-            handle = await app.workflows.start(name, input, id=run_id, started_by="admin")
+            handle = await runs.start(name, input, id=run_id, started_by="admin")
         except ContractViolation as exc:
             return violation_problem(exc)
         return JSONResponse(
@@ -211,19 +212,19 @@ def routes(app: App) -> list[BaseRoute]:
     async def signal(request: Request) -> JSONResponse:
         run_id, name = request.path_params["run_id"], request.path_params["name"]
         payload = await json_value(request, None, "send the signal payload as JSON")
-        await app.workflows.signal(run_id, name, payload)
+        await runs.signal(run_id, name, payload)
         return JSONResponse({"run_id": run_id, "signal": name}, status_code=202)
 
     async def cancel(request: Request) -> JSONResponse:
         await _no_fields(request, "cancel")
         run_id = request.path_params["run_id"]
-        await app.workflows.cancel(run_id)
+        await runs.cancel(run_id)
         return JSONResponse({"run_id": run_id, "cancel_requested": True}, status_code=202)
 
     async def retry(request: Request) -> JSONResponse:
         await _no_fields(request, "retry")
         run_id = request.path_params["run_id"]
-        await app.workflows.retry(run_id)
+        await runs.retry(run_id)
         return JSONResponse({"run_id": run_id, "status": "pending"}, status_code=202)
 
     return [

@@ -13,7 +13,17 @@ from typing import Annotated
 import typer
 
 from artery import __version__
-from artery.cli import contracts, delivery, doctor, events, groups, topics, workflows
+from artery.cli import (
+    contracts,
+    delivery,
+    doctor,
+    events,
+    groups,
+    integrations,
+    serving,
+    topics,
+    workflows,
+)
 from artery.cli._shared import CliState
 
 app = typer.Typer(
@@ -29,12 +39,14 @@ app.add_typer(groups.app, name="groups")
 app.command()(events.publish)
 app.command()(events.tail)
 app.command()(doctor.doctor)
-app.command()(delivery.worker)
-app.command("run")(delivery.run_app)
+app.command("run")(serving.run_app)
+app.command()(serving.worker)
+app.command()(serving.gateway)
 app.add_typer(delivery.dlq, name="dlq")
 app.command()(delivery.replay)
 app.command()(delivery.breakers)
 app.add_typer(workflows.app, name="workflows")
+app.add_typer(integrations.app, name="integrations")
 
 
 def print_version(value: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from artery.config import Settings
-from artery.contracts import Incompatibility, Registry
+from artery.contracts import Incompatibility
 from artery.envelope import encode_json
 from artery.errors import (
     ArteryError,
@@ -29,8 +29,8 @@ from artery.errors import (
     ContractViolation,
     IncompatibleSchema,
 )
-from artery.log import EventLog, StoreLog
-from artery.store import LARGEST_INTEGER, SqlStore, open_store
+from artery.runtime import Runtime, open_runtime
+from artery.store import LARGEST_INTEGER
 
 T = TypeVar("T")
 
@@ -60,42 +60,16 @@ class CliState:
     store: str | None = None
 
 
-@dataclass(frozen=True)
-class Runtime:
-    """The opened store and the services built on it, for one command."""
-
-    settings: Settings
-    store: SqlStore
-    registry: Registry
-    log: EventLog
-
-
 def settings_of(ctx: typer.Context) -> Settings:
     state = ctx.find_object(CliState) or CliState()
     return Settings.load(store=state.store)
-
-
-@contextlib.asynccontextmanager
-async def opened(settings: Settings) -> AsyncIterator[Runtime]:
-    store = await open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
-    try:
-        registry = Registry(store)
-        log = EventLog(
-            StoreLog(store),
-            registry,
-            dedupe_window=settings.dedupe_window,
-            max_event_size=settings.max_event_size,
-        )
-        yield Runtime(settings, store, registry, log)
-    finally:
-        await store.close()
 
 
 def run(ctx: typer.Context, work: Callable[[Runtime], Awaitable[T]]) -> T:
     """Open the store from ``--store``/settings, run ``work`` on it, report errors."""
 
     async def main(settings: Settings) -> T:
-        async with opened(settings) as runtime:
+        async with open_runtime(settings) as runtime:
             return await work(runtime)
 
     with reported():

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from artery.cli._shared import (
-    Runtime,
     describe_incompatibility,
     dumps,
     fits_store,
@@ -22,6 +21,7 @@ from artery.cli._shared import (
 from artery.contracts import Compatibility, check_schema, classify
 from artery.contracts.compatibility import Incompatibility, check
 from artery.errors import ConfigError, InvalidSchema
+from artery.runtime import Runtime
 
 app = typer.Typer(help="Versioned JSON Schema contracts.", no_args_is_help=True)
 

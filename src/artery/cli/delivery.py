@@ -1,17 +1,7 @@
-"""Running an app (``artery worker``, ``artery run``) and operating its delivery:
-dead letters (``artery dlq``), replay and breakers.
-
-``worker`` and ``run`` import the user's ``App`` (``MODULE:ATTR``) and run it until SIGTERM
-or SIGINT, then stop gracefully: running handlers finish within the grace period, offsets
-are committed and leases handed back, and the process exits 0. ``--store`` overrides the
-store the app was configured with.
-"""
+"""Operating delivery: dead letters (``artery dlq``), replay and breakers."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,10 +9,7 @@ import typer
 from rich.table import Table
 
 from artery.admin.delivery import dead_letter_detail
-from artery.admin.server import AdminServer
 from artery.cli._shared import (
-    CliState,
-    Runtime,
     dumps,
     fits_store,
     out,
@@ -30,99 +17,13 @@ from artery.cli._shared import (
     reported,
     run,
 )
-from artery.cli.loader import load_app
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetters, Filter
 from artery.errors import ConfigError
+from artery.runtime import Runtime
 
 if TYPE_CHECKING:
-    from artery.app import App, Service
-
-# -- running an app ------------------------------------------------------------------------
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8080`` for IPv6); a bare ``:PORT`` means 127.0.0.1."""
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"--admin {text!r} is not HOST:PORT", fix="use e.g. 127.0.0.1:8081")
-    return host, int(port)
-
-
-class Announce:
-    """A service that tells the person at the terminal the app is up, and where."""
-
-    def __init__(self, role: str, admin: AdminServer | None) -> None:
-        self.role = role
-        self.admin = admin
-
-    async def start(self, app: App) -> None:
-        where = f"; admin API at {self.admin.url}" if self.admin else ""
-        out.print(
-            f"{self.role} {app.name!r}: {len(app.consumers)} consumer(s){where}"
-            " (stop with Ctrl+C or SIGTERM)",
-            markup=False,
-        )
-
-    async def stop(self) -> None:
-        return None
-
-
-def loaded(ctx: typer.Context, target: str) -> App:
-    """The app named by ``target``, on the store given with ``--store`` if any."""
-    app = load_app(target)
-    state = ctx.find_object(CliState)
-    if state is not None and state.store is not None:
-        app.settings = dataclasses.replace(app.settings, store=state.store)
-    return app
-
-
-def serve(app: App, role: str, admin: tuple[str, int] | None) -> None:
-    """Run ``app`` until SIGTERM/SIGINT (its workers, and the admin API if asked)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    server = AdminServer(*admin) if admin else None
-    added: list[Service] = [*([server] if server else []), Announce(role, server)]
-    app.services.extend(added)
-    try:
-        with reported():
-            asyncio.run(app.serve())
-    finally:
-        app.services = [s for s in app.services if not any(s is a for a in added)]
-    out.print(f"{role} {app.name!r} stopped", markup=False)
-
-
-def worker(
-    ctx: typer.Context,
-    target: Annotated[str, typer.Argument(metavar="MODULE:APP", help="e.g. app:app")],
-    admin: Annotated[
-        str | None, typer.Option(metavar="HOST:PORT", help="also serve the admin API here")
-    ] = None,
-) -> None:
-    """Run the app's consumers until SIGTERM/SIGINT, then stop gracefully."""
-    with reported():
-        address = parse_address(admin) if admin is not None else None
-        app = loaded(ctx, target)
-    serve(app, "worker", address)
-
-
-def run_app(
-    ctx: typer.Context,
-    target: Annotated[str, typer.Argument(metavar="MODULE:APP", help="e.g. app:app")],
-    host: Annotated[str, typer.Option(help="address of the admin API")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="port of the admin API")] = 8080,
-    no_admin: Annotated[
-        bool, typer.Option("--no-admin", help="do not serve the admin API")
-    ] = False,
-) -> None:
-    """Run everything in one process: workers and the admin API (under /admin)."""
-    with reported():
-        app = loaded(ctx, target)
-    serve(app, "app", None if no_admin else (host, port))
-
+    pass
 
 # -- dead letters --------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from artery.cli._shared import (
-    Runtime,
     dumps,
     err,
     fits_store,
@@ -25,6 +24,7 @@ from artery.contracts import ContractVersion
 from artery.envelope import Event
 from artery.errors import ConfigError, Violation
 from artery.log import Topic
+from artery.runtime import Runtime
 
 SOURCE = "artery://cli"
 PAGE = 500

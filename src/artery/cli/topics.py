@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from artery.cli._shared import Runtime, fits_store, out, reported, run
+from artery.cli._shared import fits_store, out, reported, run
 from artery.durations import seconds
 from artery.log import Retention
+from artery.runtime import Runtime
 
 app = typer.Typer(help="Topics: partitions, offsets, retention.", no_args_is_help=True)
 

@@ -18,11 +18,12 @@ from rich.table import Table
 from rich.text import Text
 
 from artery.admin.workflows import run_detail, run_redactor, run_summary
-from artery.app import App
-from artery.cli._shared import Runtime, dumps, fits_store, json_argument, out, reported, run
-from artery.cli.delivery import loaded, when
+from artery.cli._shared import dumps, fits_store, json_argument, out, reported, run
+from artery.cli.delivery import when
+from artery.cli.serving import loaded
 from artery.errors import UnknownWorkflow
 from artery.govern import Redactor
+from artery.runtime import Runtime
 from artery.workflows import Run, RunDetail, StepRecord, Workflows
 
 app = typer.Typer(
@@ -35,8 +36,9 @@ SUMMARY = 60  # characters of a result or error shown in a table cell
 
 
 def operations(rt: Runtime) -> Workflows:
-    """Store-only operations; the placeholder app is used by ``start`` alone."""
-    return Workflows(App("artery-cli", settings=rt.settings), rt.store, None)
+    """Store-only operations: no workflow is declared here, so none can be started (``start``
+    loads the app to do that)."""
+    return Workflows({}, rt, None)
 
 
 def micros(value: int) -> str:
@@ -206,7 +208,7 @@ def show(
         detail = await operations(rt).show(run_id)
         declared = None
         if declaring is not None:
-            declared = declaring.workflows_declared.get(detail.run.workflow)
+            declared = declaring.declared.workflows.get(detail.run.workflow)
         if as_json:
             typer.echo(dumps(await run_detail(rt.registry, detail, declared), indent=True))
             return
@@ -231,15 +233,15 @@ def start(
     with reported():
         payload = None if input_ is None else json_argument(input_, "--input")
         target_app = loaded(ctx, target)
-        if workflow not in target_app.workflows_declared:
-            known = ", ".join(sorted(target_app.workflows_declared)) or "none"
+        if workflow not in target_app.declared.workflows:
+            known = ", ".join(sorted(target_app.declared.workflows)) or "none"
             raise UnknownWorkflow(
                 f"app {target_app.name!r} declares no workflow named {workflow!r}",
                 fix=f"known workflows: {known}",
             )
 
         async def main() -> str:
-            async with target_app.running(workers=False):
+            async with target_app.running(None):
                 handle = await target_app.workflows.start(
                     workflow, payload, id=run_id, started_by="cli"
                 )

@@ -7,17 +7,15 @@ declaration, so every worker process running the same code behaves the same.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.rate_limit import Limit
 from artery.delivery.retry import Retry
 from artery.envelope import Event
-
-if TYPE_CHECKING:
-    from artery.app import App
 
 Handler = Callable[[Event, "DeliveryContext"], Awaitable[Any]]
 
@@ -37,21 +35,60 @@ class Consumer:
     breaker: str | None = None
     breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     start: str = "earliest"
+    integration: str | None = None  # the integration that declared it
+
+
+class Publish(Protocol):
+    async def __call__(self, target: Any, data: Any, /, **attrs: Any) -> Event: ...
+
+
+class StartWorkflow(Protocol):
+    async def __call__(
+        self, name: str, input: Any = None, /, *, id: str | None = None, started_by: str = ...
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What a handler may do beyond its partner call: publish events and start workflow
+    runs. The app builds it once for its workers; tools that run no worker need none."""
+
+    publish: Publish
+    start_workflow: StartWorkflow
 
 
 @dataclass(frozen=True)
 class DeliveryContext:
-    """What a handler knows about this delivery.
+    """What a handler knows about this delivery, and the effects it may have.
 
     ``idempotency_key`` is stable per (group, event) across retries, restarts and
-    redelivery: hand it to the partner so a repeated call has no second effect."""
+    redelivery: hand it to the partner so a repeated call has no second effect.
+    ``log`` is a logger that names the integration, group and event in every record."""
 
     event: Event
     group: str
     consumer: str
     attempt: int
-    app: App
+    effects: Effects
+    integration: str | None = None
 
     @property
     def idempotency_key(self) -> str:
         return f"{self.group}:{self.event.id}"
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        return logging.LoggerAdapter(
+            logging.getLogger(f"artery.handler.{self.integration or 'app'}"),
+            {"group": self.group, "event_id": self.event.id, "attempt": self.attempt},
+        )
+
+    async def publish(self, target: Any, data: Any, **attrs: Any) -> Event:
+        """Validate and append an event (see ``App.publish``)."""
+        return await self.effects.publish(target, data, **attrs)
+
+    async def start_workflow(
+        self, name: str, input: Any = None, *, id: str | None = None, started_by: str = "handler"
+    ) -> Any:
+        """Start a workflow run (idempotent per ``id``); returns its handle."""
+        return await self.effects.start_workflow(name, input, id=id, started_by=started_by)

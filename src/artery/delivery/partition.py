@@ -122,7 +122,7 @@ class PartitionWorker:
 
     def start(self) -> None:
         consumer = self.runner.consumer
-        guard = self.runner.app.health.guard(
+        guard = self.runner.runtime.health.guard(
             f"delivery fetch of {consumer.group}/{consumer.topic}/{self.partition}", log
         )
         self.fetcher = asyncio.create_task(
@@ -135,7 +135,7 @@ class PartitionWorker:
         runner, consumer = self.runner, self.runner.consumer
         self.new_events.clear()
         limit = max(1, min(500, consumer.concurrency * 4))
-        events = await runner.app.log.backend.read(
+        events = await runner.runtime.log.backend.read(
             consumer.topic, self.partition, self.cursor, limit
         )
         if not events:

@@ -45,7 +45,7 @@ log = logging.getLogger("artery.delivery")
 class ConsumerRunner:
     def __init__(self, worker: Worker, consumer: Consumer) -> None:
         self.worker = worker
-        self.app = worker.app
+        self.runtime = worker.runtime
         self.consumer = consumer
         self.slots = asyncio.Semaphore(consumer.concurrency)
         self.partitions: dict[int, PartitionWorker] = {}
@@ -55,7 +55,7 @@ class ConsumerRunner:
         self.deadlines = Deadlines(consumer.timeout)
         self._draining: dict[int, asyncio.Task[None]] = {}
         self._retiring: set[PartitionWorker] = set()
-        self._hand_back_guard = worker.app.health.guard(
+        self._hand_back_guard = worker.runtime.health.guard(
             f"delivery hand-back of {consumer.group}/{consumer.topic}", log
         )
         self.breaker = (
@@ -67,7 +67,9 @@ class ConsumerRunner:
     async def _scrubbed(self, event: Event, failure: AttemptError) -> AttemptError:
         """Handlers' messages quote what they saw: the event's classified values are
         scrubbed out before the error is stored (only failures pay for the look-up)."""
-        redactor = await for_storing(topic_redactor(self.app.log, self.consumer.topic, event.data))
+        redactor = await for_storing(
+            topic_redactor(self.runtime.log, self.consumer.topic, event.data)
+        )
         return dataclasses.replace(failure, message=redactor.text(failure.message))
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -85,7 +87,7 @@ class ConsumerRunner:
         where = f"{self.consumer.group}/{self.consumer.topic}"
         self._tasks = [
             asyncio.create_task(
-                self.app.health.guard(f"delivery {kind} of {where}", log).run(step),
+                self.runtime.health.guard(f"delivery {kind} of {where}", log).run(step),
                 name=f"{kind}-{self.consumer.name}",
             )
             for kind, step in loops.items()
@@ -169,14 +171,14 @@ class ConsumerRunner:
         group, topic = self.consumer.group, self.consumer.topic
         # Writes are applied in order: once this no-op is, every settlement a stopped
         # predecessor in this process had queued has landed (or was fenced off).
-        await self.app.store.write(lambda tx: None)
+        await self.runtime.store.write(lambda tx: None)
         async with self._commit_lock:  # no commit of ours lands between the reads and here
             committed = {
                 p.partition: p.committed
-                for p in await self.app.log.positions(group)
+                for p in await self.runtime.log.positions(group)
                 if p.topic == topic
             }
-            pending = await self.app.store.read(
+            pending = await self.runtime.store.read(
                 lambda tx: retries.pending(tx, group, topic, [partition], None, 1_000_000)
             )
             worker = PartitionWorker(self, partition, committed.get(partition, 0), lease_deadline)
@@ -193,8 +195,8 @@ class ConsumerRunner:
         topic = self.consumer.topic
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.worker.poll_interval):
-                await self.app.log.appended(topic).wait()
-        heads = await self.app.store.read(lambda tx: coordination.heads(tx, topic))
+                await self.runtime.log.appended(topic).wait()
+        heads = await self.runtime.store.read(lambda tx: coordination.heads(tx, topic))
         for partition, head in heads.items():
             worker = self.partitions.get(partition)
             if worker is not None and head > worker.cursor:
@@ -221,7 +223,14 @@ class ConsumerRunner:
             if not partition.stopping:
                 partition.lease_lost()  # past its deadline: this partition is done here
             return "abandoned"
-        ctx = DeliveryContext(event, consumer.group, consumer.name, attempt, self.app)
+        ctx = DeliveryContext(
+            event,
+            consumer.group,
+            consumer.name,
+            attempt,
+            self.worker.effects,
+            consumer.integration,
+        )
         started = time.monotonic()
         try:
             await self.deadlines.run(lambda: consumer.handler(event, ctx))
@@ -378,7 +387,7 @@ class ConsumerRunner:
         async with self._commit_lock:
             positions = {
                 p.partition: p.committed
-                for p in await self.app.log.positions(self.consumer.group)
+                for p in await self.runtime.log.positions(self.consumer.group)
                 if p.topic == self.consumer.topic
             }
             moved = {
@@ -404,4 +413,4 @@ class ConsumerRunner:
     # -- store access ------------------------------------------------------------------
 
     async def durably(self, op: Callable[[Tx], T], *, read: bool = False) -> T:
-        return await riding_out(self.app.store.read if read else self.app.store.write, op)
+        return await riding_out(self.runtime.store.read if read else self.runtime.store.write, op)

@@ -11,56 +11,80 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from artery.delivery.breaker import Breakers
-from artery.delivery.consumer import Consumer
+from artery.delivery.consumer import Consumer, Effects
 from artery.delivery.leases import Leases, new_worker_id
 from artery.delivery.rate_limit import RateLimiter
 from artery.delivery.runner import ConsumerRunner
-from artery.errors import StoreUnavailable
-
-if TYPE_CHECKING:
-    from artery.app import App
+from artery.errors import ConfigError, StoreUnavailable
+from artery.runtime import Runtime
 
 LEASE_MARGIN = 0.75  # a lease counts as ours for this share of its ttl after renewal
 log = logging.getLogger("artery.worker")
 
 
+@dataclass(frozen=True)
+class WorkerOptions:
+    """Tuning of a worker process, in seconds. ``lease_ttl`` bounds how long a dead
+    worker's partitions wait for a new owner; ``poll_interval`` how long a new event waits
+    for a worker in another process; ``grace`` how long running handlers get at shutdown."""
+
+    lease_ttl: float = 10.0
+    poll_interval: float = 0.01
+    commit_interval: float = 0.05
+    retry_poll: float = 0.1
+    grace: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("lease_ttl", "poll_interval", "commit_interval", "retry_poll"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(
+                    f"worker option {name}={value!r} is not a positive number of seconds",
+                    fix=f"set WorkerOptions({name}=...) to more than 0",
+                )
+        if (
+            isinstance(self.grace, bool)
+            or not isinstance(self.grace, int | float)
+            or self.grace < 0
+        ):
+            raise ConfigError(
+                f"worker option grace={self.grace!r} is not a number of seconds",
+                fix="set WorkerOptions(grace=...) to 0 or more",
+            )
+
+
 class Worker:
     def __init__(
-        self,
-        consumers: list[Consumer],
-        *,
-        lease_ttl: float = 10.0,
-        poll_interval: float = 0.01,
-        commit_interval: float = 0.05,
-        retry_poll: float = 0.1,
-        grace: float = 30.0,
+        self, consumers: list[Consumer], effects: Effects, options: WorkerOptions | None = None
     ) -> None:
+        options = options or WorkerOptions()
         self.consumers = consumers
-        self.lease_ttl = lease_ttl
-        self.poll_interval = poll_interval
-        self.commit_interval = commit_interval
-        self.retry_poll = retry_poll
-        self.grace = grace
+        self.effects = effects
+        self.lease_ttl = options.lease_ttl
+        self.poll_interval = options.poll_interval
+        self.commit_interval = options.commit_interval
+        self.retry_poll = options.retry_poll
+        self.grace = options.grace
         self.worker_id = new_worker_id()
         self.runners: list[ConsumerRunner] = []
         self._balancer: asyncio.Task[None] | None = None
 
-    async def start(self, app: App) -> None:
-        self.app = app
-        self.leases = Leases(app.store, self.worker_id, self.lease_ttl)
-        self.limiter = RateLimiter(app.store)
-        self.breakers = Breakers(app.store, self.worker_id)
+    async def start(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.leases = Leases(runtime.store, self.worker_id, self.lease_ttl)
+        self.limiter = RateLimiter(runtime.store)
+        self.breakers = Breakers(runtime.store, self.worker_id)
         await self.leases.heartbeat()
         for consumer in self.consumers:
-            await app.log.join(consumer.group, consumer.topic, consumer.start)
+            await runtime.log.join(consumer.group, consumer.topic, consumer.start)
             runner = ConsumerRunner(self, consumer)
             runner.start()
             self.runners.append(runner)
         await self._balance_once()
-        guard = app.health.guard("delivery lease balancing", log)
+        guard = runtime.health.guard("delivery lease balancing", log)
         self._balancer = asyncio.create_task(
             guard.run(self._balance_every_period), name="artery-balancer"
         )
@@ -83,7 +107,7 @@ class Worker:
     async def _balance_once(self) -> None:
         await self.leases.heartbeat()
         for runner in self.runners:
-            topic = await self.app.log.topic(runner.consumer.topic)
+            topic = await self.runtime.log.topic(runner.consumer.topic)
             # Measured before the renewal is written, so the local deadline falls before
             # the expiry stored (other workers' clocks must agree within the margin).
             renewed_at = time.monotonic()

@@ -40,7 +40,7 @@ from artery.workflows import history
 from artery.workflows.history import Run, Status, StepRecord, now_us
 
 if TYPE_CHECKING:
-    from artery.app import Contract
+    from artery.integration import Contract
     from artery.workflows.engine import WorkflowEngine
 
 COMPENSATION_BASE = 1_000_000  # compensation steps are recorded from this position on
@@ -320,7 +320,7 @@ class WorkflowContext:
         self._check_cancel()
         attrs.setdefault("idempotency_key", f"workflow:{self.run_id}:{position}")
         attrs.setdefault("correlation_id", self.run_id)
-        event = await self.engine.app.publish(contract, data, **attrs)
+        event = await self.engine.publish(contract, data, **attrs)
         await self._save(
             StepRecord.instant(
                 position, "publish", topic, "completed", {"id": event.id, "offset": event.offset}

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from artery.errors import ConfigError
+
 if TYPE_CHECKING:
     from artery.workflows.context import WorkflowContext
 
@@ -18,6 +20,7 @@ class Workflow:
     fn: WorkflowFn
     input_subject: str | None = None  # contract the input must satisfy
     on_topic: str | None = None  # start one run per event of this topic
+    integration: str | None = None  # the integration that declared it
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,33 @@ class Schedule:
     every: float | None = None
     catch_up: bool = False
     input: Any = None
+
+
+@dataclass(frozen=True)
+class WorkflowOptions:
+    """Tuning of a process's workflow engine: how many runs execute at once, how long a dead
+    worker's runs wait for another (``lease_ttl``, seconds) and how often it looks for runs
+    started or woken elsewhere (``poll_interval``, seconds)."""
+
+    concurrency: int = 256
+    lease_ttl: float = 10.0
+    poll_interval: float = 0.2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
+            raise ConfigError(
+                f"workflow option concurrency={self.concurrency!r} is not a whole number",
+                fix="set WorkflowOptions(concurrency=...) to e.g. 64",
+            )
+        if self.concurrency < 1:
+            raise ConfigError(
+                f"workflow option concurrency={self.concurrency} would run nothing",
+                fix="set WorkflowOptions(concurrency=...) to 1 or more",
+            )
+        for name in ("lease_ttl", "poll_interval"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(
+                    f"workflow option {name}={value!r} is not a positive number of seconds",
+                    fix=f"set WorkflowOptions({name}=...) to more than 0",
+                )

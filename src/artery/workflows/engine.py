@@ -33,11 +33,12 @@ from artery.workflows.context import (
     WorkflowContext,
     json_roundtrip,
 )
-from artery.workflows.definition import Workflow
+from artery.workflows.definition import Workflow, WorkflowOptions
 from artery.workflows.history import Run, Status, StepRecord, now_us
 
 if TYPE_CHECKING:
-    from artery.app import App
+    from artery.delivery.consumer import Publish
+    from artery.runtime import Runtime
 
 T = TypeVar("T")
 log = logging.getLogger("artery.workflows")
@@ -48,15 +49,15 @@ class WorkflowEngine:
     def __init__(
         self,
         workflows: dict[str, Workflow],
-        *,
-        concurrency: int = 256,
-        lease_ttl: float = 10.0,
-        poll_interval: float = 0.2,
+        publish: Publish,
+        options: WorkflowOptions | None = None,
     ) -> None:
+        options = options or WorkflowOptions()
         self.workflows = workflows
-        self.concurrency = concurrency
-        self.lease_ttl = lease_ttl
-        self.poll_interval = poll_interval
+        self.publish = publish  # how a run's ``ctx.publish`` appends its events
+        self.concurrency = options.concurrency
+        self.lease_ttl = options.lease_ttl
+        self.poll_interval = options.poll_interval
         self.worker_id = new_worker_id()
         self.running: dict[str, asyncio.Task[None]] = {}
         self.active: dict[str, Run] = {}
@@ -67,10 +68,10 @@ class WorkflowEngine:
 
     # -- service -----------------------------------------------------------------------
 
-    async def start(self, app: App) -> None:
-        self.app = app
+    async def start(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self._stopping = False
-        self._checkpoints = app.health.guard("workflow checkpoints", log)
+        self._checkpoints = runtime.health.guard("workflow checkpoints", log)
         self._failing_checkpoints: set[str] = set()  # runs whose last checkpoint failed
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="artery-workflow-claims"),
@@ -85,9 +86,9 @@ class WorkflowEngine:
             task.cancel()
         await asyncio.gather(*self._tasks, *self.running.values(), return_exceptions=True)
         self._failing_checkpoints.clear()  # stopped runs no longer fail here
-        self.app.health.recovered(self._checkpoints.loop)
+        self.runtime.health.recovered(self._checkpoints.loop)
         with contextlib.suppress(StoreUnavailable):
-            await self.app.store.write(self._release_all)
+            await self.runtime.store.write(self._release_all)
 
     def _release_all(self, tx: Tx) -> None:
         tx.execute(
@@ -103,10 +104,10 @@ class WorkflowEngine:
         error (a full disk) unwinds the run as ``CheckpointFailed``, to resume later; data
         the store refuses (a number out of range) would be refused at every replay, so that
         error is raised as it is and the run fails, flagged."""
-        return await self._checkpoint(self.app.store.write, op)
+        return await self._checkpoint(self.runtime.store.write, op)
 
     async def read(self, op: Callable[[Tx], T]) -> T:
-        return await self._checkpoint(self.app.store.read, op)
+        return await self._checkpoint(self.runtime.store.read, op)
 
     async def _checkpoint(
         self, call: Callable[[Callable[[Tx], T]], Awaitable[T]], op: Callable[[Tx], T]
@@ -116,7 +117,7 @@ class WorkflowEngine:
         except ArteryError:
             raise
         except Exception as exc:
-            if isinstance(exc, OSError) or self.app.store.dialect.is_operational(exc):
+            if isinstance(exc, OSError) or self.runtime.store.dialect.is_operational(exc):
                 raise CheckpointFailed(exc) from exc
             raise
         self._checkpoint_ok()
@@ -185,7 +186,7 @@ class WorkflowEngine:
     async def _claim_loop(self) -> None:
         """Never dies: a failing iteration is logged once per streak, marks the process
         unhealthy, and is retried after a backoff (runs wait, they are not lost)."""
-        guard = self.app.health.guard("workflow claims", log)
+        guard = self.runtime.health.guard("workflow claims", log)
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
@@ -202,9 +203,9 @@ class WorkflowEngine:
 
     async def _claim(self) -> list[Run]:
         room = self.concurrency - len(self.running)
-        if room <= 0 or not await self.app.store.read(_anything_runnable):
+        if room <= 0 or not await self.runtime.store.read(_anything_runnable):
             return []
-        return await self.app.store.write(
+        return await self.runtime.store.write(
             functools.partial(
                 history.claim, owner=self.worker_id, lease_until=self.lease_until(), limit=room
             )
@@ -213,7 +214,7 @@ class WorkflowEngine:
     async def _renew_loop(self) -> None:
         """Renews only the runs executing here: a run whose task died lets its lease lapse
         and is claimed again, instead of being held forever by a live worker."""
-        guard = self.app.health.guard("workflow leases", log)
+        guard = self.runtime.health.guard("workflow leases", log)
         while True:
             await asyncio.sleep(self.lease_ttl / 3)
             renew = functools.partial(
@@ -223,7 +224,7 @@ class WorkflowEngine:
                 lease_until=self.lease_until(),
             )
             try:
-                cancels = await self.app.store.write(renew)
+                cancels = await self.runtime.store.write(renew)
             except Exception as exc:
                 await guard.failed(exc)
                 continue
@@ -378,7 +379,7 @@ class WorkflowEngine:
         return redactor.error(error)
 
     async def _input_redactor(self, run: Run, subject: str) -> Redactor:
-        paths = await self.app.registry.sensitive_paths_anywhere(subject)
+        paths = await self.runtime.registry.sensitive_paths_anywhere(subject)
         return Redactor.of(run.input, paths or ())
 
     async def _finish(

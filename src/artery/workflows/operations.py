@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from artery.envelope import encode_json
 from artery.errors import ConfigError, Conflict, NotFound, UnknownWorkflow, WorkflowError
-from artery.store import Store, Tx
+from artery.store import Tx
 from artery.workflows import history
 from artery.workflows.context import COMPENSATION_BASE
+from artery.workflows.definition import Workflow
 from artery.workflows.engine import WorkflowEngine
 from artery.workflows.history import TERMINAL, Run, Status, StepRecord
 
 if TYPE_CHECKING:
-    from artery.app import App
+    from artery.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -60,25 +62,28 @@ class WorkflowHandle:
 
 
 class Workflows:
-    def __init__(self, app: App, store: Store, engine: WorkflowEngine | None) -> None:
-        self.app = app
-        self.store = store
+    def __init__(
+        self, workflows: Mapping[str, Workflow], runtime: Runtime, engine: WorkflowEngine | None
+    ) -> None:
+        self.workflows = workflows  # the declared ones, which can be started here
+        self.registry = runtime.registry
+        self.store = runtime.store
         self.engine = engine
 
     async def start(
         self, name: str, input: Any = None, *, id: str | None = None, started_by: str = "api"
     ) -> WorkflowHandle:
         """Start a run (or return the existing run with this id: starting is idempotent)."""
-        workflow = self.app.workflows_declared.get(name)
+        workflow = self.workflows.get(name)
         if workflow is None:
             raise UnknownWorkflow(
                 f"no workflow named {name!r}",
-                fix=f"declare it with @app.workflow; known: {sorted(self.app.workflows_declared)}",
+                fix=f"declare it with @app.workflow; known: {sorted(self.workflows)}",
             )
         encode_json(input, f"the input of workflow {name!r}")
         if workflow.input_subject is not None:
-            version = await self.app.registry.get(workflow.input_subject)
-            self.app.registry.validate(version, input)
+            version = await self.registry.get(workflow.input_subject)
+            self.registry.validate(version, input)
         run_id = id or f"{name}-{uuid.uuid4().hex[:16]}"
         engine = self.engine
         adopt = engine is not None and engine.has_room()

@@ -25,7 +25,8 @@ from artery.store import Tx
 from artery.workflows.definition import Schedule
 
 if TYPE_CHECKING:
-    from artery.app import App
+    from artery.runtime import Runtime
+    from artery.workflows.operations import Workflows
 
 log = logging.getLogger("artery.schedules")
 MAX_CATCH_UP = 1000
@@ -73,13 +74,14 @@ class Scheduler:
     cannot be stored, a store error) delays no other; a failing loop is logged once per
     streak, backs off and reports the process unhealthy until it fires again."""
 
-    def __init__(self, schedules: list[Schedule], interval: float = 0.5) -> None:
+    def __init__(self, schedules: list[Schedule], runs: Workflows, interval: float = 0.5) -> None:
         self.schedules = schedules
+        self.runs = runs
         self.interval = interval
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self, app: App) -> None:
-        self.app = app
+    async def start(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self._tasks = [
             asyncio.create_task(self._loop(s), name=f"artery-schedule-{s.name}")
             for s in self.schedules
@@ -92,7 +94,7 @@ class Scheduler:
         self._tasks = []
 
     async def _loop(self, schedule: Schedule) -> None:
-        guard = self.app.health.guard(f"schedule {schedule.name}", log)
+        guard = self.runtime.health.guard(f"schedule {schedule.name}", log)
         while True:
             try:
                 await self.fire_due(schedule, time.time())
@@ -104,7 +106,7 @@ class Scheduler:
 
     async def fire_due(self, schedule: Schedule, now: float) -> list[str]:
         """Start the runs of every due tick; returns their run ids."""
-        last = await self.app.store.write(lambda tx: _last_tick(tx, schedule.name, now))
+        last = await self.runtime.store.write(lambda tx: _last_tick(tx, schedule.name, now))
         due = ticks_between(schedule, last, now)
         if not due:
             return []
@@ -112,7 +114,7 @@ class Scheduler:
             due = due[-1:]
         started = []
         for tick in due:
-            handle = await self.app.workflows.start(
+            handle = await self.runs.start(
                 schedule.workflow,
                 schedule.input,
                 id=run_id(schedule, tick),
@@ -120,7 +122,7 @@ class Scheduler:
             )
             started.append(handle.run_id)
         reached = round(due[-1] * 1_000_000)
-        await self.app.store.write(
+        await self.runtime.store.write(
             lambda tx: tx.execute(
                 "UPDATE workflow_schedules SET last_tick = ? WHERE name = ? AND last_tick < ?",
                 (reached, schedule.name, reached),

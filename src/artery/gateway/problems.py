@@ -1,11 +1,11 @@
-"""RFC 9457 problem details for every admin route.
+"""RFC 9457 problem details for every HTTP route, applied once, outermost.
 
 An ``ArteryError`` becomes ``application/problem+json`` with ``type`` =
 ``https://artery.dev/problems/<code>``, a ``title`` fixed per error class, its HTTP status,
 ``detail`` (the message, which never holds payload values) and the ``fix`` extension.
 Routing errors (unknown path, wrong method) use ``about:blank`` as RFC 9457 suggests.
 Anything else is a 500 problem that says nothing about internals; the traceback goes to
-the ``artery.admin`` log, not to the caller.
+the ``artery.http`` log, not to the caller.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from artery.errors import ArteryError
 TYPE_BASE = "https://artery.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
 
-log = logging.getLogger("artery.admin")
+log = logging.getLogger("artery.http")
 
 
 class ProblemResponse(JSONResponse):

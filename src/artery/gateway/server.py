@@ -1,4 +1,4 @@
-"""Serving the admin API with uvicorn, in-process, on the app's own event loop.
+"""Serving the HTTP face with uvicorn, in-process, on the app's own event loop.
 
 The listening socket is bound before uvicorn starts, so a busy port is a clear
 ``ConfigError`` (not uvicorn's ``sys.exit``) and port 0 yields the port actually bound.
@@ -11,18 +11,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Generator
-from typing import TYPE_CHECKING
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 
 import uvicorn
+from starlette.routing import BaseRoute
 
-from artery.admin import PREFIX, create_admin_app
 from artery.errors import ConfigError
-
-if TYPE_CHECKING:
-    from artery.app import App
+from artery.gateway import http_app
+from artery.runtime import Runtime
 
 GRACE = 5  # seconds open requests get to finish at shutdown
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Where the HTTP face listens; port 0 picks a free port."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is out of range", fix="use 0 to 65535")
+
+    @classmethod
+    def parse(cls, text: str, option: str = "--http") -> Listen:
+        """``HOST:PORT`` (``[::1]:8080`` for IPv6); a bare ``:PORT`` means 127.0.0.1."""
+        host, sep, port = text.rpartition(":")
+        host = host.strip("[]") or "127.0.0.1"
+        if not sep or not port.isdigit() or int(port) > 65535:
+            raise ConfigError(f"{option} {text!r} is not HOST:PORT", fix="use e.g. 127.0.0.1:8081")
+        return cls(host, int(port))
 
 
 class _Server(uvicorn.Server):
@@ -39,34 +59,34 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(
-            f"cannot serve the admin API on {host}:{port}: {reason}",
+            f"cannot serve HTTP on {host}:{port}: {reason}",
             fix="choose another address or port, or stop what is using it",
         ) from None
 
 
-class AdminServer:
-    """A ``Service`` of the app: the admin API is served while the app runs.
+class HttpServer:
+    """A service of the gateway role: the mounts are served while the app runs. It starts
+    after the store is open and, stopping in reverse order, after the workers drained."""
 
-    Add it to ``app.services`` before starting the app; it starts after the store is
-    open and, stopping in reverse order, after the workers have drained."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self.requested_port = port
+    def __init__(self, listen: Listen, mounts: Sequence[BaseRoute]) -> None:
+        self.host = listen.host
+        self.requested_port = listen.port
+        self.mounts = mounts
         self.port: int | None = None  # the bound port, once started
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
+        """The base URL (no path); mounts are below it, e.g. ``url + "/admin"``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{PREFIX}"
+        return f"http://{host}:{self.port}"
 
-    async def start(self, app: App) -> None:
+    async def start(self, runtime: Runtime) -> None:
         sock = bind(self.host, self.requested_port)
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
-            create_admin_app(app),
+            http_app(self.mounts),
             lifespan="off",
             log_level="warning",
             log_config=None,
@@ -74,14 +94,14 @@ class AdminServer:
             timeout_graceful_shutdown=GRACE,
         )
         server = self._server = _Server(config)
-        self._task = asyncio.create_task(server.serve(sockets=[sock]), name="artery-admin")
+        self._task = asyncio.create_task(server.serve(sockets=[sock]), name="artery-http")
         while not server.started and not self._task.done():
             await asyncio.sleep(0.01)
         if self._task.done():
             sock.close()
             await self._task  # raises why it could not start
             raise ConfigError(
-                f"the admin API on {self.host}:{self.port} stopped while starting",
+                f"the HTTP server on {self.host}:{self.port} stopped while starting",
                 fix="see the log above for the cause",
             )
 
@@ -99,22 +119,3 @@ class AdminServer:
         failure = None if task.cancelled() else task.exception()
         if failure is not None:
             raise failure
-
-
-@contextlib.asynccontextmanager
-async def admin_running(
-    app: App, host: str = "127.0.0.1", port: int = 0
-) -> AsyncIterator[AdminServer]:
-    """Serve ``app``'s admin API for the block; ``server.port`` is the bound port."""
-    server = AdminServer(host, port)
-    await server.start(app)
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-async def serve_admin(app: App, host: str, port: int) -> None:
-    """Serve ``app``'s admin API until cancelled, then shut down gracefully."""
-    async with admin_running(app, host, port) as server:
-        await server.wait()

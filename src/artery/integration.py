@@ -1,0 +1,331 @@
+"""``Integration``: a named group of declarations with owners, the unit of ownership.
+
+The playbook's first rule is that every integration has owners: who owns the meaning of the
+data, who owns the transport, why it exists and which partners it talks to. Declarations
+(contracts, consumers, workflows, schedules; sources, destinations, routes and SLOs as they
+land) are made on an integration the way routes are made on Starlette's ``Router`` or a
+Flask blueprint, and ``app.include(integration)`` adds them to an app. Everything declared
+carries its integration's name, so dead letters, workflow runs, metrics and audit records
+can say whose they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from artery.contracts import Compatibility
+from artery.contracts.registry import parse_mode
+from artery.delivery.breaker import BreakerPolicy
+from artery.delivery.consumer import Consumer, DeliveryContext, Handler
+from artery.delivery.rate_limit import Limit
+from artery.delivery.retry import Retry
+from artery.durations import seconds
+from artery.envelope import Event
+from artery.errors import ConfigError, InvalidSchema
+from artery.log import Retention
+from artery.workflows import Schedule, Workflow
+from artery.workflows.definition import WorkflowFn
+from artery.workflows.schedules import validate as validate_schedule
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A declared contract: its subject, schema document and the topic that carries it."""
+
+    subject: str
+    schema: Any
+    topic: str
+    owner: str | None = None
+    description: str | None = None
+    compatibility: Compatibility | None = None
+    examples: tuple[Any, ...] = ()
+    partitions: int | None = None
+    retention: Retention = field(default_factory=Retention)
+    integration: str | None = None
+
+
+class Integration:
+    """Declarations with owners. ``owner`` owns the meaning of the data; ``transport_owner``
+    runs the pipes (defaults to ``owner``). An integration without an owner is refused: an
+    integration nobody owns is the one that dies quietly."""
+
+    requires_owner = True  # an ``App`` is its own default integration and may have none
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        owner: str | None = None,
+        transport_owner: str | None = None,
+        purpose: str | None = None,
+        partners: Sequence[str] = (),
+        runbook: str | None = None,
+    ) -> None:
+        if not name or not name.strip():
+            raise ConfigError("an integration needs a name", fix='e.g. Integration("erp-sync")')
+        if self.requires_owner and not (owner and owner.strip()):
+            raise ConfigError(
+                f"integration {name!r} has no owner",
+                fix=f'name the team that owns its data: Integration("{name}", owner="team-x")',
+            )
+        if isinstance(partners, str):
+            raise ConfigError(
+                f"partners of integration {name!r} must be a list, not one string",
+                fix=f'write partners=["{partners}"]',
+            )
+        self.name = name
+        self.owner = owner
+        self.transport_owner = transport_owner or owner
+        self.purpose = purpose
+        self.partners = tuple(partners)
+        self.runbook = runbook
+        self.contracts: dict[str, Contract] = {}
+        self.consumers: dict[tuple[str, str], Consumer] = {}
+        self.workflows_declared: dict[str, Workflow] = {}
+        self.schedules: list[Schedule] = []
+
+    def __repr__(self) -> str:
+        return f"Integration({self.name!r}, owner={self.owner!r})"
+
+    # -- contracts -------------------------------------------------------------------------
+
+    def contract(
+        self,
+        subject: str,
+        *,
+        schema: str | Path | dict[str, Any] | bool,
+        owner: str | None = None,
+        description: str | None = None,
+        compatibility: str | Compatibility | None = None,
+        examples: Sequence[Any] = (),
+        topic: str | None = None,
+        partitions: int | None = None,
+        retention: Retention | None = None,
+    ) -> Contract:
+        mode = parse_mode(compatibility)
+        declared = Contract(
+            subject=subject,
+            schema=_load_schema(schema),
+            topic=topic or subject,
+            owner=owner,
+            description=description,
+            compatibility=mode,
+            examples=tuple(examples),
+            partitions=partitions,
+            retention=retention or Retention(),
+            integration=self.name,
+        )
+        self.contracts[subject] = declared
+        return declared
+
+    def topic_of(self, target: Contract | str) -> str:
+        """The topic a contract (or a subject declared here, or a topic name) names."""
+        if isinstance(target, Contract):
+            return target.topic
+        declared = self.contracts.get(target)
+        return declared.topic if declared else target
+
+    # -- consumers -------------------------------------------------------------------------
+
+    def consumer(
+        self,
+        contract: Contract | str,
+        *,
+        group: str,
+        retry: Retry | None = None,
+        timeout: float | str | None = "30s",
+        concurrency: int = 32,
+        ordered: bool = False,
+        dedupe: bool = False,
+        rate_limit: str | Limit | None = None,
+        breaker: str | None = None,
+        breaker_policy: BreakerPolicy | None = None,
+        start: str = "earliest",
+    ) -> Callable[[Handler], Handler]:
+        """Register an async ``handler(event, ctx)`` for the contract's topic under ``group``.
+
+        Delivery is at-least-once; pass ``ctx.idempotency_key`` to the partner for
+        exactly-once effects, or set ``dedupe=True`` so a completed event is never re-run.
+        """
+        topic = self.topic_of(contract)
+        if (group, topic) in self.consumers:
+            raise ConfigError(
+                f"group {group!r} already has a consumer on {topic!r}",
+                fix="give each consumer of a topic its own group",
+            )
+        if concurrency < 1:
+            raise ConfigError(f"concurrency {concurrency}", fix="use 1 or more")
+        if start not in ("earliest", "latest"):
+            raise ConfigError(f"bad start {start!r}", fix="use 'earliest' or 'latest'")
+        limit = Limit.parse(rate_limit) if isinstance(rate_limit, str) else rate_limit
+
+        def register(handler: Handler) -> Handler:
+            self.consumers[(group, topic)] = Consumer(
+                name=getattr(handler, "__qualname__", repr(handler)),
+                topic=topic,
+                group=group,
+                handler=handler,
+                retry=retry or Retry(),
+                timeout=None if timeout is None else seconds(timeout),
+                concurrency=concurrency,
+                ordered=ordered,
+                dedupe=dedupe,
+                rate_limit=limit,
+                breaker=breaker or (limit.name if limit else None),
+                breaker_policy=breaker_policy or BreakerPolicy(),
+                start=start,
+                integration=self.name,
+            )
+            return handler
+
+        return register
+
+    # -- workflows -------------------------------------------------------------------------
+
+    def workflow(
+        self,
+        name: str | None = None,
+        *,
+        on: Contract | str | None = None,
+        input: Contract | str | None = None,
+    ) -> Callable[[WorkflowFn], WorkflowFn]:
+        """Register ``async def fn(ctx, input)`` as a durable workflow.
+
+        With ``on=Contract`` one run starts per event (run id ``NAME:EVENT_ID``, so the same
+        event never starts two runs) and its input is the event data."""
+
+        def register(fn: WorkflowFn) -> WorkflowFn:
+            declared = name or fn.__name__
+            if declared in self.workflows_declared:
+                raise ConfigError(f"workflow {declared!r} is declared twice", fix="rename one")
+            trigger = on if on is None or isinstance(on, Contract) else self.contracts.get(on)
+            subject = input if input is None or isinstance(input, str) else input.subject
+            topic = None if on is None else self.topic_of(on)
+            self.workflows_declared[declared] = Workflow(
+                declared,
+                fn,
+                subject or (trigger.subject if trigger else None),
+                topic,
+                integration=self.name,
+            )
+            if topic is not None:
+                self.consumer(topic, group=f"workflow.{declared}")(_starter(declared))
+            return fn
+
+        return register
+
+    def schedule(
+        self,
+        cron: str | None = None,
+        *,
+        every: float | str | None = None,
+        name: str | None = None,
+        catch_up: bool = False,
+        input: Any = None,
+    ) -> Callable[[WorkflowFn], WorkflowFn]:
+        """Start a workflow once per tick (cron expression or ``every``) across all workers."""
+
+        def register(fn: WorkflowFn) -> WorkflowFn:
+            workflow = self.workflow_named(fn)
+            if workflow is None:
+                self.workflow()(fn)
+                workflow = fn.__name__
+            schedule = Schedule(
+                name or workflow,
+                workflow,
+                cron,
+                None if every is None else seconds(every),
+                catch_up,
+                input,
+            )
+            validate_schedule(schedule)
+            self.schedules.append(schedule)
+            return fn
+
+        return register
+
+    def workflow_named(self, fn: WorkflowFn) -> str | None:
+        """The name ``fn`` was declared under here, if it was."""
+        return next((w.name for w in self.workflows_declared.values() if w.fn is fn), None)
+
+
+def _starter(workflow: str) -> Handler:
+    """The handler of a workflow's trigger consumer: one run per event, idempotently."""
+
+    async def start_run(event: Event, ctx: DeliveryContext) -> None:
+        await ctx.start_workflow(
+            workflow, event.data, id=f"{workflow}:{event.id}", started_by="event"
+        )
+
+    start_run.__qualname__ = f"start:{workflow}"
+    return start_run
+
+
+def _load_schema(schema: str | Path | dict[str, Any] | bool) -> Any:
+    if isinstance(schema, dict | bool):
+        return schema
+    path = Path(schema)
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise InvalidSchema(
+            f"schema file {str(path.resolve())!r} does not exist",
+            fix="give the path relative to the working directory, or the schema as a dict",
+        ) from None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidSchema(f"schema file {str(path)!r} is not JSON: {exc}", fix="fix it") from None
+
+
+class Declarations:
+    """Everything an app's integrations declare, as one view (read when the app starts, so
+    declarations made after ``include`` count too). Names that must be unique across the
+    app (a contract subject, a consumer's group on a topic, a workflow) are checked here."""
+
+    def __init__(self, integrations: dict[str, Integration]) -> None:
+        self.integrations = integrations
+
+    @property
+    def contracts(self) -> dict[str, Contract]:
+        return {s: c for i in self.integrations.values() for s, c in i.contracts.items()}
+
+    @property
+    def consumers(self) -> dict[tuple[str, str], Consumer]:
+        return {k: c for i in self.integrations.values() for k, c in i.consumers.items()}
+
+    @property
+    def workflows(self) -> dict[str, Workflow]:
+        return {n: w for i in self.integrations.values() for n, w in i.workflows_declared.items()}
+
+    @property
+    def schedules(self) -> list[Schedule]:
+        return [s for i in self.integrations.values() for s in i.schedules]
+
+    def check(self) -> None:
+        """Refuse a name two integrations both declare, naming both."""
+        seen: dict[tuple[str, object], str] = {}
+        for integration in self.integrations.values():
+            names: list[tuple[str, object]] = [
+                *(("contract", s) for s in integration.contracts),
+                *(("consumer", k) for k in integration.consumers),
+                *(("workflow", n) for n in integration.workflows_declared),
+                *(("schedule", s.name) for s in integration.schedules),
+            ]
+            for name in names:
+                other = seen.setdefault(name, integration.name)
+                if other != integration.name:
+                    raise ConfigError(
+                        f"{name[0]} {_shown(name[1])} is declared by both integrations"
+                        f" {other!r} and {integration.name!r}",
+                        fix="declare it once, in the integration that owns it",
+                    )
+
+
+def _shown(name: object) -> str:
+    if isinstance(name, tuple):  # a consumer: (group, topic)
+        return f"of group {name[0]!r} on {name[1]!r}"
+    return repr(name)

@@ -1,0 +1,74 @@
+"""Publishing declared events: building the envelope and appending it to the contract's
+topic. One place, used by ``App.publish``, workflow steps and handlers' ``ctx.publish``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from artery.envelope import Event
+from artery.integration import Contract
+from artery.log import EventLog
+
+
+def envelope(
+    source: str,
+    target: Contract | str,
+    data: Any,
+    *,
+    key: str | None = None,
+    idempotency_key: str | None = None,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+    traceparent: str | None = None,
+) -> Event:
+    """The envelope ``publish`` would store (type = the contract's subject)."""
+    return Event(
+        type=target.subject if isinstance(target, Contract) else target,
+        source=f"artery://{source}",
+        data=data,
+        subject=subject,
+        partitionkey=key,
+        idempotencykey=idempotency_key,
+        correlationid=correlation_id,
+        traceparent=traceparent,
+    )
+
+
+class Publisher:
+    """Publishes as ``artery://<source>``; ``contracts`` maps declared subjects to their
+    contracts, so a subject names its topic."""
+
+    def __init__(self, log: EventLog, source: str, contracts: Mapping[str, Contract]):
+        self.log = log
+        self.source = source
+        self.contracts = dict(contracts)  # as declared when the app started
+
+    def resolve(self, target: Contract | str) -> Contract | str:
+        """The declared contract a subject names, else the name itself (a topic)."""
+        return self.contracts.get(target, target) if isinstance(target, str) else target
+
+    async def publish(self, target: Contract | str, data: Any, /, **attrs: Any) -> Event:
+        """Validate and append one event; returns it with its topic, partition and offset.
+
+        With ``idempotency_key``, publishing the same key again within the dedupe window
+        returns the event stored the first time instead of storing a second one."""
+        declared = self.resolve(target)
+        topic = declared.topic if isinstance(declared, Contract) else declared
+        event = envelope(self.source, declared, data, **attrs)
+        carried = (await self.log.topic(topic)).subject
+        if event.type != carried:  # named by its topic: the event follows the topic's contract
+            event = dataclasses.replace(event, type=carried)
+        (stored,) = await self.log.append(topic, [event])
+        return stored
+
+    async def publish_many(self, target: Contract | str, events: Sequence[Event]) -> list[Event]:
+        """Append a batch atomically: every event is stored, or (one invalid) none is.
+
+        Each event's ``type`` must be the contract the topic carries (``app.event`` builds
+        them so); a mismatch is refused rather than stored under a contract it does not
+        claim."""
+        declared = self.resolve(target)
+        topic = declared.topic if isinstance(declared, Contract) else declared
+        return await self.log.append(topic, events)

@@ -1,0 +1,122 @@
+"""Process roles: which services a process runs, decided in one place.
+
+``run`` is everything in one process; ``worker`` runs consumers, workflows, schedules and
+retention; ``gateway`` serves HTTP alone (several gateways can share one PostgreSQL store).
+Like faust's boot strategies, a role is a fixed recipe over the app's declarations and the
+opened ``Runtime``; no caller adds or removes services by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from artery import admin
+from artery.delivery.consumer import Effects
+from artery.delivery.worker import Worker, WorkerOptions
+from artery.errors import ConfigError
+from artery.gateway.server import HttpServer, Listen
+from artery.integration import Declarations
+from artery.log.retention import RetentionSweeper
+from artery.publishing import Publisher
+from artery.runtime import Runtime
+from artery.workflows import Scheduler, WorkflowEngine, Workflows
+from artery.workflows.definition import WorkflowOptions
+
+log = logging.getLogger("artery.app")
+
+
+class Role(StrEnum):
+    RUN = "run"
+    WORKER = "worker"
+    GATEWAY = "gateway"
+
+    @classmethod
+    def of(cls, role: Role | str | None) -> Role | None:
+        if role is None or isinstance(role, Role):
+            return role
+        try:
+            return cls(role)
+        except ValueError:
+            known = ", ".join(r.value for r in cls)
+            raise ConfigError(f"unknown role {role!r}", fix=f"use one of: {known}") from None
+
+    @property
+    def works(self) -> bool:
+        """Whether the role consumes events and runs workflows."""
+        return self in (Role.RUN, Role.WORKER)
+
+
+class Service(Protocol):
+    """Something that runs while the app runs: started in order once the runtime is open,
+    stopped in reverse order."""
+
+    async def start(self, runtime: Runtime) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How a process is tuned, beside what it runs."""
+
+    worker: WorkerOptions = field(default_factory=WorkerOptions)
+    workflow: WorkflowOptions = field(default_factory=WorkflowOptions)
+
+
+@dataclass
+class Parts:
+    """What a role built on an opened runtime: its services in start order, the workflow
+    operations (bound to this process's engine, if it runs one), the publisher and the
+    HTTP server, if it serves one."""
+
+    runtime: Runtime
+    publisher: Publisher
+    services: list[Service]
+    runs: Workflows
+    http: HttpServer | None = None
+
+
+def assemble(
+    role: Role | None,
+    runtime: Runtime,
+    declared: Declarations,
+    publisher: Publisher,
+    tuning: Tuning,
+    listen: Listen | None = None,
+) -> Parts:
+    """The services of ``role`` (``None``: none, the app is only opened, for tools).
+    ``run`` and ``gateway`` serve HTTP on ``listen`` (default 127.0.0.1:8080); a worker
+    serves it only when given an address."""
+    works = role is not None and role.works
+    workflows = declared.workflows
+    engine = (
+        WorkflowEngine(workflows, publisher.publish, tuning.workflow)
+        if works and workflows
+        else None
+    )
+    parts = Parts(runtime, publisher, [], Workflows(workflows, runtime, engine))
+    if works:
+        groups = [(c.group, c.topic, c.start) for c in declared.consumers.values()]
+        parts.services.append(RetentionSweeper(groups))
+    if role in (Role.RUN, Role.GATEWAY) or (role is Role.WORKER and listen is not None):
+        parts.http = HttpServer(listen or Listen(), [admin.mount(runtime, declared, parts.runs)])
+        parts.services.append(parts.http)  # started before, stopped after the workers
+    if engine is not None:
+        parts.services.append(engine)
+    consumers = list(declared.consumers.values())
+    if works and consumers:
+        effects = Effects(publisher.publish, parts.runs.start)
+        parts.services.append(Worker(consumers, effects, tuning.worker))
+    if works and declared.schedules:
+        parts.services.append(Scheduler(declared.schedules, parts.runs))
+    return parts
+
+
+async def stop_quietly(service: Service) -> None:
+    """Stop one service; a failure is logged and does not keep the others running."""
+    try:
+        await service.stop()
+    except Exception:
+        log.exception("stopping %r failed", service)

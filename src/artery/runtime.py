@@ -1,0 +1,72 @@
+"""``Runtime``: the opened store and what is built on it, shared by the app and the CLI.
+
+One function, ``open_runtime``, opens the store and builds the contract registry and the
+event log on it, so ``App``, every CLI command and every background service see the same
+things built the same way. Services receive the ``Runtime`` and their own declarations,
+never the whole ``App``: what they may reach is what is here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from artery.config import Settings
+from artery.contracts import Registry
+from artery.health import Health
+from artery.log import EventLog, StoreLog
+from artery.store import SqlStore, open_store
+
+if TYPE_CHECKING:
+    from artery.integration import Contract
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: SqlStore
+    registry: Registry
+    log: EventLog
+    health: Health = field(default_factory=Health)
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, health: Health | None = None
+) -> AsyncIterator[Runtime]:
+    """Open the store named by ``settings`` (migrating it) for the block, then close it."""
+    store = await open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        registry = Registry(store)
+        log = EventLog(
+            StoreLog(store),
+            registry,
+            dedupe_window=settings.dedupe_window,
+            max_event_size=settings.max_event_size,
+        )
+        yield Runtime(settings, store, registry, log, health or Health())
+    finally:
+        await store.close()
+
+
+async def install(runtime: Runtime, contracts: Iterable[Contract]) -> None:
+    """Register each declared contract (a new version if its schema changed, refused if
+    incompatible) and create the topic that carries it."""
+    for declared in contracts:
+        await runtime.registry.register(
+            declared.subject,
+            declared.schema,
+            owner=declared.owner,
+            description=declared.description,
+            examples=declared.examples,
+            compatibility=declared.compatibility,
+        )
+        partitions = declared.partitions
+        await runtime.log.create_topic(
+            declared.topic,
+            declared.subject,
+            partitions=runtime.settings.partitions if partitions is None else partitions,
+            retention=declared.retention,
+        )

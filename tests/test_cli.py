@@ -229,6 +229,24 @@ def test_diff_exits_2_on_unknown_mode(work: Path) -> None:
     assert_clean_error(result, 2, "sideways")
 
 
+def test_register_and_diff_share_one_mode_parser(url: str, work: Path) -> None:
+    """Both commands accept any spelling of a mode and refuse an unknown one the same way,
+    listing the valid modes."""
+    schema = str(write(work / "v1.json", ORDER))
+    ok(url, "contracts", "register", "orders", schema, "--compatibility", "Full-Transitive")
+    row = next(
+        line for line in ok(url, "contracts", "list").stdout.splitlines() if "orders" in line
+    )
+    assert "full_transitive" in row.lower()
+    assert ok(None, "contracts", "diff", schema, schema, "--mode", "FORWARD_transitive").stdout
+    valid = "backward, backward_transitive, forward"
+    diffed = cli(None, "contracts", "diff", schema, schema, "--mode", "sideways")
+    registered = cli(url, "contracts", "register", "other", schema, "--compatibility", "sideways")
+    for result in (diffed, registered):
+        assert_clean_error(result, 2, "unknown compatibility mode 'sideways'", valid)
+    assert "other" not in ok(url, "contracts", "list").stdout
+
+
 # -- topics ------------------------------------------------------------------------------
 
 

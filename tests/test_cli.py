@@ -21,6 +21,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from artery.cli import app
+from artery.cli.doctor import schema_check
+from artery.schema import SCHEMAS
 
 runner = CliRunner()
 
@@ -589,7 +591,19 @@ def test_unreachable_store_is_exit_3(work: Path) -> None:
 def test_doctor_reports_backend_and_migration_version(url: str) -> None:
     result = ok(url, "doctor")
     store_row = next(line for line in result.stdout.splitlines() if "store" in line)
-    assert "sqlite" in store_row and "ok" in store_row and "migrations v" in store_row
+    assert "sqlite" in store_row and "ok" in store_row and "migrations" in store_row
+    for schema in SCHEMAS:
+        assert f"{schema.package} v{schema.version}" in store_row
+
+
+def test_doctor_names_each_package_behind() -> None:
+    check = schema_check("store", "sqlite:///a.db", {"contracts": 1, "log": 2}, SCHEMAS)
+    assert not check.ok
+    assert check.detail == (
+        "sqlite:///a.db, migrations contracts v1, log v2 of 3, delivery v0 of 1, workflows v0 of 1"
+    )
+    assert check.fix and check.fix.endswith("to migrate log, delivery, workflows")
+    assert schema_check("store", "u", {s.package: s.version for s in SCHEMAS}, SCHEMAS).ok
 
 
 def test_doctor_fails_with_fix_for_each_broken_check(

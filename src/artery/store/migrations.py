@@ -71,7 +71,10 @@ def applied_versions(tx: Tx) -> dict[str, int]:
     Raises if the store was never migrated at all (there is nothing to read)."""
     legacy = _legacy_rows(tx)
     if legacy is not None:
-        return {package: version for package, version, _ in _converted(legacy)}
+        versions: dict[str, int] = {}
+        for package, version, _ in _converted(legacy):
+            versions[package] = max(version, versions.get(package, 0))
+        return versions
     rows = tx.execute(f"SELECT package, MAX(version) FROM {TABLE} GROUP BY package")
     return {str(package): int(version) for package, version in rows}
 

@@ -21,6 +21,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from artery.cli import app
+from artery.cli.doctor import schema_check
+from artery.schema import SCHEMAS
 
 runner = CliRunner()
 
@@ -227,6 +229,24 @@ def test_diff_exits_2_on_unknown_mode(work: Path) -> None:
     old = str(write(work / "old.json", ORDER))
     result = cli(None, "contracts", "diff", old, old, "--mode", "sideways")
     assert_clean_error(result, 2, "sideways")
+
+
+def test_register_and_diff_share_one_mode_parser(url: str, work: Path) -> None:
+    """Both commands accept any spelling of a mode and refuse an unknown one the same way,
+    listing the valid modes."""
+    schema = str(write(work / "v1.json", ORDER))
+    ok(url, "contracts", "register", "orders", schema, "--compatibility", "Full-Transitive")
+    row = next(
+        line for line in ok(url, "contracts", "list").stdout.splitlines() if "orders" in line
+    )
+    assert "full_transitive" in row.lower()
+    assert ok(None, "contracts", "diff", schema, schema, "--mode", "FORWARD_transitive").stdout
+    valid = "backward, backward_transitive, forward"
+    diffed = cli(None, "contracts", "diff", schema, schema, "--mode", "sideways")
+    registered = cli(url, "contracts", "register", "other", schema, "--compatibility", "sideways")
+    for result in (diffed, registered):
+        assert_clean_error(result, 2, "unknown compatibility mode 'sideways'", valid)
+    assert "other" not in ok(url, "contracts", "list").stdout
 
 
 # -- topics ------------------------------------------------------------------------------
@@ -571,7 +591,19 @@ def test_unreachable_store_is_exit_3(work: Path) -> None:
 def test_doctor_reports_backend_and_migration_version(url: str) -> None:
     result = ok(url, "doctor")
     store_row = next(line for line in result.stdout.splitlines() if "store" in line)
-    assert "sqlite" in store_row and "ok" in store_row and "migrations v" in store_row
+    assert "sqlite" in store_row and "ok" in store_row and "migrations" in store_row
+    for schema in SCHEMAS:
+        assert f"{schema.package} v{schema.version}" in store_row
+
+
+def test_doctor_names_each_package_behind() -> None:
+    check = schema_check("store", "sqlite:///a.db", {"contracts": 1, "log": 2}, SCHEMAS)
+    assert not check.ok
+    assert check.detail == (
+        "sqlite:///a.db, migrations contracts v1, log v2 of 3, delivery v0 of 1, workflows v0 of 1"
+    )
+    assert check.fix and check.fix.endswith("to migrate log, delivery, workflows")
+    assert schema_check("store", "u", {s.package: s.version for s in SCHEMAS}, SCHEMAS).ok
 
 
 def test_doctor_fails_with_fix_for_each_broken_check(

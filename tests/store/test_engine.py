@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from artery.errors import ConfigError, StoreUnavailable
+from artery.schema import SCHEMAS
 from artery.store import SqlStore, Tx, open_store
 from artery.store.engine import SqlTx
 
@@ -93,9 +94,16 @@ async def test_migrations_are_idempotent(store_url: str) -> None:
     first = await open_store(store_url)
     await first.close()
     second = await open_store(store_url)
-    rows = await second.read(lambda tx: tx.execute("SELECT version FROM artery_migrations"))
+    rows = await second.read(
+        lambda tx: tx.execute("SELECT package, version FROM artery_migrations")
+    )
     await second.close()
-    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    versions: dict[str, list[int]] = {}
+    for package, version in rows:
+        versions.setdefault(package, []).append(version)
+    assert {p: sorted(v) for p, v in versions.items()} == {
+        s.package: list(range(1, s.version + 1)) for s in SCHEMAS
+    }
 
 
 async def test_sqlite_is_durable_by_default(sqlite_url: str) -> None:

@@ -20,6 +20,7 @@ from artery.cli._shared import (
 )
 from artery.contracts import Compatibility, check_schema, classify
 from artery.contracts.compatibility import Incompatibility, check
+from artery.contracts.registry import parse_mode
 from artery.errors import ConfigError, InvalidSchema
 from artery.runtime import Runtime
 
@@ -31,16 +32,6 @@ ModeOption = Annotated[
         "--compatibility", help="backward, forward, full (each also *-transitive) or none"
     ),
 ]
-
-
-def parse_mode(text: str) -> Compatibility:
-    try:
-        return Compatibility.parse(text)
-    except ValueError:
-        modes = ", ".join(m.value.lower() for m in Compatibility)
-        raise ConfigError(
-            f"unknown compatibility mode {text!r}", fix=f"use one of {modes}"
-        ) from None
 
 
 def load_schema(path: Path) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,8 +21,8 @@ from rich.text import Text
 from artery.cli._shared import CliState, out
 from artery.config import Settings
 from artery.errors import ArteryError
-from artery.store import open_store
-from artery.store.migrations import MIGRATIONS, applied_version
+from artery.store import Schema, default_schemas, open_store
+from artery.store.migrations import applied_versions, behind
 
 TIMEOUT = 10.0
 
@@ -53,14 +54,26 @@ async def check_store(settings: Settings) -> Check:
         return failed(name, exc)
     try:
         name = f"store ({store.dialect.name})"
-        version = await store.read(applied_version)
+        applied = await store.read(applied_versions)
     except Exception as exc:
         return failed(name, exc)
     finally:
         await store.close()
-    detail = f"{store.dialect.display_url}, migrations v{version} of {len(MIGRATIONS)}"
-    if version < len(MIGRATIONS):
-        return Check(name, False, detail, "run a newer artery against this store to migrate it")
+    return schema_check(name, store.dialect.display_url, applied, default_schemas())
+
+
+def schema_check(
+    name: str, url: str, applied: Mapping[str, int], schemas: Sequence[Schema]
+) -> Check:
+    """One row for the store: each package's version, and which packages are behind."""
+    lags = {lag.package: lag for lag in behind(applied, schemas)}
+    versions = ", ".join(
+        str(lags[s.package]) if s.package in lags else f"{s.package} v{s.version}" for s in schemas
+    )
+    detail = f"{url}, migrations {versions}"
+    if lags:
+        fix = f"run a newer artery against this store to migrate {', '.join(lags)}"
+        return Check(name, False, detail, fix)
     return Check(name, True, detail)
 
 

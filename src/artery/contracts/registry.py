@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -57,8 +57,18 @@ class Subject:
     versions: tuple[int, ...] = field(default=())
 
 
+@overload
+def parse_mode(mode: Compatibility | str) -> Compatibility: ...
+@overload
+def parse_mode(mode: None) -> None: ...
+@overload
+def parse_mode(mode: Compatibility | str | None) -> Compatibility | None: ...
+
+
 def parse_mode(mode: Compatibility | str | None) -> Compatibility | None:
-    """A compatibility mode from user text, with an error that lists the valid ones."""
+    """A compatibility mode from user text (``backward``, ``full-transitive``, any case),
+    with an error that lists the valid ones: the one parser for the API, the CLI and
+    declarations, so every face accepts and refuses the same spellings."""
     if mode is None or isinstance(mode, Compatibility):
         return mode
     try:

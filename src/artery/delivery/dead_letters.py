@@ -9,23 +9,19 @@ partition runs it; nothing needs to be running when you redrive.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from artery.clock import now_us
 from artery.delivery import retries
 from artery.delivery.attempts import AttemptError
 from artery.envelope import Event
 from artery.errors import ConfigError, NotFound
 from artery.log.embedded import decode, encode
 from artery.store import Store, Tx
-
-
-def _now_us() -> int:
-    return int(time.time() * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -138,7 +134,7 @@ def add(
             encode(event),
             reason,
             orjson.dumps([e.to_dict() for e in errors]).decode(),
-            _now_us(),
+            now_us(),
         ),
     )
 
@@ -205,7 +201,7 @@ class DeadLetters:
                 f"SELECT {_COLUMNS} FROM dead_letters WHERE {sql} AND redriven_at IS NULL",
                 params,
             )
-            stamp = _now_us()
+            stamp = now_us()
             for letter in map(_row, rows):
                 retries.schedule(tx, letter.group, letter.consumer, letter.event, 0, stamp, [])
                 tx.execute(

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import os
 import socket
-import time
 import uuid
 from dataclasses import dataclass
 
+from artery.clock import now_us
 from artery.log import coordination
 from artery.store import Store, Tx
 
@@ -23,10 +23,6 @@ _LOCK_LEASES = (
     "SELECT partition, owner, expires_at FROM partition_leases"
     " WHERE group_name = ? AND topic = ? ORDER BY partition"
 )
-
-
-def now_us() -> int:
-    return int(time.time() * 1_000_000)
 
 
 def new_worker_id() -> str:

@@ -10,19 +10,14 @@ If a merged write fails, each append is retried alone so that only the faulty on
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from artery.clock import now_us
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
 from artery.log.protocol import Record
 from artery.store import Store, Tx
-
-
-def now_us() -> int:
-    return int(time.time() * 1_000_000)
-
 
 AppendFn = Callable[[Tx, str, Sequence[Record], int, int], list[Event]]
 

@@ -10,12 +10,12 @@ and then sees its key.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from artery.clock import now_us
 from artery.envelope import Event, parse_time
 from artery.errors import Conflict
 from artery.log.batching import AppendBatcher
@@ -23,10 +23,6 @@ from artery.log.protocol import GroupPosition, PartitionState, Record, Retention
 from artery.store import Store, Tx
 
 log = logging.getLogger("artery.retention")
-
-
-def now_us() -> int:
-    return int(time.time() * 1_000_000)
 
 
 class StoreLog:

@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Sequence
 from datetime import datetime
 
+from artery.clock import now_us
 from artery.contracts import Registry
 from artery.envelope import Event, encode_json
 from artery.errors import (
@@ -25,7 +26,6 @@ from artery.errors import (
     UnknownTopic,
     Violation,
 )
-from artery.log.embedded import now_us
 from artery.log.protocol import GroupPosition, Log, Record, Retention, Topic
 
 DEFAULT_PARTITIONS = 8

@@ -7,16 +7,18 @@ This is the only place that knows which URL means which backend.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from artery.errors import ConfigError, StoreReadOnly
 from artery.store.engine import SqlStore
-from artery.store.migrations import MIGRATIONS, applied_version, migrate
+from artery.store.migrations import Schema, applied_versions, behind, migrate
 from artery.store.protocol import Dialect, Row, Store, Tx
 
 __all__ = [
     "LARGEST_INTEGER",
     "Dialect",
     "Row",
+    "Schema",
     "SqlStore",
     "Store",
     "Tx",
@@ -59,33 +61,51 @@ def dialect_for(url: str, *, sqlite_synchronous: str = "FULL") -> Dialect:
     )
 
 
-async def open_store(url: str = DEFAULT_URL, *, sqlite_synchronous: str = "FULL") -> SqlStore:
-    """Open a store and apply pending migrations; raises ``StoreUnavailable`` if unreachable."""
+async def open_store(
+    url: str = DEFAULT_URL,
+    *,
+    sqlite_synchronous: str = "FULL",
+    schemas: Sequence[Schema] | None = None,
+) -> SqlStore:
+    """Open a store and apply pending migrations; raises ``StoreUnavailable`` if unreachable.
+
+    ``schemas`` are the packages' tables in the order they apply; by default Artery's own
+    (``artery.schema.SCHEMAS``)."""
+    schemas = default_schemas() if schemas is None else schemas
     store = SqlStore(dialect_for(url, sqlite_synchronous=sqlite_synchronous))
     try:
         try:
-            await store.write(migrate)
+            await store.write(lambda tx: migrate(tx, schemas))
         except StoreReadOnly:
-            await _check_readable(store)  # a read-only store still serves reads
+            await _check_readable(store, schemas)  # a read-only store still serves reads
     except BaseException:
         await store.close()
         raise
     return store
 
 
-async def _check_readable(store: SqlStore) -> None:
+def default_schemas() -> Sequence[Schema]:
+    """Artery's packages' schemas. Imported when first needed: they belong to packages
+    built on the store, which import it themselves."""
+    from artery.schema import SCHEMAS
+
+    return SCHEMAS
+
+
+async def _check_readable(store: SqlStore, schemas: Sequence[Schema]) -> None:
     """Re-raise the current ``StoreReadOnly`` unless the store can be read at the schema
-    version this release needs (it cannot be migrated while read-only)."""
+    versions this release needs (it cannot be migrated while read-only)."""
     try:
-        version = await store.read(applied_version)
+        applied = await store.read(applied_versions)
     except Exception:
         raise StoreReadOnly(
             f"store {store.dialect.display_url} is read-only and cannot be read either",
             fix="make the file and its directory writable for this user",
         ) from None
-    if version < len(MIGRATIONS):
+    lags = behind(applied, schemas)
+    if lags:
         raise StoreReadOnly(
             f"store {store.dialect.display_url} is read-only and needs schema migrations"
-            f" (v{version} of {len(MIGRATIONS)})",
+            f" ({', '.join(map(str, lags))})",
             fix="make it writable once so this release can migrate it",
         )

@@ -1,221 +1,163 @@
 """Versioned schema migrations, applied on open, idempotently, by one process at a time.
 
-Each migration is a list of DDL statements written once with dialect tokens (``{bigint}``,
+Each package owns its tables: its ``schema.py`` declares ``MIGRATIONS``, a list of
+``(name, statements)`` numbered from 1, written once with dialect tokens (``{bigint}``,
 ``{blob}``, ``{id}``, ``{text}``). Never edit a released migration; append a new one.
+
+The store knows no package: it is handed ``Schema`` values (package name, migrations) in
+the order they apply and records ``(package, version)`` in ``artery_migrations``, so a
+package adds tables without touching anyone else's versions. The list Artery applies lives
+in ``artery.schema``.
+
+Stores migrated before versions were kept per package recorded one global version; they
+are converted on open by ``LEGACY_VERSIONS`` (no DDL runs again, no row is lost).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from artery.errors import ConfigError
 from artery.store.protocol import Tx
 
-MIGRATIONS: Sequence[tuple[str, Sequence[str]]] = (
-    (
-        "contracts and event log",
-        (
-            """CREATE TABLE contract_subjects (
-                subject {text} PRIMARY KEY,
-                compatibility {text} NOT NULL,
-                owner {text},
-                description {text},
-                created_at {bigint} NOT NULL)""",
-            """CREATE TABLE contract_versions (
-                subject {text} NOT NULL,
-                version {bigint} NOT NULL,
-                fingerprint {text} NOT NULL,
-                schema_json {text} NOT NULL,
-                owner {text},
-                description {text},
-                examples_json {text} NOT NULL,
-                created_at {bigint} NOT NULL,
-                PRIMARY KEY (subject, version))""",
-            """CREATE TABLE topics (
-                name {text} PRIMARY KEY,
-                subject {text} NOT NULL,
-                partitions {bigint} NOT NULL,
-                retention_ms {bigint},
-                retention_count {bigint},
-                created_at {bigint} NOT NULL)""",
-            """CREATE TABLE partitions (
-                topic {text} NOT NULL,
-                partition {bigint} NOT NULL,
-                next_offset {bigint} NOT NULL,
-                PRIMARY KEY (topic, partition))""",
-            """CREATE TABLE events (
-                topic {text} NOT NULL,
-                partition {bigint} NOT NULL,
-                event_offset {bigint} NOT NULL,
-                id {text} NOT NULL,
-                contract_version {bigint} NOT NULL,
-                appended_at {bigint} NOT NULL,
-                body {blob} NOT NULL,
-                PRIMARY KEY (topic, partition, event_offset))""",
-            "CREATE INDEX events_by_time ON events (topic, partition, appended_at)",
-            """CREATE TABLE idempotency_keys (
-                topic {text} NOT NULL,
-                key {text} NOT NULL,
-                partition {bigint} NOT NULL,
-                event_offset {bigint} NOT NULL,
-                expires_at {bigint} NOT NULL,
-                PRIMARY KEY (topic, key))""",
-            """CREATE TABLE group_offsets (
-                group_name {text} NOT NULL,
-                topic {text} NOT NULL,
-                partition {bigint} NOT NULL,
-                next_offset {bigint} NOT NULL,
-                updated_at {bigint} NOT NULL,
-                PRIMARY KEY (group_name, topic, partition))""",
-        ),
-    ),
-    (
-        "delivery: leases, retries, dead letters, completions, limits, breakers",
-        (
-            """CREATE TABLE workers (
-                worker_id {text} PRIMARY KEY,
-                host {text} NOT NULL,
-                pid {bigint} NOT NULL,
-                started_at {bigint} NOT NULL,
-                heartbeat_at {bigint} NOT NULL)""",
-            """CREATE TABLE partition_leases (
-                group_name {text} NOT NULL,
-                topic {text} NOT NULL,
-                partition {bigint} NOT NULL,
-                owner {text} NOT NULL,
-                expires_at {bigint} NOT NULL,
-                PRIMARY KEY (group_name, topic, partition))""",
-            """CREATE TABLE retries (
-                group_name {text} NOT NULL,
-                topic {text} NOT NULL,
-                partition {bigint} NOT NULL,
-                event_offset {bigint} NOT NULL,
-                consumer {text} NOT NULL,
-                attempt {bigint} NOT NULL,
-                due_at {bigint} NOT NULL,
-                body {blob} NOT NULL,
-                errors_json {text} NOT NULL,
-                PRIMARY KEY (group_name, topic, partition, event_offset))""",
-            "CREATE INDEX retries_due ON retries (group_name, topic, partition, due_at)",
-            """CREATE TABLE dead_letters (
-                id {id},
-                group_name {text} NOT NULL,
-                consumer {text} NOT NULL,
-                topic {text} NOT NULL,
-                partition {bigint} NOT NULL,
-                event_offset {bigint} NOT NULL,
-                event_id {text} NOT NULL,
-                event_type {text} NOT NULL,
-                body {blob} NOT NULL,
-                reason {text} NOT NULL,
-                errors_json {text} NOT NULL,
-                created_at {bigint} NOT NULL,
-                redriven_at {bigint})""",
-            "CREATE INDEX dead_letters_by_group ON dead_letters (group_name, redriven_at)",
-            "CREATE INDEX dead_letters_by_event ON dead_letters (group_name, event_id)",
-            """CREATE TABLE completions (
-                group_name {text} NOT NULL,
-                event_id {text} NOT NULL,
-                completed_at {bigint} NOT NULL,
-                PRIMARY KEY (group_name, event_id))""",
-            """CREATE TABLE rate_limits (
-                name {text} PRIMARY KEY,
-                tat {bigint} NOT NULL)""",
-            """CREATE TABLE breaker_states (
-                name {text} PRIMARY KEY,
-                state {text} NOT NULL,
-                failures {bigint} NOT NULL,
-                calls {bigint} NOT NULL,
-                changed_at {bigint} NOT NULL,
-                reported_by {text} NOT NULL)""",
-        ),
-    ),
-    (
-        "workflows: runs, steps, signals, schedules",
-        (
-            """CREATE TABLE workflow_runs (
-                run_id {text} PRIMARY KEY,
-                workflow {text} NOT NULL,
-                status {text} NOT NULL,
-                input_json {text} NOT NULL,
-                result_json {text},
-                error_json {text},
-                parent_run {text},
-                started_by {text} NOT NULL,
-                flagged {bigint} NOT NULL DEFAULT 0,
-                cancel_requested {bigint} NOT NULL DEFAULT 0,
-                patches_json {text} NOT NULL DEFAULT '[]',
-                owner {text},
-                lease_until {bigint},
-                wake_at {bigint},
-                created_at {bigint} NOT NULL,
-                updated_at {bigint} NOT NULL)""",
-            "CREATE INDEX workflow_runs_runnable ON workflow_runs (status, wake_at)",
-            "CREATE INDEX workflow_runs_by_parent ON workflow_runs (parent_run)",
-            """CREATE TABLE workflow_steps (
-                run_id {text} NOT NULL,
-                position {bigint} NOT NULL,
-                kind {text} NOT NULL,
-                name {text} NOT NULL,
-                status {text} NOT NULL,
-                result_json {text},
-                error_json {text},
-                attempts {bigint} NOT NULL,
-                started_at {bigint} NOT NULL,
-                finished_at {bigint} NOT NULL,
-                PRIMARY KEY (run_id, position))""",
-            """CREATE TABLE workflow_signals (
-                id {id},
-                run_id {text} NOT NULL,
-                name {text} NOT NULL,
-                payload_json {text} NOT NULL,
-                created_at {bigint} NOT NULL,
-                consumed_at {bigint})""",
-            "CREATE INDEX workflow_signals_by_run ON workflow_signals (run_id, name, consumed_at)",
-            """CREATE TABLE workflow_schedules (
-                name {text} PRIMARY KEY,
-                last_tick {bigint} NOT NULL)""",
-        ),
-    ),
-    (
-        "retention: keep what groups have not read unless told; count what is dropped",
-        (
-            "ALTER TABLE topics ADD COLUMN retention_drop_unconsumed {bigint} NOT NULL DEFAULT 0",
-            """CREATE TABLE group_dropped (
-                group_name {text} NOT NULL,
-                topic {text} NOT NULL,
-                dropped {bigint} NOT NULL,
-                updated_at {bigint} NOT NULL,
-                PRIMARY KEY (group_name, topic))""",
-        ),
-    ),
-)
+Migration = tuple[str, Sequence[str]]
+
+TABLE = "artery_migrations"
+_CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    package {{text}} NOT NULL,
+    version {{bigint}} NOT NULL,
+    name {{text}} NOT NULL,
+    applied_at {{bigint}} NOT NULL,
+    PRIMARY KEY (package, version))"""
+
+# The old global versions 1..4 and the per-package versions each one amounts to. History:
+# never edit; a store this table does not cover was not migrated by an Artery release.
+LEGACY_VERSIONS: Mapping[int, tuple[tuple[str, int], ...]] = {
+    1: (("contracts", 1), ("log", 1)),
+    2: (("log", 2), ("delivery", 1)),
+    3: (("workflows", 1),),
+    4: (("log", 3),),
+}
 
 
-def applied_version(tx: Tx) -> int:
-    """The schema version a store is at (0 for a store never migrated)."""
-    row = tx.one("SELECT MAX(version) FROM artery_migrations")
-    return int(row[0]) if row and row[0] is not None else 0
+@dataclass(frozen=True)
+class Schema:
+    """One package's tables, as the migrations that build them."""
+
+    package: str
+    migrations: Sequence[Migration]
+
+    @property
+    def version(self) -> int:
+        return len(self.migrations)
 
 
-def migrate(tx: Tx) -> int:
-    """Bring the schema up to date; returns the version now in force."""
+@dataclass(frozen=True)
+class Lag:
+    """A package whose tables are behind what this release needs."""
+
+    package: str
+    applied: int
+    needed: int
+
+    def __str__(self) -> str:
+        return f"{self.package} v{self.applied} of {self.needed}"
+
+
+def applied_versions(tx: Tx) -> dict[str, int]:
+    """The version each package's tables are at; a package never migrated is absent.
+    Raises if the store was never migrated at all (there is nothing to read)."""
+    legacy = _legacy_rows(tx)
+    if legacy is not None:
+        versions: dict[str, int] = {}
+        for package, version, _ in _converted(legacy):
+            versions[package] = max(version, versions.get(package, 0))
+        return versions
+    rows = tx.execute(f"SELECT package, MAX(version) FROM {TABLE} GROUP BY package")
+    return {str(package): int(version) for package, version in rows}
+
+
+def behind(applied: Mapping[str, int], schemas: Sequence[Schema]) -> list[Lag]:
+    """The packages of ``schemas`` whose applied version is below their latest."""
+    return [
+        Lag(s.package, applied.get(s.package, 0), s.version)
+        for s in schemas
+        if applied.get(s.package, 0) < s.version
+    ]
+
+
+def migrate(tx: Tx, schemas: Sequence[Schema]) -> dict[str, int]:
+    """Bring every package in ``schemas`` up to date, in the order given; returns the
+    versions now in force."""
+    _check_unique(schemas)
     tx.dialect.migration_lock(tx)
+    _convert_legacy(tx, schemas)
+    tx.execute(tx.dialect.ddl(_CREATE))
+    applied = applied_versions(tx)
+    for schema in schemas:
+        current = applied.get(schema.package, 0)
+        for version, (name, statements) in enumerate(schema.migrations, start=1):
+            if version > current:
+                for statement in statements:
+                    tx.execute(tx.dialect.ddl(statement))
+                _record(tx, schema.package, version, name, int(time.time() * 1_000_000))
+                applied[schema.package] = version
+    return applied
+
+
+def _record(tx: Tx, package: str, version: int, name: str, applied_at: int) -> None:
     tx.execute(
-        tx.dialect.ddl(
-            """CREATE TABLE IF NOT EXISTS artery_migrations (
-                version {bigint} PRIMARY KEY, name {text} NOT NULL, applied_at {bigint} NOT NULL)"""
-        )
+        f"INSERT INTO {TABLE} (package, version, name, applied_at) VALUES (?, ?, ?, ?)",
+        (package, version, name, applied_at),
     )
-    row = tx.one("SELECT MAX(version) FROM artery_migrations")
-    current = int(row[0]) if row and row[0] is not None else 0
-    for version, (name, statements) in enumerate(MIGRATIONS, start=1):
-        if version <= current:
-            continue
-        for statement in statements:
-            tx.execute(tx.dialect.ddl(statement))
-        tx.execute(
-            "INSERT INTO artery_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-            (version, name, int(time.time() * 1_000_000)),
+
+
+def _check_unique(schemas: Sequence[Schema]) -> None:
+    packages = [s.package for s in schemas]
+    twice = sorted({p for p in packages if packages.count(p) > 1})
+    if twice:
+        raise ConfigError(
+            f"schema packages declared more than once: {', '.join(twice)}",
+            fix="list each package's schema once",
         )
-    return len(MIGRATIONS)
+
+
+def _legacy_rows(tx: Tx) -> list[tuple[int, str, int]] | None:
+    """``(version, name, applied_at)`` of a store still in the global layout, else None."""
+    columns = tx.dialect.columns(tx, TABLE)
+    if not columns or "package" in columns:
+        return None
+    rows = tx.execute(f"SELECT version, name, applied_at FROM {TABLE} ORDER BY version")
+    return [(int(version), str(name), int(applied_at)) for version, name, applied_at in rows]
+
+
+def _converted(legacy: Sequence[tuple[int, str, int]]) -> list[tuple[str, int, int]]:
+    """``(package, version, applied_at)`` for each per-package version the old global
+    versions amount to; the old version's time stands for each of its packages."""
+    converted = []
+    for version, name, applied_at in legacy:
+        if version not in LEGACY_VERSIONS:
+            raise ConfigError(
+                f"the store records schema migration v{version} ({name!r}),"
+                " which no Artery release wrote",
+                fix="open it with the release that migrated it",
+            )
+        converted += [(package, v, applied_at) for package, v in LEGACY_VERSIONS[version]]
+    return converted
+
+
+def _convert_legacy(tx: Tx, schemas: Sequence[Schema]) -> None:
+    """Rewrite a global-layout ``artery_migrations`` as per-package rows, in the caller's
+    transaction: a failure leaves the old table as it was. Rows take the package's own
+    migration names, so a converted store reads as if it had been migrated per package."""
+    legacy = _legacy_rows(tx)
+    if legacy is None:
+        return
+    names = {(s.package, n): name for s in schemas for n, (name, _) in enumerate(s.migrations, 1)}
+    tx.execute(f"DROP TABLE {TABLE}")
+    tx.execute(tx.dialect.ddl(_CREATE))
+    for package, version, applied_at in _converted(legacy):
+        name = names.get((package, version), f"{package} v{version}")
+        _record(tx, package, version, name, applied_at)

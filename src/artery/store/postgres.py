@@ -75,6 +75,15 @@ class PostgresDialect:
     def migration_lock(self, tx: Tx) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_ID,))
 
+    def columns(self, tx: Tx, table: str) -> list[str]:
+        """Columns in the first schema of the search path, where unqualified names go."""
+        rows = tx.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )
+        return [row[0] for row in rows]
+
     def pipeline(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
         """psycopg pipeline mode: a batch's statements go out without a round trip each;
         results are awaited only where a statement's rows are read."""

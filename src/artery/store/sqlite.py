@@ -101,6 +101,9 @@ class SqliteDialect:
     def migration_lock(self, tx: Tx) -> None:
         """``BEGIN IMMEDIATE`` already holds the database's single write lock."""
 
+    def columns(self, tx: Tx, table: str) -> list[str]:
+        return [row[0] for row in tx.execute("SELECT name FROM pragma_table_info(?)", (table,))]
+
     def is_disconnect(self, exc: BaseException) -> bool:
         if not isinstance(exc, sqlite3.OperationalError):
             return False

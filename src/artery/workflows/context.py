@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 
+from artery.clock import now_us
 from artery.delivery.attempts import AttemptError
 from artery.delivery.retry import Retry
 from artery.durations import seconds
@@ -37,7 +38,7 @@ from artery.errors import (
 )
 from artery.store import LARGEST_INTEGER
 from artery.workflows import history
-from artery.workflows.history import Run, Status, StepRecord, now_us
+from artery.workflows.history import Run, Status, StepRecord
 
 if TYPE_CHECKING:
     from artery.integration import Contract

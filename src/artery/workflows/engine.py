@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from artery.clock import now_us
 from artery.delivery.attempts import AttemptError
 from artery.delivery.leases import new_worker_id
 from artery.errors import ArteryError, Cancelled, ConfigError, NonDeterminism, StoreUnavailable
@@ -34,7 +35,7 @@ from artery.workflows.context import (
     json_roundtrip,
 )
 from artery.workflows.definition import Workflow, WorkflowOptions
-from artery.workflows.history import Run, Status, StepRecord, now_us
+from artery.workflows.history import Run, Status, StepRecord
 
 if TYPE_CHECKING:
     from artery.delivery.consumer import Publish

@@ -7,7 +7,6 @@ is still durable before the workflow moves past it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from artery.clock import now_us
 from artery.store import Tx
 
 
@@ -31,10 +31,6 @@ class Status(StrEnum):
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.COMPENSATED, Status.CANCELLED})
 LIVE = tuple(s.value for s in Status if s not in TERMINAL)
-
-
-def now_us() -> int:
-    return int(time.time() * 1_000_000)
 
 
 def dumps(value: Any) -> str:

@@ -1,0 +1,60 @@
+"""The workflow engine's tables: runs, their steps and signals, schedules.
+
+Never edit a released migration; append a new one (see ``artery.store.migrations``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from artery.store.migrations import Migration
+
+MIGRATIONS: Sequence[Migration] = (
+    (
+        "runs, steps, signals, schedules",
+        (
+            """CREATE TABLE workflow_runs (
+                run_id {text} PRIMARY KEY,
+                workflow {text} NOT NULL,
+                status {text} NOT NULL,
+                input_json {text} NOT NULL,
+                result_json {text},
+                error_json {text},
+                parent_run {text},
+                started_by {text} NOT NULL,
+                flagged {bigint} NOT NULL DEFAULT 0,
+                cancel_requested {bigint} NOT NULL DEFAULT 0,
+                patches_json {text} NOT NULL DEFAULT '[]',
+                owner {text},
+                lease_until {bigint},
+                wake_at {bigint},
+                created_at {bigint} NOT NULL,
+                updated_at {bigint} NOT NULL)""",
+            "CREATE INDEX workflow_runs_runnable ON workflow_runs (status, wake_at)",
+            "CREATE INDEX workflow_runs_by_parent ON workflow_runs (parent_run)",
+            """CREATE TABLE workflow_steps (
+                run_id {text} NOT NULL,
+                position {bigint} NOT NULL,
+                kind {text} NOT NULL,
+                name {text} NOT NULL,
+                status {text} NOT NULL,
+                result_json {text},
+                error_json {text},
+                attempts {bigint} NOT NULL,
+                started_at {bigint} NOT NULL,
+                finished_at {bigint} NOT NULL,
+                PRIMARY KEY (run_id, position))""",
+            """CREATE TABLE workflow_signals (
+                id {id},
+                run_id {text} NOT NULL,
+                name {text} NOT NULL,
+                payload_json {text} NOT NULL,
+                created_at {bigint} NOT NULL,
+                consumed_at {bigint})""",
+            "CREATE INDEX workflow_signals_by_run ON workflow_signals (run_id, name, consumed_at)",
+            """CREATE TABLE workflow_schedules (
+                name {text} PRIMARY KEY,
+                last_tick {bigint} NOT NULL)""",
+        ),
+    ),
+)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from artery.contracts import Registry
-from artery.envelope import Event, encode_json
+from artery.envelope import Event
 from artery.errors import (
     BatchViolation,
     ConfigError,
@@ -115,7 +115,7 @@ class EventLog:
     def _encode(self, event: Event, index: int, total: int) -> bytes:
         """The stored form of ``event``; refused if JSON cannot hold it or it is too large."""
         label = f"event {index}" if total > 1 else "event"
-        body = encode_json(event.to_cloudevent(), label)
+        body = event.to_json(label)
         if len(body) > self.max_event_size:
             raise EventTooLarge(
                 f"{label} is {len(body)} bytes, over the limit of {self.max_event_size} bytes",

@@ -12,7 +12,6 @@ import math
 import os
 import socket
 import time
-import uuid
 from dataclasses import dataclass
 
 from artery.log import coordination
@@ -27,10 +26,6 @@ _LOCK_LEASES = (
 
 def now_us() -> int:
     return int(time.time() * 1_000_000)
-
-
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 from artery.delivery.breaker import Breakers
 from artery.delivery.consumer import Consumer
-from artery.delivery.leases import Leases, new_worker_id
+from artery.delivery.leases import Leases
 from artery.delivery.rate_limit import RateLimiter
 from artery.delivery.runner import ConsumerRunner
 from artery.errors import StoreUnavailable
+from artery.identity import new_worker_id
 
 if TYPE_CHECKING:
     from artery.app import App

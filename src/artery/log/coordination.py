@@ -1,16 +1,10 @@
-"""The log's side of coordinating a consumer group, as functions over the caller's
-transaction: delivery reads partition heads, and moves a group's position in the same
-transaction that checks (and locks) its partition lease, so the move is fenced by it."""
+"""The log's side of coordinating a consumer group, as a function over the caller's
+transaction: delivery moves a group's position in the same transaction that checks (and
+locks) its partition lease, so the move is fenced by it."""
 
 from __future__ import annotations
 
 from artery.store import Tx
-
-
-def heads(tx: Tx, topic: str) -> dict[int, int]:
-    """``{partition: next offset}``: where each partition's next append goes."""
-    rows = tx.execute("SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,))
-    return {int(p): int(head) for p, head in rows}
 
 
 def move_position(

@@ -64,6 +64,14 @@ class StoreLog:
     async def partitions(self, topic: str) -> list[PartitionState]:
         return await self._store.read(lambda tx: _partition_states(tx, topic))
 
+    async def heads(self, topic: str) -> dict[int, int]:
+        rows = await self._store.read(
+            lambda tx: tx.execute(
+                "SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,)
+            )
+        )
+        return {int(p): int(head) for p, head in rows}
+
     async def offset_at(self, topic: str, partition: int, at_us: int) -> int:
         def op(tx: Tx) -> int:
             row = tx.one(

@@ -2,12 +2,14 @@
 
 It checks each event against its topic's contract before anything is written (a batch
 with one invalid event is refused whole), picks partitions by a stable hash of the
-partition key, and leaves storage to a ``Log`` backend.
+partition key, and leaves storage to a ``Log`` backend. Delivery, the admin API and the
+CLI read the log through it alone, so a backend can change without them knowing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -25,8 +27,14 @@ from artery.errors import (
     UnknownTopic,
     Violation,
 )
-from artery.log.embedded import now_us
-from artery.log.protocol import GroupPosition, Log, Record, Retention, Topic
+from artery.log.protocol import (
+    GroupPosition,
+    Log,
+    PartitionState,
+    Record,
+    Retention,
+    Topic,
+)
 
 DEFAULT_PARTITIONS = 8
 DEFAULT_DEDUPE_WINDOW = 24 * 3600.0
@@ -85,6 +93,10 @@ class EventLog:
             self._topics[name] = topic
         return topic
 
+    async def topics(self) -> list[Topic]:
+        """Every topic of the log, by name (also those no app in this process declares)."""
+        return await self.backend.topics()
+
     async def append(self, topic_name: str, events: Sequence[Event]) -> list[Event]:
         """Encode, size-check and validate every event, then store all of them in one
         transaction (or none). A refused batch names every invalid event by its index."""
@@ -141,6 +153,18 @@ class EventLog:
         await self.topic(topic)
         return await self.backend.read(topic, partition, offset, limit)
 
+    async def partitions(self, topic: str) -> list[PartitionState]:
+        return await self.backend.partitions(topic)
+
+    async def heads(self, topic: str) -> dict[int, int]:
+        """``{partition: next offset}``; the cheap read a consumer polls for new events."""
+        return await self.backend.heads(topic)
+
+    async def offset_at(self, topic: str, partition: int, at: datetime) -> int:
+        """The first offset of ``partition`` appended at or after ``at`` (its head if none)."""
+        at_us = int(at.timestamp() * 1_000_000)
+        return await self.backend.offset_at(topic, partition, at_us)
+
     async def join(self, group: str, topic_name: str, start: str = "earliest") -> None:
         if start not in ("earliest", "latest"):
             raise ConfigError(f"bad start position {start!r}", fix="use earliest or latest")
@@ -189,9 +213,8 @@ class EventLog:
             if to_offset is not None:
                 offsets[state.partition] = min(max(to_offset, state.low), state.next)
             elif to_time is not None:
-                at = int(to_time.timestamp() * 1_000_000)
-                offsets[state.partition] = await self.backend.offset_at(
-                    topic.name, state.partition, at
+                offsets[state.partition] = await self.offset_at(
+                    topic.name, state.partition, to_time
                 )
             else:
                 offsets[state.partition] = state.low if to == "earliest" else state.next
@@ -199,7 +222,8 @@ class EventLog:
         return offsets
 
     async def trim(self, topic_name: str) -> int:
-        return await self.backend.trim(await self.topic(topic_name), now_us())
+        now_us = int(time.time() * 1_000_000)
+        return await self.backend.trim(await self.topic(topic_name), now_us)
 
 
 def _check_type(event: Event, topic: Topic, index: int | None) -> None:

@@ -41,7 +41,7 @@ class RetentionSweeper:
     async def sweep(self, app: App) -> None:
         """Apply every topic's retention once. A group declared in the app that has never
         run joins first (at its declared start), so what it has not read yet is kept."""
-        for topic in await app.log.backend.topics():
+        for topic in await app.log.topics():
             if topic.retention == Retention():
                 continue
             for consumer in app.consumers.values():

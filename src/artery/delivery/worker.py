@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from artery.delivery.breaker import Breakers
 from artery.delivery.consumer import Consumer
-from artery.delivery.leases import Leases
 from artery.delivery.rate_limit import RateLimiter
 from artery.delivery.runner import ConsumerRunner
 from artery.errors import StoreUnavailable
@@ -51,7 +50,7 @@ class Worker:
 
     async def start(self, app: App) -> None:
         self.app = app
-        self.leases = Leases(app.store, self.worker_id, self.lease_ttl)
+        self.leases = app.log.coordinator(self.worker_id, self.lease_ttl)
         self.limiter = RateLimiter(app.store)
         self.breakers = Breakers(app.store, self.worker_id)
         await self.leases.heartbeat()

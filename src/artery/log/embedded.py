@@ -17,6 +17,7 @@ from typing import Any
 from artery.envelope import Event
 from artery.errors import Conflict
 from artery.log.batching import AppendBatcher
+from artery.log.coordinator import StoreCoordinator
 from artery.log.protocol import GroupPosition, PartitionState, Record, Retention, Topic
 from artery.store import Store, Tx
 
@@ -146,6 +147,9 @@ class StoreLog:
                 group,
             )
         return removed
+
+    def coordinator(self, worker_id: str, ttl: float) -> StoreCoordinator:
+        return StoreCoordinator(self._store, worker_id, ttl)
 
     async def dropped(self) -> dict[tuple[str, str], int]:
         """Events retention dropped before each group read them, by (group, topic)."""

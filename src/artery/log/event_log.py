@@ -3,7 +3,8 @@
 It checks each event against its topic's contract before anything is written (a batch
 with one invalid event is refused whole), picks partitions by a stable hash of the
 partition key, and leaves storage to a ``Log`` backend. Delivery, the admin API and the
-CLI read the log through it alone, so a backend can change without them knowing.
+CLI read the log through it alone (and lease partitions through its ``coordinator``), so
+a backend can change without them knowing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from artery.errors import (
     Violation,
 )
 from artery.log.protocol import (
+    GroupCoordinator,
     GroupPosition,
     Log,
     PartitionState,
@@ -164,6 +166,11 @@ class EventLog:
         """The first offset of ``partition`` appended at or after ``at`` (its head if none)."""
         at_us = int(at.timestamp() * 1_000_000)
         return await self.backend.offset_at(topic, partition, at_us)
+
+    def coordinator(self, worker_id: str, ttl: float) -> GroupCoordinator:
+        """Partition leases and fenced commits for one worker process (see
+        ``GroupCoordinator``); built by the backend, which knows where leases live."""
+        return self.backend.coordinator(worker_id, ttl)
 
     async def join(self, group: str, topic_name: str, start: str = "earliest") -> None:
         if start not in ("earliest", "latest"):

@@ -40,6 +40,13 @@ def test_structured_mode_round_trip_keeps_every_attribute() -> None:
     assert event.to_cloudevent()["specversion"] == "1.0"
 
 
+def test_stored_form_reads_back_as_the_event_at_its_place_in_the_log() -> None:
+    event = _event()
+    again = Event.from_stored(event.to_json(), "orders", 3, 41)
+    assert again == event.placed("orders", 3, 41)
+    assert (again.topic, again.partition, again.offset) == ("orders", 3, 41)
+
+
 def test_binary_mode_round_trip_uses_ce_headers() -> None:
     event = _event()
     headers, body = event.to_http_binary()

@@ -13,8 +13,8 @@ from delivery_helpers import eventually, make_app
 
 from artery import App, DeliveryContext, Event, Retry
 from artery.delivery import retries
-from artery.delivery.leases import Leases
 from artery.delivery.worker import Worker
+from artery.log.coordinator import StoreCoordinator
 
 N = 20
 
@@ -62,7 +62,7 @@ def inject(loop: str, app: App, fault: Fault, monkeypatch: pytest.MonkeyPatch) -
         due_only = lambda *a, **k: k.get("due_before") is not None  # noqa: E731
         monkeypatch.setattr(retries, "pending", fault.wrap(retries.pending, due_only))
     elif loop == "commits":
-        monkeypatch.setattr(Leases, "commit", fault.wrap(Leases.commit))
+        monkeypatch.setattr(StoreCoordinator, "commit", fault.wrap(StoreCoordinator.commit))
     elif loop == "balance":
         monkeypatch.setattr(worker.leases, "heartbeat", fault.wrap(worker.leases.heartbeat))
 

@@ -52,7 +52,7 @@ def order(n: int, key: str | None = None, **extra: object) -> Event:
 
 async def all_events(log: EventLog, topic: str = "orders") -> list[Event]:
     out = []
-    for state in await log.backend.partitions(topic):
+    for state in await log.partitions(topic):
         out += await log.read(topic, state.partition, 0, 10_000)
     return out
 
@@ -66,6 +66,13 @@ async def test_append_assigns_consecutive_offsets_per_partition(log: EventLog) -
         "A-3",
         "A-4",
     ]
+
+
+async def test_heads_name_where_each_partitions_next_append_goes(log: EventLog) -> None:
+    stored = await log.append("orders", [order(i, key="c1") for i in range(5)])
+    heads = await log.heads("orders")
+    assert heads == {p: (5 if p == stored[0].partition else 0) for p in range(4)}
+    assert heads == {s.partition: s.next for s in await log.partitions("orders")}
 
 
 async def test_same_key_always_lands_in_the_same_partition(log: EventLog) -> None:
@@ -90,7 +97,7 @@ async def test_invalid_event_rejects_the_whole_batch(log: EventLog) -> None:
     pointers = {(v.pointer, v.keyword) for v in info.value.violations}
     assert pointers == {("/order", "type"), ("/total", "minimum")}
     assert await all_events(log) == []
-    assert all(s.next == 0 for s in await log.backend.partitions("orders"))
+    assert all(s.next == 0 for s in await log.partitions("orders"))
 
 
 async def test_violation_at_pii_field_does_not_quote_the_value(log: EventLog) -> None:
@@ -201,7 +208,7 @@ async def test_retention_by_count_keeps_the_newest(store: SqlStore) -> None:
     await log.append("orders", [order(i) for i in range(10)])
     assert await log.trim("orders") == 7
     assert [e.offset for e in await log.read("orders", 0, 0)] == [7, 8, 9]
-    (state,) = await log.backend.partitions("orders")
+    (state,) = await log.partitions("orders")
     assert (state.low, state.next) == (7, 10)
 
 

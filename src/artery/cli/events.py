@@ -172,7 +172,7 @@ async def tail_events(
 ) -> tuple[dict[int, int], int | None]:
     """Print the backlog; returns the positions after it and how many may still print."""
     topic = await rt.log.topic(name)
-    states = await rt.log.backend.partitions(topic.name)
+    states = await rt.log.partitions(topic.name)
     if partition is not None:
         states = [s for s in states if s.partition == partition]
         if not states:

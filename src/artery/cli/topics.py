@@ -72,7 +72,7 @@ def list_(ctx: typer.Context) -> None:
 
     async def work(rt: Runtime) -> None:
         table = Table("topic", "contract", "partitions", "retention")
-        for topic in await rt.log.backend.topics():
+        for topic in await rt.log.topics():
             table.add_row(
                 topic.name, topic.subject, str(topic.partitions), retention_text(topic.retention)
             )
@@ -93,7 +93,7 @@ def describe(ctx: typer.Context, name: str) -> None:
             markup=False,
         )
         parts = Table("partition", "low", "next", "events", title="partitions")
-        for state in await rt.log.backend.partitions(topic.name):
+        for state in await rt.log.partitions(topic.name):
             count = str(state.next - state.low)
             parts.add_row(str(state.partition), str(state.low), str(state.next), count)
         out.print(parts)

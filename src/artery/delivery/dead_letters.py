@@ -20,7 +20,6 @@ from artery.delivery import retries
 from artery.delivery.attempts import AttemptError
 from artery.envelope import Event
 from artery.errors import ConfigError, NotFound
-from artery.log.embedded import decode, encode
 from artery.store import Store, Tx
 
 
@@ -131,7 +130,7 @@ def add(
             event.offset,
             event.id,
             event.type,
-            encode(event),
+            event.to_json(),
             reason,
             orjson.dumps([e.to_dict() for e in errors]).decode(),
             now_us(),
@@ -150,7 +149,7 @@ def _row(r: Any) -> DeadLetter:
         id=int(r[0]),
         group=r[1],
         consumer=r[2],
-        event=decode(r[3], r[4], r[5], r[6]),
+        event=Event.from_stored(r[6], r[3], r[4], r[5]),
         reason=r[7],
         errors=tuple(AttemptError.from_dict(e) for e in orjson.loads(r[8])),
         created_at=int(r[9]) / 1e6,

@@ -135,9 +135,7 @@ class PartitionWorker:
         runner, consumer = self.runner, self.runner.consumer
         self.new_events.clear()
         limit = max(1, min(500, consumer.concurrency * 4))
-        events = await runner.runtime.log.backend.read(
-            consumer.topic, self.partition, self.cursor, limit
-        )
+        events = await runner.runtime.log.read(consumer.topic, self.partition, self.cursor, limit)
         if not events:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(IDLE_RECHECK):

@@ -11,7 +11,6 @@ import orjson
 
 from artery.delivery.attempts import AttemptError
 from artery.envelope import Event
-from artery.log.embedded import decode, encode
 from artery.store import Tx
 
 
@@ -46,7 +45,7 @@ def schedule(
             consumer,
             attempt,
             due_at,
-            encode(event),
+            event.to_json(),
             orjson.dumps([e.to_dict() for e in errors]).decode(),
         ),
     )
@@ -78,7 +77,7 @@ def pending(
     rows = tx.execute(sql + " ORDER BY due_at LIMIT ?", [*params, limit])
     return [
         PendingRetry(
-            event=decode(r[0], r[1], r[2], r[6]),
+            event=Event.from_stored(r[6], r[0], r[1], r[2]),
             consumer=r[3],
             attempt=int(r[4]),
             due_at=int(r[5]),

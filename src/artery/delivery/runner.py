@@ -31,7 +31,6 @@ from artery.delivery.timeouts import Deadlines
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
 from artery.govern import for_storing, topic_redactor
-from artery.log import coordination
 from artery.store import Tx
 from artery.store.outage import riding_out
 
@@ -196,7 +195,7 @@ class ConsumerRunner:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.worker.poll_interval):
                 await self.runtime.log.appended(topic).wait()
-        heads = await self.runtime.store.read(lambda tx: coordination.heads(tx, topic))
+        heads = await self.runtime.log.heads(topic)
         for partition, head in heads.items():
             worker = self.partitions.get(partition)
             if worker is not None and head > worker.cursor:

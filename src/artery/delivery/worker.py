@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from artery.delivery.breaker import Breakers
 from artery.delivery.consumer import Consumer, Effects
-from artery.delivery.leases import Leases, new_worker_id
 from artery.delivery.rate_limit import RateLimiter
 from artery.delivery.runner import ConsumerRunner
 from artery.errors import ConfigError, StoreUnavailable
+from artery.identity import new_worker_id
 from artery.runtime import Runtime
 
 LEASE_MARGIN = 0.75  # a lease counts as ours for this share of its ttl after renewal
@@ -74,7 +74,7 @@ class Worker:
 
     async def start(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.leases = Leases(runtime.store, self.worker_id, self.lease_ttl)
+        self.leases = runtime.log.coordinator(self.worker_id, self.lease_ttl)
         self.limiter = RateLimiter(runtime.store)
         self.breakers = Breakers(runtime.store, self.worker_id)
         await self.leases.heartbeat()

@@ -13,12 +13,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from artery.clock import now_us
-from artery.envelope import Event, parse_time
+from artery.envelope import Event
 from artery.errors import Conflict
 from artery.log.batching import AppendBatcher
+from artery.log.coordinator import StoreCoordinator
 from artery.log.protocol import GroupPosition, PartitionState, Record, Retention, Topic
 from artery.store import Store, Tx
 
@@ -57,10 +56,18 @@ class StoreLog:
                 (topic, partition, offset, limit),
             )
         )
-        return [decode(topic, r[0], r[1], r[2]) for r in rows]
+        return [Event.from_stored(r[2], topic, r[0], r[1]) for r in rows]
 
     async def partitions(self, topic: str) -> list[PartitionState]:
         return await self._store.read(lambda tx: _partition_states(tx, topic))
+
+    async def heads(self, topic: str) -> dict[int, int]:
+        rows = await self._store.read(
+            lambda tx: tx.execute(
+                "SELECT partition, next_offset FROM partitions WHERE topic = ?", (topic,)
+            )
+        )
+        return {int(p): int(head) for p, head in rows}
 
     async def offset_at(self, topic: str, partition: int, at_us: int) -> int:
         def op(tx: Tx) -> int:
@@ -136,6 +143,9 @@ class StoreLog:
                 group,
             )
         return removed
+
+    def coordinator(self, worker_id: str, ttl: float) -> StoreCoordinator:
+        return StoreCoordinator(self._store, worker_id, ttl)
 
     async def dropped(self) -> dict[tuple[str, str], int]:
         """Events retention dropped before each group read them, by (group, topic)."""
@@ -276,7 +286,7 @@ def _stored_for_key(tx: Tx, topic: str, key: str) -> Event:
             f"idempotency key on topic {topic!r} is claimed but its event is gone (trimmed)",
             fix="use a new idempotency key",
         )
-    return decode(topic, row[0], row[1], row[2])
+    return Event.from_stored(row[2], topic, row[0], row[1])
 
 
 def _partition_states(tx: Tx, topic: str) -> list[PartitionState]:
@@ -337,14 +347,3 @@ def _trim(tx: Tx, topic: Topic, now: int) -> tuple[int, dict[str, int]]:
         "DELETE FROM idempotency_keys WHERE topic = ? AND expires_at <= ?", (topic.name, now)
     )
     return removed, unread
-
-
-def encode(event: Event) -> bytes:
-    return orjson.dumps(event.to_cloudevent())
-
-
-def decode(topic: str, partition: int, offset: int, body: bytes) -> Event:
-    """Rebuild a stored event without re-validating it (it was validated on append)."""
-    attrs = orjson.loads(body)
-    attrs["time"] = parse_time(attrs["time"])
-    return Event(**attrs, topic=topic, partition=int(partition), offset=int(offset))

@@ -2,7 +2,9 @@
 
 It checks each event against its topic's contract before anything is written (a batch
 with one invalid event is refused whole), picks partitions by a stable hash of the
-partition key, and leaves storage to a ``Log`` backend.
+partition key, and leaves storage to a ``Log`` backend. Delivery, the admin API and the
+CLI read the log through it alone (and lease partitions through its ``coordinator``), so
+a backend can change without them knowing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 
 from artery.clock import now_us
 from artery.contracts import Registry
-from artery.envelope import Event, encode_json
+from artery.envelope import Event
 from artery.errors import (
     BatchViolation,
     ConfigError,
@@ -26,7 +28,15 @@ from artery.errors import (
     UnknownTopic,
     Violation,
 )
-from artery.log.protocol import GroupPosition, Log, Record, Retention, Topic
+from artery.log.protocol import (
+    GroupCoordinator,
+    GroupPosition,
+    Log,
+    PartitionState,
+    Record,
+    Retention,
+    Topic,
+)
 
 DEFAULT_PARTITIONS = 8
 DEFAULT_DEDUPE_WINDOW = 24 * 3600.0
@@ -85,6 +95,10 @@ class EventLog:
             self._topics[name] = topic
         return topic
 
+    async def topics(self) -> list[Topic]:
+        """Every topic of the log, by name (also those no app in this process declares)."""
+        return await self.backend.topics()
+
     async def append(self, topic_name: str, events: Sequence[Event]) -> list[Event]:
         """Encode, size-check and validate every event, then store all of them in one
         transaction (or none). A refused batch names every invalid event by its index."""
@@ -115,7 +129,7 @@ class EventLog:
     def _encode(self, event: Event, index: int, total: int) -> bytes:
         """The stored form of ``event``; refused if JSON cannot hold it or it is too large."""
         label = f"event {index}" if total > 1 else "event"
-        body = encode_json(event.to_cloudevent(), label)
+        body = event.to_json(label)
         if len(body) > self.max_event_size:
             raise EventTooLarge(
                 f"{label} is {len(body)} bytes, over the limit of {self.max_event_size} bytes",
@@ -140,6 +154,23 @@ class EventLog:
     async def read(self, topic: str, partition: int, offset: int, limit: int = 500) -> list[Event]:
         await self.topic(topic)
         return await self.backend.read(topic, partition, offset, limit)
+
+    async def partitions(self, topic: str) -> list[PartitionState]:
+        return await self.backend.partitions(topic)
+
+    async def heads(self, topic: str) -> dict[int, int]:
+        """``{partition: next offset}``; the cheap read a consumer polls for new events."""
+        return await self.backend.heads(topic)
+
+    async def offset_at(self, topic: str, partition: int, at: datetime) -> int:
+        """The first offset of ``partition`` appended at or after ``at`` (its head if none)."""
+        at_us = int(at.timestamp() * 1_000_000)
+        return await self.backend.offset_at(topic, partition, at_us)
+
+    def coordinator(self, worker_id: str, ttl: float) -> GroupCoordinator:
+        """Partition leases and fenced commits for one worker process (see
+        ``GroupCoordinator``); built by the backend, which knows where leases live."""
+        return self.backend.coordinator(worker_id, ttl)
 
     async def join(self, group: str, topic_name: str, start: str = "earliest") -> None:
         if start not in ("earliest", "latest"):
@@ -189,9 +220,8 @@ class EventLog:
             if to_offset is not None:
                 offsets[state.partition] = min(max(to_offset, state.low), state.next)
             elif to_time is not None:
-                at = int(to_time.timestamp() * 1_000_000)
-                offsets[state.partition] = await self.backend.offset_at(
-                    topic.name, state.partition, at
+                offsets[state.partition] = await self.offset_at(
+                    topic.name, state.partition, to_time
                 )
             else:
                 offsets[state.partition] = state.low if to == "earliest" else state.next

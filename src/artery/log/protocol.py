@@ -1,8 +1,10 @@
 """The ``Log`` protocol: what an event log backend stores and serves.
 
 Backends receive records that are already validated and assigned a partition; they own
-offsets, consumer-group positions and retention. The embedded backend keeps all of it in
-the ``Store``; a JetStream backend can implement the same protocol.
+offsets, consumer-group positions and retention, and provide the ``GroupCoordinator`` that
+shares a group's partitions among workers. The embedded backend keeps all of it in the
+``Store``; a JetStream backend implements the same two protocols, so nothing outside
+``log/`` changes with the backend.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Protocol
 
 from artery.envelope import Event
 from artery.errors import ConfigError
+from artery.store.protocol import Tx
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,61 @@ class GroupPosition:
         return max(0, self.next - self.committed)
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """The outcome of one balance of a group's partitions, for one worker."""
+
+    keep: frozenset[int]  # partitions this worker holds now (renewed or newly taken)
+    surplus: frozenset[int]  # held, but above the fair share: drain, then release
+
+
+class GroupCoordinator(Protocol):
+    """One worker's side of a consumer group: partition leases and fenced offset commits.
+
+    Each worker heartbeats and, every ``ttl / 3``, balances: it renews the leases it holds,
+    gives up those above its fair share and takes free or expired ones up to that share,
+    so a dead worker's partitions are taken over once its leases expire.
+
+    The fence is the guarantee delivery builds on: a worker that lost a partition neither
+    moves the group's position on it (``commit``) nor settles an event of it (``holds``).
+    ``holds`` runs inside the caller's ``Store`` write transaction, in which delivery also
+    writes the event's retry, dead letter or completion: the check and those rows commit
+    together, before the next owner takes the partition (and then it sees them), or not
+    at all. Leases must therefore live in the ``Store``, whatever holds the events: a
+    JetStream backend keeps its events and positions in JetStream but its leases (and the
+    ``workers`` heartbeats) in the Store's tables (PostgreSQL), so that the fence still
+    shares the delivery transaction; its ``commit`` checks the lease in a Store
+    transaction and then moves the JetStream consumer's position.
+    """
+
+    worker_id: str
+
+    async def heartbeat(self) -> None:
+        """Show this worker alive: live workers divide a group's partitions among them."""
+        ...
+
+    async def balance(self, group: str, topic: str, partitions: int) -> Assignment: ...
+    def holds(self, tx: Tx, group: str, topic: str, partition: int) -> bool:
+        """Whether this worker still holds the partition, checked inside (and locking the
+        leases for the rest of) the caller's write transaction ``tx``."""
+        ...
+
+    async def release(
+        self, group: str, topic: str, partitions: set[int] | frozenset[int]
+    ) -> None: ...
+    async def leave(self) -> None:
+        """Give up every lease and the heartbeat at once (graceful shutdown)."""
+        ...
+
+    async def commit(
+        self, group: str, topic: str, moves: Mapping[int, tuple[int, int]]
+    ) -> tuple[set[int], set[int]]:
+        """Move positions ``{partition: (expected, new)}`` of partitions this worker still
+        holds; a position someone else changed (a replay) is left as they set it. Returns
+        the partitions whose lease is gone and those whose position was changed under us."""
+        ...
+
+
 class Log(Protocol):
     async def create_topic(self, topic: Topic) -> Topic: ...
     async def topic(self, name: str) -> Topic | None: ...
@@ -91,6 +149,10 @@ class Log(Protocol):
 
     async def read(self, topic: str, partition: int, offset: int, limit: int) -> list[Event]: ...
     async def partitions(self, topic: str) -> list[PartitionState]: ...
+    async def heads(self, topic: str) -> dict[int, int]:
+        """``{partition: next offset}``: cheaper than ``partitions``, polled by consumers."""
+        ...
+
     async def offset_at(self, topic: str, partition: int, at_us: int) -> int: ...
     async def join(self, group: str, topic: Topic, start: str) -> None:
         """Give ``group`` a position on every partition it has none on: ``earliest`` or
@@ -100,3 +162,7 @@ class Log(Protocol):
     async def commit(self, group: str, topic: str, offsets: Mapping[int, int]) -> None: ...
     async def positions(self, group: str | None = None) -> list[GroupPosition]: ...
     async def trim(self, topic: Topic, now_us: int) -> int: ...
+    def coordinator(self, worker_id: str, ttl: float) -> GroupCoordinator:
+        """The coordinator of ``worker_id``, whose leases run out ``ttl`` seconds after
+        their last renewal."""
+        ...

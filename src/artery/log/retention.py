@@ -43,7 +43,7 @@ class RetentionSweeper:
     async def sweep(self, runtime: Runtime) -> None:
         """Apply every topic's retention once. A group declared in the app that has never
         run joins first (at its declared start), so what it has not read yet is kept."""
-        for topic in await runtime.log.backend.topics():
+        for topic in await runtime.log.topics():
             if topic.retention == Retention():
                 continue
             for group, on, start in self.groups:

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from artery.clock import now_us
 from artery.delivery.attempts import AttemptError
-from artery.delivery.leases import new_worker_id
 from artery.errors import ArteryError, Cancelled, ConfigError, NonDeterminism, StoreUnavailable
 from artery.govern import Redactor, for_storing
 from artery.health import log_failure
+from artery.identity import new_worker_id
 from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history

@@ -1,9 +1,11 @@
-"""Partition leases: which worker process serves which partitions of a consumer group.
+"""The embedded log's ``GroupCoordinator``: partition leases as rows in the ``Store``.
 
 Each worker heartbeats a row in ``workers`` and, every ``ttl / 3``, balances: it renews the
 leases it holds, gives up the ones above its fair share (``ceil(partitions / live
 workers)``) and takes free or expired ones up to that share. A dead worker's partitions are
 taken over once its leases expire, so takeover is bounded by ``ttl`` plus one balance.
+Leases and group positions share the store, so a position moves in the transaction that
+checks the lease (see ``StoreCoordinator.commit``).
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ from __future__ import annotations
 import math
 import os
 import socket
-import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 from artery.clock import now_us
-from artery.log import coordination
-from artery.store import Store, Tx
+from artery.log.protocol import Assignment
+from artery.store.protocol import Store, Tx
 
 # Every transaction that locks a group's leases locks all of them, in partition order.
 _LOCK_LEASES = (
@@ -25,17 +26,10 @@ _LOCK_LEASES = (
 )
 
 
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+class StoreCoordinator:
+    """``GroupCoordinator`` over a ``Store``; ``holds`` must get a write transaction of
+    that same store."""
 
-
-@dataclass(frozen=True)
-class Assignment:
-    keep: frozenset[int]  # partitions this worker holds now (renewed or newly taken)
-    surplus: frozenset[int]  # held, but above the fair share: drain, then release
-
-
-class Leases:
     def __init__(self, store: Store, worker_id: str, ttl: float = 10.0) -> None:
         self.store = store
         self.worker_id = worker_id
@@ -146,7 +140,7 @@ class Leases:
         await self.store.write(op)
 
     async def commit(
-        self, group: str, topic: str, moves: dict[int, tuple[int, int]]
+        self, group: str, topic: str, moves: Mapping[int, tuple[int, int]]
     ) -> tuple[set[int], set[int]]:
         """Move offsets ``{partition: (expected, new)}`` for partitions this worker still
         holds. Fencing: a worker that lost its lease cannot move the group. Compare-and-set:
@@ -162,10 +156,22 @@ class Leases:
             for partition, (expected, new) in moves.items():
                 if partition not in held:
                     continue
-                if not coordination.move_position(
-                    tx, group, topic, partition, expected, new, stamp
-                ):
+                if not _move_position(tx, group, topic, partition, expected, new, stamp):
                     moved_elsewhere.add(partition)
             return set(moves) - held, moved_elsewhere
 
         return await self.store.write(op)
+
+
+def _move_position(
+    tx: Tx, group: str, topic: str, partition: int, expected: int, new: int, stamp: int
+) -> bool:
+    """Compare-and-set a group's position: False if it is no longer ``expected`` (someone
+    else moved it, e.g. a replay), and then it is left as they set it."""
+    moved = tx.one(
+        "UPDATE group_offsets SET next_offset = ?, updated_at = ?"
+        " WHERE group_name = ? AND topic = ? AND partition = ? AND next_offset = ?"
+        " RETURNING partition",
+        (new, stamp, group, topic, partition, expected),
+    )
+    return moved is not None

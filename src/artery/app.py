@@ -27,7 +27,6 @@ from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.consumer import Consumer, Handler
 from artery.delivery.dead_letters import DeadLetters
 from artery.delivery.rate_limit import Limit
-from artery.delivery.retry import Retry
 from artery.delivery.worker import Worker
 from artery.durations import seconds
 from artery.envelope import Event
@@ -35,6 +34,7 @@ from artery.errors import ArteryError, ConfigError, InvalidSchema
 from artery.health import Health
 from artery.log import EventLog, Retention, StoreLog
 from artery.log.retention import RetentionSweeper
+from artery.retry import Retry
 from artery.store import SqlStore, open_store
 from artery.workflows import (
     Schedule,

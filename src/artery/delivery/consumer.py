@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.rate_limit import Limit
-from artery.delivery.retry import Retry
 from artery.envelope import Event
+from artery.retry import Retry
 
 if TYPE_CHECKING:
     from artery.app import App

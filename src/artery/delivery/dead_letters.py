@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from artery.delivery import retries
-from artery.delivery.attempts import AttemptError
+from artery.attempts import AttemptError
+from artery.delivery import retry_schedule
 from artery.envelope import Event
 from artery.errors import ConfigError, NotFound
 from artery.log.embedded import decode, encode
@@ -207,7 +207,9 @@ class DeadLetters:
             )
             stamp = _now_us()
             for letter in map(_row, rows):
-                retries.schedule(tx, letter.group, letter.consumer, letter.event, 0, stamp, [])
+                retry_schedule.schedule(
+                    tx, letter.group, letter.consumer, letter.event, 0, stamp, []
+                )
                 tx.execute(
                     "UPDATE dead_letters SET redriven_at = ? WHERE id = ?", (stamp, letter.id)
                 )

@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from artery.delivery.breaker import Breakers
 from artery.delivery.consumer import Consumer
 from artery.delivery.leases import Leases, new_worker_id
+from artery.delivery.middleware import Middleware
 from artery.delivery.rate_limit import RateLimiter
 from artery.delivery.runner import ConsumerRunner
 from artery.errors import StoreUnavailable
@@ -37,6 +39,7 @@ class Worker:
         commit_interval: float = 0.05,
         retry_poll: float = 0.1,
         grace: float = 30.0,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self.consumers = consumers
         self.lease_ttl = lease_ttl
@@ -44,6 +47,7 @@ class Worker:
         self.commit_interval = commit_interval
         self.retry_poll = retry_poll
         self.grace = grace
+        self.middleware = tuple(middleware)  # every consumer's, inside its own policies
         self.worker_id = new_worker_id()
         self.runners: list[ConsumerRunner] = []
         self._balancer: asyncio.Task[None] | None = None

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 
-from artery.delivery.attempts import AttemptError
-from artery.delivery.retry import Retry
+from artery.attempts import AttemptError
 from artery.durations import seconds
 from artery.envelope import encode_json
 from artery.errors import (
@@ -35,6 +34,7 @@ from artery.errors import (
     StepFailed,
     WorkflowError,
 )
+from artery.retry import Retry
 from artery.store import LARGEST_INTEGER
 from artery.workflows import history
 from artery.workflows.history import Run, Status, StepRecord, now_us

@@ -60,7 +60,9 @@ class Seam(Generic[A]):
         self.before: tuple[Before[A], ...] = tuple(
             m.before_attempt for m in self.stack if overrides(m, Middleware, "before_attempt")
         )
-        self._around = tuple(m for m in self.stack if overrides(m, Middleware, "around_attempt"))
+        self._around = tuple(  # innermost first: the order they are wrapped in
+            m for m in reversed(self.stack) if overrides(m, Middleware, "around_attempt")
+        )
         self.after: tuple[After[A], ...] = tuple(
             guarded(m, m.after_attempt)
             for m in reversed(self.stack)
@@ -70,7 +72,7 @@ class Seam(Generic[A]):
     def around(self, attempt: A, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         """The awaitable that runs ``call`` inside every ``around_attempt``, the first
         middleware outermost."""
-        for middleware in reversed(self._around):
+        for middleware in self._around:
             call = _wrapped(middleware, attempt, call)
         return call()
 

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,7 +27,6 @@ from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history
 from artery.workflows.context import (
-    COMPENSATION_BASE,
     CompensationRequested,
     Suspend,
     WorkflowContext,
@@ -35,6 +34,7 @@ from artery.workflows.context import (
 )
 from artery.workflows.definition import Workflow
 from artery.workflows.history import Run, Status, StepRecord, now_us
+from artery.workflows.middleware import StepMiddleware, StepSeam
 
 if TYPE_CHECKING:
     from artery.app import App
@@ -52,11 +52,13 @@ class WorkflowEngine:
         concurrency: int = 256,
         lease_ttl: float = 10.0,
         poll_interval: float = 0.2,
+        middleware: Sequence[StepMiddleware] = (),
     ) -> None:
         self.workflows = workflows
         self.concurrency = concurrency
         self.lease_ttl = lease_ttl
         self.poll_interval = poll_interval
+        self.seam = StepSeam(middleware)  # around every step attempt of every run
         self.worker_id = new_worker_id()
         self.running: dict[str, asyncio.Task[None]] = {}
         self.active: dict[str, Run] = {}
@@ -319,7 +321,7 @@ class WorkflowEngine:
             raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
         if ctx.suspended is not None:  # the code swallowed a wait and returned: still wait
             raise ctx.suspended
-        ctx._check_cancel()  # cancelled before it ended (or after it failed): undo it
+        ctx.raise_if_cancelled()  # cancelled before it ended (or after it failed): undo it
         return result
 
     async def _park(self, ctx: WorkflowContext) -> None:
@@ -345,19 +347,11 @@ class WorkflowEngine:
 
     async def _unwind(self, ctx: WorkflowContext, run: Run, cause: Exception) -> None:
         """Run the compensations of completed steps in reverse order, each durably."""
-        steps = ctx._history
-        for index, comp in enumerate(reversed(ctx.compensations)):
-            position = COMPENSATION_BASE + index
-            recorded = steps.get(position)
-            if recorded is None or recorded.status != "completed":
-                ctx._position = position - 1
-                record = await ctx._execute(
-                    position, comp.name, comp.fn, comp.args, comp.retry, None, kind="compensation"
-                )
-                if record.status == "failed":
-                    error = {**(record.error or {}), "compensating": _error(cause)}
-                    await self._finish(run, Status.FAILED, None, error, flagged=True)
-                    return
+        failed = await ctx.run_compensations()
+        if failed is not None:
+            error = {**(failed.error or {}), "compensating": _error(cause)}
+            await self._finish(run, Status.FAILED, None, error, flagged=True)
+            return
         requested = isinstance(cause, CompensationRequested)
         if run.cancel_requested or (isinstance(cause, Cancelled) and not requested):
             status = Status.CANCELLED  # cancels include a failed run the operator cancelled

@@ -12,7 +12,7 @@ gates waited) reaches no later hook: its next owner delivers the event again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from artery import middleware
 from artery.envelope import Event
@@ -23,10 +23,12 @@ __all__ = ["Attempt", "DeliverySeam", "Loop", "Middleware"]
 Loop = Callable[[], Awaitable[None]]  # one iteration of a background loop
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One attempt to deliver ``event`` to a consumer of ``group``; ``number`` counts from 1
-    across retries and restarts; ``began`` is ``time.monotonic()`` before its gates."""
+    across retries and restarts; ``began`` is ``time.monotonic()`` before its gates.
+
+    A named tuple, not a frozen dataclass: as immutable, and a third of the cost to build
+    on the hot path (one per delivery)."""
 
     event: Event
     group: str

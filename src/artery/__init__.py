@@ -9,15 +9,7 @@ from importlib.metadata import version as _installed_version
 from artery.app import App, Contract
 from artery.config import Settings
 from artery.contracts import Compatibility
-from artery.delivery import (
-    BreakerPolicy,
-    DeliveryContext,
-    Filter,
-    Limit,
-    Permanent,
-    Retry,
-    RetryLater,
-)
+from artery.delivery import BreakerPolicy, DeliveryContext, Filter, Limit
 from artery.envelope import Event
 from artery.errors import (
     ArteryError,
@@ -39,6 +31,7 @@ from artery.errors import (
     WorkflowError,
 )
 from artery.log import Retention
+from artery.retry import Permanent, Retry, RetryLater
 from artery.workflows import WorkflowContext, WorkflowHandle, current_step
 
 try:

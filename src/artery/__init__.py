@@ -9,15 +9,7 @@ from importlib.metadata import version as _installed_version
 from artery.app import App
 from artery.config import Settings
 from artery.contracts import Compatibility
-from artery.delivery import (
-    BreakerPolicy,
-    DeliveryContext,
-    Filter,
-    Limit,
-    Permanent,
-    Retry,
-    RetryLater,
-)
+from artery.delivery import BreakerPolicy, DeliveryContext, Filter, Limit
 from artery.delivery.worker import WorkerOptions
 from artery.envelope import Event
 from artery.errors import (
@@ -41,6 +33,7 @@ from artery.errors import (
 )
 from artery.integration import Contract, Integration
 from artery.log import Retention
+from artery.retry import Permanent, Retry, RetryLater
 from artery.roles import Role
 from artery.workflows import WorkflowContext, WorkflowHandle, current_step
 from artery.workflows.definition import WorkflowOptions

@@ -23,11 +23,11 @@ from artery.contracts.registry import parse_mode
 from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.consumer import Consumer, DeliveryContext, Handler
 from artery.delivery.rate_limit import Limit
-from artery.delivery.retry import Retry
 from artery.durations import seconds
 from artery.envelope import Event
 from artery.errors import ConfigError, InvalidSchema
 from artery.log import Retention
+from artery.retry import Retry
 from artery.workflows import Schedule, Workflow
 from artery.workflows.definition import WorkflowFn
 from artery.workflows.schedules import validate as validate_schedule

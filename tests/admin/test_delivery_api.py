@@ -123,7 +123,7 @@ async def test_listing_dead_letters_shows_summaries_without_payloads(running: Ru
     listed = response.json()
     assert len(listed) == 3
     assert {row["type"] for row in listed} == {"orders"}
-    assert all(row["last_error"] == "artery.delivery.retry.Permanent" for row in listed)
+    assert all(row["last_error"] == "artery.retry.Permanent" for row in listed)
     assert EMAIL not in response.text and "data" not in listed[0]
     other = await running.http.get("/dead-letters", params={"group": "crm", "limit": "2"})
     assert other.json() == []
@@ -174,7 +174,7 @@ async def test_error_type_matches_the_type_exactly_never_the_message(running: Ru
         return len(response.json())
 
     assert await count("Permanent") == 3
-    assert await count("artery.delivery.retry.Permanent") == 3
+    assert await count("artery.retry.Permanent") == 3
     # the message is "customer unknown to the ERP": a word of it is not an error type
     assert await count("ERP") == 0
     assert await count("permanent") == 0 and await count("retry.Permanent") == 0

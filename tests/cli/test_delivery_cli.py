@@ -116,7 +116,7 @@ def listed(url: str, *args: str) -> list[dict[str, object]]:
 def test_dlq_list_shows_dead_letters_without_payloads(buried: str) -> None:
     output = ok(buried, "dlq", "list")
     assert output.count("unknown customer") == 0 and EMAIL not in output
-    assert output.count("artery.delivery.retry.Permanent") == 3
+    assert output.count("artery.retry.Permanent") == 3
     assert [row["group"] for row in listed(buried)] == ["erp"] * 3
     assert listed(buried, "--group", "crm") == []
     assert len(listed(buried, "--limit", "2")) == 2
@@ -153,7 +153,7 @@ def test_dlq_redrive_by_error_type(buried: str) -> None:
 
 def test_dlq_error_type_is_matched_exactly_and_wildcards_are_refused(buried: str) -> None:
     assert listed(buried, "--error-type", "customer") == []  # a word of the message
-    assert len(listed(buried, "--error-type", "artery.delivery.retry.Permanent")) == 3
+    assert len(listed(buried, "--error-type", "artery.retry.Permanent")) == 3
     refused = artery(buried, "dlq", "purge", "--error-type", "%", "--yes")
     assert refused.exit_code == 2 and "error type '%'" in refused.output
     assert "Traceback" not in refused.output

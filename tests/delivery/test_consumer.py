@@ -344,16 +344,16 @@ async def test_replay_takes_effect_while_the_worker_runs(store_url: str) -> None
 async def test_a_retry_that_finished_during_a_slow_poll_is_not_run_again(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from artery.delivery import retries
+    from artery.delivery import retry_schedule
 
-    real_pending = retries.pending
+    real_pending = retry_schedule.pending
 
-    def slow_pending(*args: object, **kwargs: object) -> list[retries.PendingRetry]:
+    def slow_pending(*args: object, **kwargs: object) -> list[retry_schedule.PendingRetry]:
         rows = real_pending(*args, **kwargs)  # type: ignore[arg-type]
         time.sleep(0.2)  # the rows are read now but handed over late
         return rows
 
-    monkeypatch.setattr(retries, "pending", slow_pending)
+    monkeypatch.setattr(retry_schedule, "pending", slow_pending)
     app, orders = make_app(store_url)
     attempts: list[int] = []
 

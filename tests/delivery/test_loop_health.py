@@ -12,7 +12,7 @@ import pytest
 from delivery_helpers import eventually, make_app
 
 from artery import App, DeliveryContext, Event, Retry
-from artery.delivery import retries
+from artery.delivery import retry_schedule
 from artery.delivery.worker import Worker
 from artery.log.coordinator import StoreCoordinator
 
@@ -60,7 +60,7 @@ def inject(loop: str, app: App, fault: Fault, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(app.log, "appended", fault.wrap(app.log.appended))
     elif loop == "retries":
         due_only = lambda *a, **k: k.get("due_before") is not None  # noqa: E731
-        monkeypatch.setattr(retries, "pending", fault.wrap(retries.pending, due_only))
+        monkeypatch.setattr(retry_schedule, "pending", fault.wrap(retry_schedule.pending, due_only))
     elif loop == "commits":
         monkeypatch.setattr(StoreCoordinator, "commit", fault.wrap(StoreCoordinator.commit))
     elif loop == "balance":

@@ -17,7 +17,7 @@ import pytest
 from delivery_helpers import eventually, make_app
 
 from artery import App, DeliveryContext, Event
-from artery.delivery import retries
+from artery.delivery import retry_schedule
 from artery.store import Tx
 from conftest import postgres_schema_url
 
@@ -127,7 +127,7 @@ async def test_retries_of_an_ordered_key_run_one_at_a_time_earliest_first(
 
         def schedule(tx: Tx) -> None:  # the later event is due first
             for event, due in zip(stored, (now, now - 2_000_000, now - 1_000_000), strict=True):
-                retries.schedule(tx, "erp", "handle", event, 1, due, ())
+                retry_schedule.schedule(tx, "erp", "handle", event, 1, due, ())
 
         await app.store.write(schedule)
     async with app.running():

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from artery.delivery import retries
+from artery.delivery import retry_schedule
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetter, DeadLetters, Filter
 from artery.envelope import encode_json
@@ -230,7 +230,7 @@ async def consumer_report(runtime: Runtime, declarations: Declarations) -> list[
     report = []
     for (group, topic), consumer in sorted(declarations.consumers.items()):
         mine = [p for p in positions if p.group == group and p.topic == topic]
-        pending = await runtime.store.read(functools.partial(retries.count, group=group))
+        pending = await runtime.store.read(functools.partial(retry_schedule.count, group=group))
         report.append(
             {
                 "group": group,

@@ -9,8 +9,8 @@ from artery.delivery.breaker import BreakerPolicy, BreakerState
 from artery.delivery.consumer import Consumer, DeliveryContext
 from artery.delivery.dead_letters import DeadLetter, DeadLetters, Filter
 from artery.delivery.rate_limit import Limit
-from artery.delivery.retry import Permanent, Retry, RetryLater
 from artery.delivery.worker import Worker
+from artery.retry import Permanent, Retry, RetryLater
 
 __all__ = [
     "BreakerPolicy",

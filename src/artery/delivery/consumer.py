@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.rate_limit import Limit
-from artery.delivery.retry import Retry
 from artery.envelope import Event
+from artery.retry import Retry
 
 Handler = Callable[[Event, "DeliveryContext"], Awaitable[Any]]
 

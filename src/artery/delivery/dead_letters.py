@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
+from artery.attempts import AttemptError
 from artery.clock import now_us
-from artery.delivery import retries
-from artery.delivery.attempts import AttemptError
+from artery.delivery import retry_schedule
 from artery.envelope import Event
 from artery.errors import ConfigError, NotFound
 from artery.store import Store, Tx
@@ -202,7 +202,9 @@ class DeadLetters:
             )
             stamp = now_us()
             for letter in map(_row, rows):
-                retries.schedule(tx, letter.group, letter.consumer, letter.event, 0, stamp, [])
+                retry_schedule.schedule(
+                    tx, letter.group, letter.consumer, letter.event, 0, stamp, []
+                )
                 tx.execute(
                     "UPDATE dead_letters SET redriven_at = ? WHERE id = ?", (stamp, letter.id)
                 )

@@ -22,15 +22,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from artery.delivery import dead_letters, retries
-from artery.delivery.attempts import AttemptError
+from artery.attempts import AttemptError
+from artery.delivery import dead_letters, retry_schedule
 from artery.delivery.consumer import Consumer, DeliveryContext
+from artery.delivery.middleware import Attempt, seam_for
 from artery.delivery.partition import Outcome, PartitionWorker
-from artery.delivery.retry import Permanent, RetryLater
-from artery.delivery.timeouts import Deadlines
 from artery.envelope import Event
 from artery.errors import StoreUnavailable
 from artery.govern import for_storing, topic_redactor
+from artery.retry import Permanent
 from artery.store import Tx
 from artery.store.outage import riding_out
 
@@ -51,17 +51,12 @@ class ConsumerRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_lock = asyncio.Lock()
         self._assigning = asyncio.Lock()  # one change at a time to which partitions run here
-        self.deadlines = Deadlines(consumer.timeout)
         self._draining: dict[int, asyncio.Task[None]] = {}
         self._retiring: set[PartitionWorker] = set()
         self._hand_back_guard = worker.runtime.health.guard(
             f"delivery hand-back of {consumer.group}/{consumer.topic}", log
         )
-        self.breaker = (
-            worker.breakers.get(consumer.breaker, consumer.breaker_policy)
-            if consumer.breaker
-            else None
-        )
+        self.seam = seam_for(consumer, worker.breakers, worker.limiter, worker.middleware)
 
     async def _scrubbed(self, event: Event, failure: AttemptError) -> AttemptError:
         """Handlers' messages quote what they saw: the event's classified values are
@@ -80,9 +75,8 @@ class ConsumerRunner:
             "retries": self._retry_once,
             "commits": self._commit_once,
             "heads": self._heads_once,
+            **self.seam.loops,
         }
-        if self.consumer.timeout is not None:
-            loops["timeouts"] = self.deadlines.tick
         where = f"{self.consumer.group}/{self.consumer.topic}"
         self._tasks = [
             asyncio.create_task(
@@ -178,7 +172,7 @@ class ConsumerRunner:
                 if p.topic == topic
             }
             pending = await self.runtime.store.read(
-                lambda tx: retries.pending(tx, group, topic, [partition], None, 1_000_000)
+                lambda tx: retry_schedule.pending(tx, group, topic, [partition], None, 1_000_000)
             )
             worker = PartitionWorker(self, partition, committed.get(partition, 0), lease_deadline)
             worker.hold_back([r.event for r in pending])
@@ -212,12 +206,13 @@ class ConsumerRunner:
         *,
         from_retry: bool,
     ) -> Outcome:
-        consumer = self.consumer
-        attempt = attempts_made + 1
-        if self.breaker is not None:
-            await self.breaker.wait_until_allowed()
-        if consumer.rate_limit is not None:
-            await self.worker.limiter.acquire(consumer.rate_limit)
+        """One attempt, through the consumer's middleware (see ``delivery.middleware``)."""
+        consumer, seam = self.consumer, self.seam
+        attempt = Attempt(
+            event, consumer.group, consumer.name, attempts_made + 1, from_retry, time.monotonic()
+        )
+        for gate in seam.before:
+            await gate(attempt)
         if not partition.holds_lease():  # checked last: the waits above may be long
             if not partition.stopping:
                 partition.lease_lost()  # past its deadline: this partition is done here
@@ -226,23 +221,23 @@ class ConsumerRunner:
             event,
             consumer.group,
             consumer.name,
-            attempt,
+            attempt.number,
             self.worker.effects,
             consumer.integration,
         )
         started = time.monotonic()
         try:
-            await self.deadlines.run(lambda: consumer.handler(event, ctx))
+            await seam.around(attempt, lambda: consumer.handler(event, ctx))
         except Exception as exc:
-            if self.breaker is not None and not isinstance(exc, Permanent):
-                self.breaker.record_failure()
+            for observe in seam.after:
+                await observe(attempt, exc)
             failure = AttemptError.from_exception(
-                exc, attempt, time.time(), time.monotonic() - started
+                exc, attempt.number, time.time(), time.monotonic() - started
             )
             failure = await self._scrubbed(event, failure)
-            return await self._failed(partition, event, exc, attempt, (*errors, failure))
-        if self.breaker is not None:
-            self.breaker.record_success()
+            return await self._failed(partition, attempt, exc, (*errors, failure))
+        for observe in seam.after:
+            await observe(attempt, None)
         if consumer.dedupe or from_retry:
             settled = lambda tx: self._complete(tx, event, from_retry)  # noqa: E731
             if not await self._settle(partition, settled):
@@ -271,28 +266,29 @@ class ConsumerRunner:
     async def _failed(
         self,
         partition: PartitionWorker,
-        event: Event,
+        attempt: Attempt,
         exc: Exception,
-        attempt: int,
         errors: Sequence[AttemptError],
     ) -> Outcome:
-        consumer = self.consumer
-        if consumer.retry.should_retry(exc, attempt):
-            delay = exc.after if isinstance(exc, RetryLater) else consumer.retry.delay(attempt)
+        consumer, event, number = self.consumer, attempt.event, attempt.number
+        delay = consumer.retry.next_delay(exc, number)
+        if delay is not None:
             due = int((time.time() + delay) * 1_000_000)
 
             def later(tx: Tx) -> None:
-                retries.schedule(tx, consumer.group, consumer.name, event, attempt, due, errors)
+                retry_schedule.schedule(
+                    tx, consumer.group, consumer.name, event, number, due, errors
+                )
 
             return "retry" if await self._settle(partition, later) else "abandoned"
         reason = (
             "permanent error"
             if isinstance(exc, Permanent)
-            else (f"gave up after {attempt} attempt(s)")
+            else f"gave up after {number} attempt(s)"
         )
 
         def bury(tx: Tx) -> None:
-            retries.remove(tx, consumer.group, event)
+            retry_schedule.remove(tx, consumer.group, event)
             dead_letters.add(tx, consumer.group, consumer.name, event, reason, errors)
 
         if not await self._settle(partition, bury):
@@ -300,11 +296,13 @@ class ConsumerRunner:
         log.warning(
             "dead-lettered event %s of %s for %s: %s", event.id, event.topic, consumer.name, reason
         )
+        for observe in self.seam.dead_letter:
+            await observe(attempt, reason)
         return "dead"
 
     def _complete(self, tx: Tx, event: Event, from_retry: bool) -> None:
         if from_retry:
-            retries.remove(tx, self.consumer.group, event)
+            retry_schedule.remove(tx, self.consumer.group, event)
         if self.consumer.dedupe:
             tx.execute(
                 "INSERT INTO completions (group_name, event_id, completed_at) VALUES (?, ?, ?)"
@@ -320,7 +318,7 @@ class ConsumerRunner:
         read_started = time.monotonic()
         due = await self.durably(
             functools.partial(
-                retries.pending,
+                retry_schedule.pending,
                 group=consumer.group,
                 topic=consumer.topic,
                 partitions=sorted(self.partitions),
@@ -343,7 +341,7 @@ class ConsumerRunner:
             worker.forget_retries_before(read_started)
 
     def _retry_work(
-        self, partition: PartitionWorker, retry: retries.PendingRetry
+        self, partition: PartitionWorker, retry: retry_schedule.PendingRetry
     ) -> Callable[[], Awaitable[Outcome]]:
         return lambda: self.deliver(
             partition, retry.event, retry.attempt, retry.errors, from_retry=True

@@ -1,4 +1,5 @@
-"""Per-attempt handler timeouts for one consumer.
+"""Per-attempt handler timeouts for one consumer (the mechanism behind
+``delivery.middleware.timeout``).
 
 One watchdog per consumer checks every running attempt's deadline each ``TICK``: far
 cheaper than a timer per delivery, at the price of ``TICK`` precision. An overrun attempt
@@ -12,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 TICK = 0.05  # how often deadlines are checked
 
 
@@ -23,15 +25,14 @@ class Deadlines:
         self._deadlines: dict[asyncio.Task[Any], float] = {}
         self._expired: set[asyncio.Task[Any]] = set()
 
-    async def run(self, call: Callable[[], Awaitable[Any]]) -> None:
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
         """Await ``call()`` under the timeout, in the current task."""
         task = asyncio.current_task()
         if self.timeout is None or task is None:
-            await call()
-            return
+            return await call()
         self._deadlines[task] = time.monotonic() + self.timeout
         try:
-            await call()
+            return await call()
         except asyncio.CancelledError:
             if task not in self._expired:
                 raise  # shutdown or a lost lease, not a timeout

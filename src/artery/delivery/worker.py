@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from artery.delivery.breaker import Breakers
 from artery.delivery.consumer import Consumer, Effects
+from artery.delivery.middleware import Middleware
 from artery.delivery.rate_limit import RateLimiter
 from artery.delivery.runner import ConsumerRunner
 from artery.errors import ConfigError, StoreUnavailable
@@ -36,6 +38,7 @@ class WorkerOptions:
     commit_interval: float = 0.05
     retry_poll: float = 0.1
     grace: float = 30.0
+    middleware: Sequence[Middleware] = field(default=())  # hooks on every delivery attempt
 
     def __post_init__(self) -> None:
         for name in ("lease_ttl", "poll_interval", "commit_interval", "retry_poll"):
@@ -68,6 +71,7 @@ class Worker:
         self.commit_interval = options.commit_interval
         self.retry_poll = options.retry_poll
         self.grace = options.grace
+        self.middleware = tuple(options.middleware)  # every consumer's, inside its own policies
         self.worker_id = new_worker_id()
         self.runners: list[ConsumerRunner] = []
         self._balancer: asyncio.Task[None] | None = None

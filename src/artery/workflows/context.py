@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 
+from artery.attempts import AttemptError
 from artery.clock import now_us
-from artery.delivery.attempts import AttemptError
-from artery.delivery.retry import Retry
 from artery.durations import seconds
 from artery.envelope import encode_json
 from artery.errors import (
@@ -36,9 +35,11 @@ from artery.errors import (
     StepFailed,
     WorkflowError,
 )
+from artery.retry import Retry
 from artery.store import LARGEST_INTEGER
 from artery.workflows import history
 from artery.workflows.history import Run, Status, StepRecord
+from artery.workflows.middleware import StepAttempt, StepKind
 
 if TYPE_CHECKING:
     from artery.integration import Contract
@@ -153,51 +154,71 @@ class WorkflowContext:
         args: tuple[Any, ...],
         retry: Retry | None,
         timeout: float | str | None,
-        kind: str = "step",
+        kind: StepKind = "step",
     ) -> StepRecord:
+        """Run a step's attempts through the engine's middleware until one succeeds or the
+        policy gives up, and record the outcome."""
         if kind == "step":  # compensations run precisely because of a cancel
-            self._check_cancel()
-        policy = retry or NO_RETRY
+            self.raise_if_cancelled()
+        policy, seam = retry or NO_RETRY, self.engine.seam
         limit = None if timeout is None else seconds(timeout)
         started = now_us()
         errors: list[AttemptError] = []
-        for attempt in range(1, policy.attempts + 1):
-            token = _current.set(StepInfo(self.run_id, position, label, attempt))
-            began = time.monotonic()
+        for number in range(1, policy.attempts + 1):
+            attempt = StepAttempt(
+                self.run_id, self.run.workflow, position, label, kind, number, time.monotonic()
+            )
+            for gate in seam.before:
+                await gate(attempt)
+            token = _current.set(StepInfo(self.run_id, position, label, number))
+            called = time.monotonic()
             try:
                 async with asyncio.timeout(limit):
-                    value = await _call(fn, args)
+                    value = await seam.around(attempt, lambda: _call(fn, args))
                 result = json_roundtrip(value, f"step {label!r}")
-            except ConfigError:
-                raise
             except Exception as exc:
-                errors.append(
-                    AttemptError.from_exception(exc, attempt, time.time(), time.monotonic() - began)
-                )
-                if not policy.should_retry(exc, attempt):
+                ended, took = time.time(), time.monotonic() - called
+                for observe in seam.after:
+                    await observe(attempt, exc)
+                if isinstance(exc, ConfigError):
+                    raise
+                errors.append(AttemptError.from_exception(exc, number, ended, took))
+                delay = policy.next_delay(exc, number)
+                if delay is None:
                     break
-                await asyncio.sleep(policy.delay_after(exc, attempt))
+                await asyncio.sleep(delay)
                 continue
             finally:
                 _current.reset(token)
-            record = StepRecord(
-                position, kind, label, "completed", result, None, attempt, started, now_us()
+            for observe in seam.after:
+                await observe(attempt, None)
+            return await self._saved(
+                StepRecord(
+                    position, kind, label, "completed", result, None, number, started, now_us()
+                )
             )
-            await self._save(record)
-            return record
-        record = StepRecord(
-            position,
-            kind,
-            label,
-            "failed",
-            None,
-            await self.engine.scrubbed(self.run, errors[-1].to_dict()),
-            len(errors),
-            started,
-            now_us(),
+        error = await self.engine.scrubbed(self.run, errors[-1].to_dict())
+        return await self._saved(
+            StepRecord(position, kind, label, "failed", None, error, len(errors), started, now_us())
         )
-        await self._save(record)
-        return record
+
+    async def run_compensations(self) -> StepRecord | None:
+        """Undo the completed steps: their compensations in reverse order, each durably and
+        once (a resumed run skips the ones already recorded). Returns the record of the
+        compensation that failed (the ones before it are not tried), or None once all are
+        done. The engine calls this when a run fails or is cancelled; workflow code calls
+        ``compensate()`` instead."""
+        for index, comp in enumerate(reversed(self.compensations)):
+            position = COMPENSATION_BASE + index
+            recorded = self._history.get(position)
+            if recorded is None or recorded.status != "completed":
+                self._position = position - 1
+                record = await self._execute(
+                    position, comp.name, comp.fn, comp.args, comp.retry, None, kind="compensation"
+                )
+                if record.status == "failed":
+                    return record
+        return None
 
     # -- time, randomness, versioning --------------------------------------------------
 
@@ -239,7 +260,7 @@ class WorkflowContext:
         position = self._next()
         recorded = self._replay(position, "sleep", "sleep")
         if recorded is None:
-            self._check_cancel()
+            self.raise_if_cancelled()
             at = wake_at()
             await self._save(
                 StepRecord.instant(position, "sleep", "sleep", "completed", {"wake_at": at})
@@ -252,7 +273,7 @@ class WorkflowContext:
         remaining = (wake_at - now_us()) / 1_000_000
         if remaining <= 0:
             return
-        self._check_cancel()  # a replayed sleep of a cancelled run must not park it again
+        self.raise_if_cancelled()  # a replayed sleep of a cancelled run must not park it again
         if remaining <= IN_MEMORY_SLEEP:
             await asyncio.sleep(remaining)
             return
@@ -268,7 +289,7 @@ class WorkflowContext:
             return recorded.result["payload"]
         if recorded is not None and recorded.status == "timed_out":
             raise SignalTimeout(f"signal {name!r} did not come in time", fix="send it sooner")
-        self._check_cancel()
+        self.raise_if_cancelled()
         if recorded is None:
             deadline = None if wait is None else min(now_us() + wait, LARGEST_INTEGER)
         else:
@@ -295,7 +316,7 @@ class WorkflowContext:
             return recorded.result
         if recorded is not None and recorded.status == "failed":
             raise WorkflowError(f"{self.run_id}/{position}", "failed", recorded.error)
-        self._check_cancel()
+        self.raise_if_cancelled()
         child_id = f"{self.run_id}/{position}"
         if recorded is None:
             encode_json(input, f"the input of child workflow {name!r}")
@@ -318,7 +339,7 @@ class WorkflowContext:
         recorded = self._replay(position, "publish", topic)
         if recorded is not None:
             return str(recorded.result["id"])
-        self._check_cancel()
+        self.raise_if_cancelled()
         attrs.setdefault("idempotency_key", f"workflow:{self.run_id}:{position}")
         attrs.setdefault("correlation_id", self.run_id)
         event = await self.engine.publish(contract, data, **attrs)
@@ -370,7 +391,14 @@ class WorkflowContext:
         await self.engine.write(lambda tx: history.record_step(tx, self.run_id, record))
         self._history[record.position] = record
 
-    def _check_cancel(self) -> None:
+    async def _saved(self, record: StepRecord) -> StepRecord:
+        await self._save(record)
+        return record
+
+    def raise_if_cancelled(self) -> None:
+        """Raise ``Cancelled`` if an operator asked to cancel the run: code about to start
+        something long may ask first (the engine asks before each step and once the code
+        returns, so a cancelled run is undone rather than completed)."""
         if self.run.cancel_requested:
             raise Cancelled(f"run {self.run_id!r} was cancelled", fix="none needed")
 

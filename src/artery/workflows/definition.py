@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +10,7 @@ from artery.errors import ConfigError
 
 if TYPE_CHECKING:
     from artery.workflows.context import WorkflowContext
+    from artery.workflows.middleware import StepMiddleware
 
 WorkflowFn = Callable[["WorkflowContext", Any], Awaitable[Any]]
 
@@ -48,6 +49,7 @@ class WorkflowOptions:
     concurrency: int = 256
     lease_ttl: float = 10.0
     poll_interval: float = 0.2
+    middleware: Sequence[StepMiddleware] = ()  # hooks on every step attempt of every run
 
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):

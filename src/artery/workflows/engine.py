@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from artery.attempts import AttemptError
 from artery.clock import now_us
-from artery.delivery.attempts import AttemptError
 from artery.errors import ArteryError, Cancelled, ConfigError, NonDeterminism, StoreUnavailable
 from artery.govern import Redactor, for_storing
 from artery.health import log_failure
@@ -28,7 +28,6 @@ from artery.store import Tx
 from artery.store.outage import riding_out
 from artery.workflows import history
 from artery.workflows.context import (
-    COMPENSATION_BASE,
     CompensationRequested,
     Suspend,
     WorkflowContext,
@@ -36,6 +35,7 @@ from artery.workflows.context import (
 )
 from artery.workflows.definition import Workflow, WorkflowOptions
 from artery.workflows.history import Run, Status, StepRecord
+from artery.workflows.middleware import StepSeam
 
 if TYPE_CHECKING:
     from artery.delivery.consumer import Publish
@@ -59,6 +59,7 @@ class WorkflowEngine:
         self.concurrency = options.concurrency
         self.lease_ttl = options.lease_ttl
         self.poll_interval = options.poll_interval
+        self.seam = StepSeam(options.middleware)  # around every step attempt of every run
         self.worker_id = new_worker_id()
         self.running: dict[str, asyncio.Task[None]] = {}
         self.active: dict[str, Run] = {}
@@ -321,7 +322,7 @@ class WorkflowEngine:
             raise Cancelled(f"run {run.run_id!r} was cancelled", fix="none needed") from None
         if ctx.suspended is not None:  # the code swallowed a wait and returned: still wait
             raise ctx.suspended
-        ctx._check_cancel()  # cancelled before it ended (or after it failed): undo it
+        ctx.raise_if_cancelled()  # cancelled before it ended (or after it failed): undo it
         return result
 
     async def _park(self, ctx: WorkflowContext) -> None:
@@ -347,19 +348,11 @@ class WorkflowEngine:
 
     async def _unwind(self, ctx: WorkflowContext, run: Run, cause: Exception) -> None:
         """Run the compensations of completed steps in reverse order, each durably."""
-        steps = ctx._history
-        for index, comp in enumerate(reversed(ctx.compensations)):
-            position = COMPENSATION_BASE + index
-            recorded = steps.get(position)
-            if recorded is None or recorded.status != "completed":
-                ctx._position = position - 1
-                record = await ctx._execute(
-                    position, comp.name, comp.fn, comp.args, comp.retry, None, kind="compensation"
-                )
-                if record.status == "failed":
-                    error = {**(record.error or {}), "compensating": _error(cause)}
-                    await self._finish(run, Status.FAILED, None, error, flagged=True)
-                    return
+        failed = await ctx.run_compensations()
+        if failed is not None:
+            error = {**(failed.error or {}), "compensating": _error(cause)}
+            await self._finish(run, Status.FAILED, None, error, flagged=True)
+            return
         requested = isinstance(cause, CompensationRequested)
         if run.cancel_requested or (isinstance(cause, Cancelled) and not requested):
             status = Status.CANCELLED  # cancels include a failed run the operator cancelled

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from artery.delivery.attempts import AttemptError
+from artery.attempts import AttemptError
 from artery.envelope import Event
 from artery.store import Tx
 

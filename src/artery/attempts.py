@@ -1,5 +1,6 @@
-"""The record of one failed attempt, kept with retries and dead letters so a person can
-see what happened on every try without re-running anything."""
+"""The record of one failed attempt, kept with a delivery's retries and dead letters and
+with a workflow's failed steps, so a person can see what happened on every try without
+re-running anything. Shared by both engines, so neither imports the other's internals."""
 
 from __future__ import annotations
 

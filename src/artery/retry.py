@@ -1,4 +1,5 @@
-"""When to try a failed delivery again, and how long to wait first.
+"""When to try a failed attempt again, and how long to wait first: one policy for both
+engines, a consumer's deliveries and a workflow's steps.
 
 ``Retry`` is an immutable policy: exponential backoff from ``base`` doubling per attempt up
 to ``cap``, with jitter as described in the AWS Architecture Blog post "Exponential Backoff
@@ -122,6 +123,16 @@ class Retry:
         if isinstance(exc, RetryLater):
             return exc.after
         return self.delay(attempt, rng)
+
+    def next_delay(
+        self, exc: BaseException, attempt: int, rng: random.Random | None = None
+    ) -> float | None:
+        """The whole decision after failed attempt ``attempt``: the seconds to wait before
+        the next one, or None when there is none (give up). Both engines ask this, so a
+        delivery and a step with the same policy retry alike."""
+        if not self.should_retry(exc, attempt):
+            return None
+        return self.delay_after(exc, attempt, rng)
 
 
 def _exception_types(field: str, value: ExceptionTypes | type[BaseException]) -> ExceptionTypes:

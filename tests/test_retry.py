@@ -1,4 +1,5 @@
-"""Retry policy: exponential backoff with jitter, and which failures earn another attempt."""
+"""Retry policy (shared by deliveries and workflow steps): exponential backoff with jitter,
+and which failures earn another attempt."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import random
 
 import pytest
 
-from artery.delivery.retry import Permanent, Retry, RetryLater
 from artery.errors import ConfigError
+from artery.retry import Permanent, Retry, RetryLater
 
 
 def test_delay_doubles_from_base_until_cap_without_jitter() -> None:
@@ -93,6 +94,16 @@ def test_retry_later_sets_the_next_delay() -> None:
     policy = Retry(base=1.0, jitter="none")
     assert policy.delay_after(later, 3) == 1.5
     assert policy.delay_after(TimeoutError(), 3) == 4.0
+
+
+def test_next_delay_is_the_wait_or_none_when_the_policy_gives_up() -> None:
+    policy = Retry(attempts=3, base=1.0, jitter="none", give_up_on=KeyError)
+    assert policy.next_delay(TimeoutError(), 1) == 1.0
+    assert policy.next_delay(TimeoutError(), 2) == 2.0
+    assert policy.next_delay(RetryLater("7s"), 2) == 7.0, "the handler's wait wins"
+    assert policy.next_delay(TimeoutError(), 3) is None, "attempts used up"
+    assert policy.next_delay(Permanent("no"), 1) is None
+    assert policy.next_delay(KeyError("gone"), 1) is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,103 @@
+"""The seam around attempts, shared by both engines: a consumer's deliveries and a
+workflow's steps.
+
+Cross-cutting behaviour (a circuit breaker, a rate limit, a timeout; next tracing, metrics,
+PII projection, audit) is a ``Middleware`` with up to three hooks, as Dramatiq's middleware
+and Temporal's interceptors are, instead of ``if`` branches in the engines:
+
+- ``before_attempt``: a gate. It may wait (an open breaker, an exhausted rate limit) and
+  what it raises ends the attempt before the call: the engine handles it as it handles its
+  own failures there.
+- ``around_attempt``: wraps the call itself, outermost first (a timeout, a span).
+- ``after_attempt``: an observer, told the attempt's outcome (``error`` is None on
+  success), innermost first. What it raises is logged and ignored: watching an attempt
+  must not change what happened to it. An attempt cancelled from outside (shutdown, a lost
+  lease) has no outcome and reaches no ``after_attempt``.
+
+A ``Seam`` is built once (per consumer, per engine) and keeps only the hooks each
+middleware overrides, so an attempt with no middleware costs one empty loop per stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["After", "Before", "Middleware", "Seam", "guarded", "overrides"]
+
+A = TypeVar("A")
+T = TypeVar("T")
+log = logging.getLogger("artery.middleware")
+
+Before = Callable[[A], Awaitable[None]]
+After = Callable[[A, Exception | None], Awaitable[None]]
+
+
+class Middleware(Generic[A]):
+    """No-op hooks around an attempt ``A``; override the ones you need."""
+
+    async def before_attempt(self, attempt: A) -> None:
+        """Runs before the call, in stack order; may wait, may raise to stop it."""
+
+    def around_attempt(self, attempt: A, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        """Returns the awaitable that runs ``call``; a plain function, so a wrapper that only
+        hands back another awaitable costs no coroutine of its own."""
+        return call()
+
+    async def after_attempt(self, attempt: A, error: Exception | None) -> None:
+        """Runs once the call succeeded (``error`` None) or failed, in reverse stack order."""
+
+
+class Seam(Generic[A]):
+    """The hooks of a middleware stack, sorted by stage once, to be run per attempt.
+
+    Engines loop over ``before`` and ``after`` themselves (``for hook in seam.before:
+    await hook(attempt)``): an empty stage then costs no await at all."""
+
+    def __init__(self, stack: Sequence[Middleware[A]]) -> None:
+        self.stack = tuple(stack)
+        self.before: tuple[Before[A], ...] = tuple(
+            m.before_attempt for m in self.stack if overrides(m, Middleware, "before_attempt")
+        )
+        self._around = tuple(  # innermost first: the order they are wrapped in
+            m for m in reversed(self.stack) if overrides(m, Middleware, "around_attempt")
+        )
+        self.after: tuple[After[A], ...] = tuple(
+            guarded(m, m.after_attempt)
+            for m in reversed(self.stack)
+            if overrides(m, Middleware, "after_attempt")
+        )
+
+    def around(self, attempt: A, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        """The awaitable that runs ``call`` inside every ``around_attempt``, the first
+        middleware outermost."""
+        for middleware in self._around:
+            call = _wrapped(middleware, attempt, call)
+        return call()
+
+
+def _wrapped(
+    middleware: Middleware[A], attempt: A, call: Callable[[], Awaitable[T]]
+) -> Callable[[], Awaitable[T]]:
+    return lambda: middleware.around_attempt(attempt, call)
+
+
+def overrides(middleware: object, base: type, hook: str) -> bool:
+    """Whether ``middleware`` replaces ``base``'s no-op ``hook``."""
+    return getattr(type(middleware), hook) is not getattr(base, hook)
+
+
+def guarded(
+    middleware: object, hook: Callable[..., Awaitable[None]]
+) -> Callable[..., Awaitable[None]]:
+    """``hook`` with what it raises logged and swallowed (an observer's failure must not
+    change the attempt it watched)."""
+
+    async def run(*args: object) -> None:
+        try:
+            await hook(*args)
+        except Exception:
+            log.exception("middleware %s failed in %s", type(middleware).__name__, hook.__name__)
+
+    return run

@@ -60,6 +60,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,15 +264,9 @@ def bench_app(url: str) -> tuple[App, Contract]:
 
 
 async def lease_counts(app: App) -> list[int]:
-    stamp = int(time.time() * 1_000_000)
-    rows = await app.store.read(
-        lambda tx: tx.execute(
-            "SELECT owner, COUNT(*) FROM partition_leases WHERE group_name = ? AND topic = ?"
-            " AND expires_at > ? GROUP BY owner",
-            (GROUP, SUBJECT, stamp),
-        )
-    )
-    return sorted(int(r[1]) for r in rows)
+    """Partitions held per worker process, as the group coordinator sees them."""
+    owners = await app.log.coordinator("bench-observer", 10.0).owners(GROUP, SUBJECT)
+    return sorted(Counter(owners.values()).values())
 
 
 async def committed(app: App) -> int:

@@ -271,15 +271,15 @@ async def produce(
 
 
 async def stored_events(app: App, topic: str) -> int:
-    return sum(state.next for state in await app.log.backend.partitions(topic))
+    return sum(state.next for state in await app.log.partitions(topic))
 
 
 async def consume_partition(app: App, topic: str, group: str, partition: int) -> int:
     """Read one partition to its end in batches, committing the offset after each batch."""
-    backend, log = app.log.backend, app.log
+    log = app.log
     offset = read = 0
     while True:
-        events = await backend.read(topic, partition, offset, BATCH)
+        events = await log.read(topic, partition, offset, BATCH)
         if events:
             offset = (events[-1].offset or 0) + 1
             await log.commit(group, topic, {partition: offset})
@@ -308,7 +308,7 @@ async def consume(app: App, topic: str, expected: int, *, concurrent: bool) -> t
 
 
 async def _partition_sizes(app: App, topic: str) -> list[int]:
-    return [s.next - s.low for s in await app.log.backend.partitions(topic)]
+    return [s.next - s.low for s in await app.log.partitions(topic)]
 
 
 # -- runs ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from artery.clock import Clock
 from artery.config import Settings
 from artery.contracts import Registry
 from artery.delivery.dead_letters import DeadLetters
@@ -47,6 +48,7 @@ class App(Integration):
         owner: str | None = None,
         worker: WorkerOptions | None = None,
         workflow: WorkflowOptions | None = None,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(name, owner=owner)
         if settings is None:
@@ -59,6 +61,7 @@ class App(Integration):
         self.declared = Declarations(self.integrations)
         self.worker_options = worker or WorkerOptions()
         self.workflow_options = workflow or WorkflowOptions()
+        self.clock = clock  # the time services see; None: the system's
         self._stack: contextlib.AsyncExitStack | None = None
         self._parts: Parts | None = None
 
@@ -117,7 +120,7 @@ class App(Integration):
         self.declared.check()
         self._stack = stack = contextlib.AsyncExitStack()
         try:
-            opening = open_runtime(self.settings, health=self.health)
+            opening = open_runtime(self.settings, health=self.health, clock=self.clock)
             runtime = await stack.enter_async_context(opening)
             await install(runtime, self.declared.contracts.values())
             tuning = Tuning(self.worker_options, self.workflow_options)

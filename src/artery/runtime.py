@@ -1,9 +1,9 @@
 """``Runtime``: the opened store and what is built on it, shared by the app and the CLI.
 
-One function, ``open_runtime``, opens the store and builds the contract registry and the
-event log on it, so ``App``, every CLI command and every background service see the same
-things built the same way. Services receive the ``Runtime`` and their own declarations,
-never the whole ``App``: what they may reach is what is here.
+One function, ``open_runtime``, opens the store and builds the contract registry, the
+event log and the clock on it, so ``App``, every CLI command and every background service
+see the same things built the same way. Services receive the ``Runtime`` and their own
+declarations, never the whole ``App``: what they may reach is what is here.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from artery.clock import Clock, SystemClock
 from artery.config import Settings
 from artery.contracts import Registry
 from artery.health import Health
 from artery.log import EventLog, StoreLog
+from artery.schema import SCHEMAS
 from artery.store import SqlStore, open_store
 
 if TYPE_CHECKING:
@@ -30,14 +32,19 @@ class Runtime:
     registry: Registry
     log: EventLog
     health: Health = field(default_factory=Health)
+    clock: Clock = field(default_factory=SystemClock)
 
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, health: Health | None = None
+    settings: Settings, *, health: Health | None = None, clock: Clock | None = None
 ) -> AsyncIterator[Runtime]:
-    """Open the store named by ``settings`` (migrating it) for the block, then close it."""
-    store = await open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
+    """Open the store named by ``settings`` (migrating every package's schema) for the
+    block, then close it. ``clock`` is the time services see (a ``ManualClock`` in tests)."""
+    clock = clock or SystemClock()
+    store = await open_store(
+        settings.store, sqlite_synchronous=settings.sqlite_synchronous, schemas=SCHEMAS
+    )
     try:
         registry = Registry(store)
         log = EventLog(
@@ -45,8 +52,9 @@ async def open_runtime(
             registry,
             dedupe_window=settings.dedupe_window,
             max_event_size=settings.max_event_size,
+            clock=clock,
         )
-        yield Runtime(settings, store, registry, log, health or Health())
+        yield Runtime(settings, store, registry, log, health or Health(), clock)
     finally:
         await store.close()
 

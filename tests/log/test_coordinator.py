@@ -165,3 +165,20 @@ async def test_commit_leaves_a_position_moved_by_someone_else(log: EventLog) -> 
     await log.reset("erp", "orders", to="latest")  # a replay or skip, while we deliver
     assert await owner.commit("erp", "orders", {0: (0, 1)}) == (set(), {0})
     assert await position(log) == 3, "the reset stands"
+
+
+async def test_owners_shows_which_worker_serves_which_partition_while_leases_live(
+    log: EventLog,
+) -> None:
+    first: GroupCoordinator = log.coordinator("first", 10.0)
+    second: GroupCoordinator = log.coordinator("second", 10.0)
+    for coordinator in (first, second):
+        await coordinator.heartbeat()
+    await first.balance("erp", "orders", 4)  # the second is alive: first takes its share
+    await second.balance("erp", "orders", 4)
+    owners = await first.owners("erp", "orders")
+    assert sorted(owners) == [0, 1, 2, 3]
+    assert sorted(owners.values()) == ["first", "first", "second", "second"]
+    await second.leave()
+    assert set((await first.owners("erp", "orders")).values()) == {"first"}
+    assert await first.owners("other-group", "orders") == {}

@@ -19,7 +19,7 @@ from artery.admin.delivery import _flag, _limit, json_object, json_value
 from artery.contracts import Registry
 from artery.errors import ConfigError, ContractViolation
 from artery.gateway.problems import TYPE_BASE, ProblemResponse, title_of
-from artery.govern import Redactor
+from artery.govern import Redactor, contract_redactor
 from artery.workflows import Run, RunDetail, StepRecord, Workflow, Workflows
 
 if TYPE_CHECKING:
@@ -76,15 +76,9 @@ def step_detail(step: StepRecord, redactor: Redactor) -> dict[str, Any]:
 async def run_redactor(registry: Registry, run: Run, declared: Workflow | None) -> Redactor:
     """What to hide of ``run``: its input contract's classified fields, and their values
     wherever they reappear (results, errors). ``declared`` is the workflow as this process
-    declares it; None (unknown here) hides input and results whole, since nothing is then
-    known safe. A workflow declared without an input contract shows them as given."""
-    if declared is None:
-        paths: list[str] | None = None
-    elif declared.input_subject is None:
-        paths = []
-    else:
-        paths = await registry.sensitive_paths_anywhere(declared.input_subject)
-    return Redactor.of(run.input, paths)
+    declares it; None means its contract is unknown here."""
+    subject = None if declared is None else declared.input_subject
+    return await contract_redactor(registry, subject, run.input, known=declared is not None)
 
 
 async def run_detail(

@@ -1,5 +1,11 @@
 """Governance of personal data and secrets: what a person may see of a payload."""
 
-from artery.govern.redaction import REDACTED, Redactor, for_storing, topic_redactor
+from artery.govern.redaction import (
+    REDACTED,
+    Redactor,
+    contract_redactor,
+    for_storing,
+    topic_redactor,
+)
 
-__all__ = ["REDACTED", "Redactor", "for_storing", "topic_redactor"]
+__all__ = ["REDACTED", "Redactor", "contract_redactor", "for_storing", "topic_redactor"]

@@ -26,6 +26,7 @@ from artery.errors import UnknownTopic
 from artery.health import describe
 
 if TYPE_CHECKING:
+    from artery.contracts import Registry
     from artery.log import EventLog
 
 log = logging.getLogger("artery.govern")
@@ -193,6 +194,20 @@ async def topic_redactor(log: EventLog, topic: str | None, data: Any) -> Redacto
             subject = (await log.topic(topic)).subject
     paths = None if subject is None else await log.registry.sensitive_paths_anywhere(subject)
     return Redactor.of(data, paths)
+
+
+async def contract_redactor(
+    registry: Registry, subject: str | None, data: Any, *, known: bool = True
+) -> Redactor:
+    """The redactor of a payload that follows ``subject``'s contract (the classified fields
+    of every version, since the payload may predate the latest). ``known=False``: which
+    contract applies cannot be learned here, so nothing is known safe and it is hidden
+    whole; ``subject=None`` (declared without a contract) shows it as given."""
+    if not known:
+        return Redactor.of(data, None)
+    if subject is None:
+        return Redactor.of(data, [])
+    return Redactor.of(data, await registry.sensitive_paths_anywhere(subject))
 
 
 async def for_storing(lookup: Awaitable[Redactor]) -> Redactor:

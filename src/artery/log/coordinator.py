@@ -139,6 +139,16 @@ class StoreCoordinator:
 
         await self.store.write(op)
 
+    async def owners(self, group: str, topic: str) -> dict[int, str]:
+        rows = await self.store.read(
+            lambda tx: tx.execute(
+                "SELECT partition, owner FROM partition_leases"
+                " WHERE group_name = ? AND topic = ? AND expires_at > ?",
+                (group, topic, now_us()),
+            )
+        )
+        return {int(p): str(o) for p, o in rows}
+
     async def commit(
         self, group: str, topic: str, moves: Mapping[int, tuple[int, int]]
     ) -> tuple[set[int], set[int]]:

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Sequence
 from datetime import datetime
 
-from artery.clock import now_us
+from artery.clock import Clock, SystemClock
 from artery.contracts import Registry
 from artery.envelope import Event
 from artery.errors import (
@@ -56,8 +56,10 @@ class EventLog:
         *,
         dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        clock: Clock | None = None,
     ) -> None:
         self.backend = backend
+        self.clock = clock or SystemClock()  # retention ages events by it
         self.registry = registry
         self.dedupe_window = dedupe_window
         self.max_event_size = max_event_size
@@ -229,7 +231,7 @@ class EventLog:
         return offsets
 
     async def trim(self, topic_name: str) -> int:
-        return await self.backend.trim(await self.topic(topic_name), now_us())
+        return await self.backend.trim(await self.topic(topic_name), self.clock.now_us())
 
 
 def _check_type(event: Event, topic: Topic, index: int | None) -> None:

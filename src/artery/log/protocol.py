@@ -127,6 +127,11 @@ class GroupCoordinator(Protocol):
         """Give up every lease and the heartbeat at once (graceful shutdown)."""
         ...
 
+    async def owners(self, group: str, topic: str) -> dict[int, str]:
+        """``{partition: worker id}`` of the leases live now, whoever holds them (for
+        operators: which process serves which partition)."""
+        ...
+
     async def commit(
         self, group: str, topic: str, moves: Mapping[int, tuple[int, int]]
     ) -> tuple[set[int], set[int]]:

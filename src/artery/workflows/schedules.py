@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -97,7 +96,7 @@ class Scheduler:
         guard = self.runtime.health.guard(f"schedule {schedule.name}", log)
         while True:
             try:
-                await self.fire_due(schedule, time.time())
+                await self.fire_due(schedule, self.runtime.clock.now())
             except Exception as exc:
                 await guard.failed(exc)
                 continue

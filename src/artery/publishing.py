@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from artery.envelope import Event
 from artery.integration import Contract
 from artery.log import EventLog
+
+
+class Publish(Protocol):
+    """How a component publishes without holding the app: ``Publisher.publish``."""
+
+    async def __call__(self, target: Any, data: Any, /, **attrs: Any) -> Event: ...
 
 
 def envelope(

@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.rate_limit import Limit
 from artery.envelope import Event
+
+if TYPE_CHECKING:
+    from artery.publishing import Publish
 from artery.retry import Retry
 
 Handler = Callable[[Event, "DeliveryContext"], Awaitable[Any]]
@@ -36,10 +39,6 @@ class Consumer:
     breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     start: str = "earliest"
     integration: str | None = None  # the integration that declared it
-
-
-class Publish(Protocol):
-    async def __call__(self, target: Any, data: Any, /, **attrs: Any) -> Event: ...
 
 
 class StartWorkflow(Protocol):

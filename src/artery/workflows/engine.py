@@ -38,7 +38,7 @@ from artery.workflows.history import Run, Status, StepRecord
 from artery.workflows.middleware import StepSeam
 
 if TYPE_CHECKING:
-    from artery.delivery.consumer import Publish
+    from artery.publishing import Publish
     from artery.runtime import Runtime
 
 T = TypeVar("T")

@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from artery import App, DeliveryContext, Event, Permanent, Retry, WorkerOptions
+from artery import App, DeliveryContext, Event, Integration, Permanent, Retry, WorkerOptions
 from artery.admin.delivery import dead_letter_detail
 from artery.delivery.breaker import BreakerPolicy, Breakers
-from artery.delivery.dead_letters import DeadLetters
+from artery.delivery.dead_letters import DeadLetters, Filter
 from artery.errors import ConfigError
 from artery.gateway.server import HttpServer, Listen
+from previous_release import OLD_EVENT, previous_store
 from support import eventually
 
 ORDER = {
@@ -206,6 +207,69 @@ async def _caught_up(app: App) -> bool:
     return sum((await app.log.lag("erp", "orders")).values()) == 0
 
 
+# -- dead letters by integration ----------------------------------------------------------
+
+
+def declare_on_integration(store_url: str, partner: Partner) -> App:
+    """The same consumer, declared on the erp-sync integration the app includes."""
+    app = App("admin-test", store=store_url)
+    app.worker_options = WorkerOptions(**FAST)
+    erp = Integration("erp-sync", owner="team-finance")
+    orders = erp.contract("orders", schema=ORDER, partitions=2)
+
+    @erp.consumer(orders, group="erp", retry=Retry(attempts=1))
+    async def post_invoice(event: Event, ctx: DeliveryContext) -> None:
+        if partner.broken:
+            raise Permanent("customer unknown to the ERP")
+        partner.handled.append(event.data["n"])
+
+    app.include(erp)
+    return app
+
+
+async def test_dead_letters_name_their_integration_and_filter_by_it(store_url: str) -> None:
+    partner = Partner()
+    app = declare_on_integration(store_url, partner)
+    async with app.running("run", listen=FREE_PORT):
+        await app.publish("orders", {"n": 1, "email": EMAIL})
+        await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
+        async with httpx.AsyncClient(base_url=served(app).url + "/admin", timeout=10) as http:
+            erp = {"integration": "erp-sync"}
+            crm = {"integration": "crm-sync"}
+            (row,) = (await http.get("/dead-letters", params=erp)).json()
+            assert row["integration"] == "erp-sync"
+            assert (await http.get(f"/dead-letters/{row['id']}")).json()[
+                "integration"
+            ] == "erp-sync"
+            assert (await http.get("/dead-letters", params=crm)).json() == []
+            assert (await http.get("/dead-letters/depth", params=crm)).json() == []
+            (depth,) = (await http.get("/dead-letters/depth", params=erp)).json()
+            assert depth["group"] == "erp" and depth["depth"] == 1
+            redrive = await http.post("/dead-letters/redrive", json=crm)
+            assert redrive.json() == {"redriven": 0}
+            purge = await http.post("/dead-letters/purge", json={**crm, "confirm": True})
+            assert purge.json() == {"purged": 0}
+            partner.broken = False
+            redrive = await http.post("/dead-letters/redrive", json=erp)
+            assert redrive.json() == {"redriven": 1}
+            await eventually(lambda: partner.handled == [1], "the redriven event handled")
+
+
+async def test_dead_letters_buried_before_integrations_list_with_a_null_one(
+    sqlite_url: str,
+) -> None:
+    await previous_store(sqlite_url)
+    app = declare(sqlite_url, Partner())
+    async with app.running("gateway", listen=FREE_PORT):
+        http = httpx.AsyncClient(base_url=served(app).url + "/admin", timeout=10)
+        async with http:
+            (row,) = (await http.get("/dead-letters")).json()
+            detail = (await http.get(f"/dead-letters/{row['id']}")).json()
+            only = await http.get("/dead-letters", params={"integration": "admin-test"})
+    assert row["event_id"] == OLD_EVENT.id and row["integration"] is None
+    assert detail["integration"] is None and only.json() == []
+
+
 # -- breakers and errors (SQLite is enough: nothing here is backend-specific) ---------------
 
 
@@ -264,10 +328,18 @@ async def test_redrive_without_a_selection_is_a_400_problem(idle: Running) -> No
 async def test_unknown_body_field_is_refused_not_ignored(idle: Running) -> None:
     response = await idle.http.post("/dead-letters/redrive", json={"grup": "erp"})
     assert "grup" in assert_problem(response, 400, "artery.config")["detail"]
+    response = await idle.http.post("/dead-letters/redrive", json={"integration": 7})
+    detail = assert_problem(response, 400, "artery.config")["detail"]
+    assert detail == "field integration must be a string"
 
 
 async def test_bad_query_parameters_are_400_problems(idle: Running) -> None:
-    for params in ({"limit": "0"}, {"include_redriven": "maybe"}, {"type": "orders"}):
+    for params in (
+        {"limit": "0"},
+        {"include_redriven": "maybe"},
+        {"type": "orders"},
+        {"integrations": "erp-sync"},
+    ):
         assert_problem(await idle.http.get("/dead-letters", params=params), 400, "artery.config")
 
 
@@ -279,7 +351,7 @@ async def test_unknown_route_is_a_404_problem(idle: Running) -> None:
 async def test_unexpected_error_is_a_500_problem_without_internals(
     idle: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def explode(self: DeadLetters) -> dict[tuple[str, str], int]:
+    async def explode(self: DeadLetters, where: Filter) -> dict[tuple[str, str], int]:
         raise RuntimeError("password=hunter2 at /srv/internal.py")
 
     monkeypatch.setattr(DeadLetters, "depth", explode)

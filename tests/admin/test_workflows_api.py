@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from artery import App, WorkflowContext, WorkflowOptions
+from artery import App, Integration, WorkflowContext, WorkflowOptions
 from artery.gateway.server import Listen
+from previous_release import OLD_RUN, previous_store
 from support import eventually
 
 PROBLEM = "application/problem+json"
@@ -181,9 +182,11 @@ async def test_detail_redacts_classified_input_and_listing_has_no_inputs(served:
     assert listing.status_code == 200 and EMAIL not in listing.text
     (row,) = listing.json()
     assert row["run_id"] == run_id and "input" not in row and "result" not in row
+    assert row["integration"] == "workflow-admin-test"  # the app is its own integration
     assert set(row) == {
         "run_id",
         "workflow",
+        "integration",
         "status",
         "flagged",
         "started_by",
@@ -338,10 +341,60 @@ async def test_list_filters_by_workflow_status_and_limit(lite: Served) -> None:
 
 
 @pytest.mark.parametrize(
-    "params", [{"status": "sleepy"}, {"limit": "0"}, {"flagged": "maybe"}, {"state": "done"}]
+    "params",
+    [
+        {"status": "sleepy"},
+        {"limit": "0"},
+        {"flagged": "maybe"},
+        {"state": "done"},
+        {"integrations": "erp-sync"},
+    ],
 )
 async def test_bad_list_query_is_a_400_problem(lite: Served, params: dict[str, str]) -> None:
     assert_problem(await lite.http.get("/workflows/runs", params=params), 400, "artery.config")
+
+
+async def test_runs_name_their_integration_and_filter_by_it(sqlite_url: str) -> None:
+    partner = Partner()
+    app = declare(sqlite_url, partner)
+    erp = Integration("erp-sync", owner="team-finance")
+
+    @erp.workflow()
+    async def post(ctx: WorkflowContext, n: int) -> int:
+        return n
+
+    app.include(erp)
+    async with app.running("run", listen=Listen("127.0.0.1", 0)):
+        assert app.http is not None
+        async with httpx.AsyncClient(base_url=app.http.url + "/admin", timeout=10) as http:
+            served = Served(app, partner, http)
+            posted, settled = await served.start("post", 1), await served.start("settle", 2)
+            detail = await served.reaches(posted, "completed")
+            await served.reaches(settled, "completed")
+
+            async def listed(integration: str) -> list[tuple[str, str]]:
+                response = await http.get("/workflows/runs", params={"integration": integration})
+                assert response.status_code == 200, response.text
+                return [(row["run_id"], row["integration"]) for row in response.json()]
+
+            assert await listed("erp-sync") == [(posted, "erp-sync")]
+            assert await listed("workflow-admin-test") == [(settled, "workflow-admin-test")]
+            assert await listed("crm-sync") == []
+    assert detail["run"]["integration"] == "erp-sync"
+
+
+async def test_runs_started_before_integrations_list_with_a_null_one(sqlite_url: str) -> None:
+    await previous_store(sqlite_url)
+    app = declare(sqlite_url, Partner())
+    async with app.running("gateway", listen=Listen("127.0.0.1", 0)):
+        assert app.http is not None
+        http = httpx.AsyncClient(base_url=app.http.url + "/admin", timeout=10)
+        async with http:
+            (row,) = (await http.get("/workflows/runs")).json()
+            detail = (await http.get(f"/workflows/runs/{OLD_RUN}")).json()
+            only = await http.get("/workflows/runs", params={"integration": "workflow-admin-test"})
+    assert row["run_id"] == OLD_RUN and row["integration"] is None
+    assert detail["run"]["integration"] is None and only.json() == []
 
 
 async def test_child_runs_with_a_slash_in_their_id_can_be_shown(lite: Served) -> None:

@@ -18,10 +18,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from artery import App, DeliveryContext, Event, Permanent, Retry, WorkerOptions
+from artery import App, DeliveryContext, Event, Integration, Permanent, Retry, WorkerOptions
 from artery.cli import app as cli
 from artery.cli.loader import load_app
 from artery.delivery.breaker import BreakerPolicy, Breakers
+from previous_release import OLD_EVENT, previous_store
 
 runner = CliRunner()
 
@@ -64,18 +65,25 @@ async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-def bury(url: str, groups: tuple[str, ...] = ("erp",), count: int = 3) -> None:
-    """Run an app whose consumers reject every order, until each group buried ``count``."""
+def bury(
+    url: str, groups: tuple[str, ...] = ("erp",), count: int = 3, integration: str | None = None
+) -> None:
+    """Run an app whose consumers reject every order, until each group buried ``count``;
+    the consumers are declared on ``integration`` (the app includes it) if one is named."""
 
     async def main() -> None:
         app = App("cli-test", store=url)
         app.worker_options = WorkerOptions(**FAST)
-        orders = app.contract("orders", schema=ORDER, partitions=2)
+        declaring = app if integration is None else Integration(integration, owner="team-x")
+        orders = declaring.contract("orders", schema=ORDER, partitions=2)
         for group in groups:
 
-            @app.consumer(orders, group=group, retry=Retry(attempts=1))
+            @declaring.consumer(orders, group=group, retry=Retry(attempts=1))
             async def reject(event: Event, ctx: DeliveryContext) -> None:
                 raise Permanent("unknown customer")
+
+        if declaring is not app:
+            app.include(declaring)
 
         async with app.running():
             for n in range(count):
@@ -104,6 +112,9 @@ def cells(table: str) -> list[list[str]]:
     """The rows of a printed table, as lists of cell texts."""
     rows = [line.strip("│| \n").split("│") for line in table.splitlines() if "│" in line]
     return [[cell.strip() for cell in row] for row in rows]
+
+
+INTEGRATION = 3  # the column of `dlq list` naming the integration
 
 
 def listed(url: str, *args: str) -> list[dict[str, object]]:
@@ -185,6 +196,36 @@ def test_dlq_depth_counts_open_dead_letters_per_group(work: Path, sqlite_url: st
     ok(sqlite_url, "dlq", "redrive", "--group", "crm")
     rows = cells(ok(sqlite_url, "dlq", "depth"))
     assert [(row[0], row[-1]) for row in rows if row[0] in ("erp", "crm")] == [("erp", "2")]
+
+
+def test_dlq_names_the_integration_and_every_command_filters_by_it(
+    work: Path, sqlite_url: str
+) -> None:
+    bury(sqlite_url, integration="erp-sync")
+    assert [row["integration"] for row in listed(sqlite_url)] == ["erp-sync"] * 3
+    table = ok(sqlite_url, "dlq", "list", "--integration", "erp-sync")
+    assert "integration" in table.splitlines()[1]
+    assert [row[INTEGRATION] for row in cells(table)] == ["erp-sync"] * 3
+    assert "no dead letters match" in ok(sqlite_url, "dlq", "list", "--integration", "crm-sync")
+    assert listed(sqlite_url, "--integration", "crm-sync") == []
+    assert "redriven 0" in ok(sqlite_url, "dlq", "redrive", "--integration", "crm-sync")
+    assert "purged 0" in ok(sqlite_url, "dlq", "purge", "--integration", "crm-sync", "--yes")
+    assert "no open dead letters" in ok(sqlite_url, "dlq", "depth", "--integration", "crm-sync")
+    depth = cells(ok(sqlite_url, "dlq", "depth", "--integration", "erp-sync"))
+    assert [(row[0], row[-1]) for row in depth if row[0] == "erp"] == [("erp", "3")]
+    assert "purged 3" in ok(sqlite_url, "dlq", "purge", "--integration", "erp-sync", "--yes")
+    assert listed(sqlite_url, "--all") == []
+
+
+def test_dlq_list_shows_dead_letters_buried_before_integrations(
+    work: Path, sqlite_url: str
+) -> None:
+    asyncio.run(previous_store(sqlite_url))
+    (row,) = listed(sqlite_url)
+    assert row["event_id"] == OLD_EVENT.id and row["integration"] is None
+    (old,) = cells(ok(sqlite_url, "dlq", "list"))
+    assert old[1 : INTEGRATION + 1] == ["erp", "post_invoice", "-"]
+    assert listed(sqlite_url, "--integration", "cli-test") == []
 
 
 # -- replay and breakers ------------------------------------------------------------------

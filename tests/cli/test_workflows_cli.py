@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from artery import App, WorkflowContext, WorkflowOptions
+from artery import App, Integration, WorkflowContext, WorkflowOptions
 from artery.cli import app as cli
 from artery.workflows import Status
+from previous_release import OLD_RUN, previous_store
 
 runner = CliRunner()
 SECRET = "dave@example.com"
@@ -140,6 +141,48 @@ async def test_list_shows_runs_without_inputs_and_filters_them(live: Live) -> No
     assert [json.loads(line)["run_id"] for line in lines] == ["r-1"]
     only = await ok(live.url, "workflows", "list", "--workflow", "nothing")
     assert "no workflow runs match" in only
+
+
+INTEGRATION = 3  # the column of `workflows list` naming the integration
+
+
+async def test_list_and_show_name_the_integration_and_filter_by_it(
+    work: Path, sqlite_url: str
+) -> None:
+    app = declare(sqlite_url, Partner())
+    erp = Integration("erp-sync", owner="team-finance")
+
+    @erp.workflow()
+    async def post(ctx: WorkflowContext, n: int) -> int:
+        return n
+
+    app.include(erp)
+    async with app.running():
+        await (await app.start_workflow("post", 1, id="p-1")).result(timeout=10)
+        await (await app.start_workflow("settle", {"amount": 2}, id="s-2")).result(timeout=10)
+        table = await ok(sqlite_url, "workflows", "list", "--integration", "erp-sync")
+        mine = await ok(sqlite_url, "workflows", "list", "--integration", "workflow-cli-test")
+        lines = await ok(sqlite_url, "workflows", "list", "--integration", "erp-sync", "--json")
+        nobody = await ok(sqlite_url, "workflows", "list", "--integration", "crm-sync")
+        shown = await ok(sqlite_url, "workflows", "show", "p-1")
+    assert "integration" in table.splitlines()[1]
+    assert [(row[0], row[INTEGRATION]) for row in cells(table)] == [("p-1", "erp-sync")]
+    assert [(row[0], row[INTEGRATION]) for row in cells(mine)] == [("s-2", "workflow-cli-test")]
+    (line,) = lines.split()
+    assert json.loads(line)["run_id"] == "p-1" and json.loads(line)["integration"] == "erp-sync"
+    assert "no workflow runs match" in nobody
+    assert "integration: erp-sync" in shown
+
+
+async def test_runs_started_before_integrations_show_none(work: Path, sqlite_url: str) -> None:
+    await previous_store(sqlite_url)
+    (row,) = cells(await ok(sqlite_url, "workflows", "list"))
+    assert row[0] == OLD_RUN and row[INTEGRATION] == "-"
+    (line,) = (await ok(sqlite_url, "workflows", "list", "--json")).split()
+    assert json.loads(line)["integration"] is None
+    assert "integration: -" in await ok(sqlite_url, "workflows", "show", OLD_RUN)
+    none = await ok(sqlite_url, "workflows", "list", "--integration", "workflow-cli-test")
+    assert "no workflow runs match" in none
 
 
 async def test_list_with_an_unknown_status_exits_2(live: Live) -> None:

@@ -18,6 +18,10 @@ from artery.store.migrations import LEGACY_VERSIONS, applied_versions, behind
 
 T = TypeVar("T")
 LATEST = {s.package: s.version for s in SCHEMAS}
+# Each package as the last global-version release left it: converting an old store's
+# versions amounts to exactly this, before any later migration applies.
+AT_LEGACY = {p: max(v for n in LEGACY_VERSIONS.values() for q, v in n if q == p) for p in LATEST}
+LEGACY_SCHEMAS = tuple(Schema(s.package, s.migrations[: AT_LEGACY[s.package]]) for s in SCHEMAS)
 WEBHOOKS = Schema(
     "webhooks",
     (("endpoints", ("CREATE TABLE webhook_endpoints (id {text} PRIMARY KEY, url {text})",)),),
@@ -117,7 +121,7 @@ async def test_fresh_store_records_each_package_from_version_1(store_url: str) -
         for version, (name, _) in enumerate(s.migrations, start=1)
     ]
     assert sorted((p, v, n) for p, v, n, _ in rows) == sorted(expected)
-    assert LATEST == {"contracts": 1, "log": 3, "delivery": 1, "workflows": 1}
+    assert LATEST == {"contracts": 1, "log": 3, "delivery": 2, "workflows": 2}
 
 
 async def test_reopening_applies_nothing_again(store_url: str) -> None:
@@ -136,7 +140,7 @@ async def test_store_migrated_by_old_global_versions_opens_with_rows_and_version
 ) -> None:
     await old_store(store_url, upto=len(OLD_MIGRATIONS))
     before = await read_raw(store_url, layout)
-    store = await open_store(store_url)
+    store = await open_store(store_url, schemas=LEGACY_SCHEMAS)
     try:
         rows = await store.read(recorded)
         kept = await store.read(rows_kept)
@@ -154,7 +158,7 @@ async def test_store_migrated_by_old_global_versions_opens_with_rows_and_version
         ("log", 3, 4),
         ("workflows", 1, 3),
     ]
-    names = {(s.package, v): n for s in SCHEMAS for v, (n, _) in enumerate(s.migrations, 1)}
+    names = {(s.package, v): n for s in LEGACY_SCHEMAS for v, (n, _) in enumerate(s.migrations, 1)}
     assert {(p, v): n for p, v, n, _ in rows} == names
 
 
@@ -212,7 +216,7 @@ async def test_a_new_package_adds_its_tables_without_touching_other_versions(
 
 def test_behind_names_each_package_below_its_latest() -> None:
     lags = behind({"contracts": 1, "log": 2}, SCHEMAS)
-    assert [str(lag) for lag in lags] == ["log v2 of 3", "delivery v0 of 1", "workflows v0 of 1"]
+    assert [str(lag) for lag in lags] == ["log v2 of 3", "delivery v0 of 2", "workflows v0 of 2"]
     assert behind(LATEST, SCHEMAS) == []
 
 
@@ -251,10 +255,10 @@ async def test_read_only_old_store_is_readable_when_its_versions_suffice(tmp_pat
     url = f"sqlite:///{tmp_path}/old.db"
     await old_store(url, upto=len(OLD_MIGRATIONS))
     with immutable(tmp_path):
-        store = await open_store(url)
+        store = await open_store(url, schemas=LEGACY_SCHEMAS)
         try:
             assert await store.read(rows_kept) == kept_after(len(OLD_MIGRATIONS))
-            assert await store.read(applied_versions) == LATEST
+            assert await store.read(applied_versions) == AT_LEGACY
         finally:
             await store.close()
 
@@ -264,6 +268,5 @@ async def test_read_only_store_behind_names_the_packages_it_lacks(tmp_path: Path
     await old_store(url, upto=2)
     with immutable(tmp_path), pytest.raises(StoreReadOnly) as info:
         await open_store(url, schemas=(*SCHEMAS, WEBHOOKS))
-    assert "needs schema migrations (log v2 of 3, workflows v0 of 1, webhooks v0 of 1)" in str(
-        info.value
-    )
+    lacking = "log v2 of 3, delivery v1 of 2, workflows v0 of 2, webhooks v0 of 1"
+    assert f"needs schema migrations ({lacking})" in str(info.value)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from artery.integration import Declarations
     from artery.runtime import Runtime
 
-_LIST_QUERY = ("workflow", "status", "flagged", "limit")
+_LIST_QUERY = ("workflow", "status", "flagged", "integration", "limit")
 _START_FIELDS = ("workflow", "input", "id")
 
 
@@ -42,6 +42,7 @@ def run_summary(run: Run) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "workflow": run.workflow,
+        "integration": run.integration,
         "status": run.status.value,
         "flagged": run.flagged,
         "started_by": run.started_by,
@@ -122,6 +123,7 @@ def _list_query(request: Request) -> dict[str, Any]:
     return {
         "workflow": query.get("workflow") or None,
         "status": query.get("status") or None,
+        "integration": query.get("integration") or None,
         "flagged": None if flagged is None or flagged == "" else _flag("flagged", flagged),
         "limit": _limit(query.get("limit")),
     }

@@ -31,6 +31,9 @@ dlq = typer.Typer(help="Dead letters: list, show, redrive, purge, depth.", no_ar
 
 GroupOpt = Annotated[str | None, typer.Option(help="consumer group")]
 ConsumerOpt = Annotated[str | None, typer.Option(help="consumer name")]
+IntegrationOpt = Annotated[
+    str | None, typer.Option(help="the integration that declared the consumer")
+]
 TypeOpt = Annotated[str | None, typer.Option("--type", help="event type (contract subject)")]
 ErrorOpt = Annotated[
     str | None, typer.Option(help="builtins.ValueError, or ValueError in any module")
@@ -48,16 +51,19 @@ def list_(
     ctx: typer.Context,
     group: GroupOpt = None,
     consumer: ConsumerOpt = None,
+    integration: IntegrationOpt = None,
     event_type: TypeOpt = None,
     error_type: ErrorOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="include redriven dead letters")] = False,
     limit: Annotated[int, typer.Option(min=1, callback=fits_store, help="at most this many")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
 ) -> None:
-    """Dead letters, oldest first (no payloads: see `artery dlq show ID`)."""
+    """Dead letters, oldest first (no payloads: see `artery dlq show ID`). The integration
+    of one buried before integrations were recorded shows as -."""
     where = Filter(
         group=group,
         consumer=consumer,
+        integration=integration,
         event_type=event_type,
         error_type=error_type,
         include_redriven=all_,
@@ -72,7 +78,8 @@ def list_(
         if not letters:
             out.print("no dead letters match")
             return
-        table = Table("id", "group", "consumer", "type", "attempts", "last error", "reason")
+        table = Table("id", "group", "consumer", "integration", "type", "attempts", "last error")
+        table.add_column("reason")
         table.add_column("created")
         table.add_column("redriven")
         for letter in letters:
@@ -81,6 +88,7 @@ def list_(
                 str(row["id"]),
                 letter.group,
                 letter.consumer,
+                letter.integration or "-",
                 letter.event.type,
                 str(row["attempts"]),
                 str(row["last_error"] or "-"),
@@ -112,6 +120,7 @@ def selection(
     ids: list[int] | None,
     group: str | None,
     consumer: str | None,
+    integration: str | None,
     event_type: str | None,
     error_type: str | None,
     include_redriven: bool = False,
@@ -120,6 +129,7 @@ def selection(
         ids=tuple(ids or ()),
         group=group,
         consumer=consumer,
+        integration=integration,
         event_type=event_type,
         error_type=error_type,
         include_redriven=include_redriven,
@@ -137,12 +147,13 @@ def redrive(
     ids: IdsArg = None,
     group: GroupOpt = None,
     consumer: ConsumerOpt = None,
+    integration: IntegrationOpt = None,
     event_type: TypeOpt = None,
     error_type: ErrorOpt = None,
 ) -> None:
     """Run the selected dead letters again, from attempt one, with the consumer's current
     code (whichever worker holds the partition picks them up)."""
-    where = selection(ids, group, consumer, event_type, error_type)
+    where = selection(ids, group, consumer, integration, event_type, error_type)
 
     async def work(rt: Runtime) -> None:
         count = await DeadLetters(rt.store).redrive(where)
@@ -157,6 +168,7 @@ def purge(
     ids: IdsArg = None,
     group: GroupOpt = None,
     consumer: ConsumerOpt = None,
+    integration: IntegrationOpt = None,
     event_type: TypeOpt = None,
     error_type: ErrorOpt = None,
     include_redriven: Annotated[
@@ -165,7 +177,7 @@ def purge(
     yes: Annotated[bool, typer.Option("--yes", help="confirm: deletion is final")] = False,
 ) -> None:
     """Delete the selected dead letters for good (needs --yes)."""
-    where = selection(ids, group, consumer, event_type, error_type, include_redriven)
+    where = selection(ids, group, consumer, integration, event_type, error_type, include_redriven)
 
     async def work(rt: Runtime) -> None:
         count = await DeadLetters(rt.store).purge(where, confirm=yes)
@@ -175,11 +187,11 @@ def purge(
 
 
 @dlq.command()
-def depth(ctx: typer.Context) -> None:
+def depth(ctx: typer.Context, integration: IntegrationOpt = None) -> None:
     """Open dead letters per group and consumer."""
 
     async def work(rt: Runtime) -> None:
-        found = await DeadLetters(rt.store).depth()
+        found = await DeadLetters(rt.store).depth(Filter(integration=integration))
         if not found:
             out.print("no open dead letters")
             return

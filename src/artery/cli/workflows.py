@@ -79,14 +79,22 @@ def list_(
         bool | None,
         typer.Option("--flagged/--not-flagged", help="only runs that need (or not) attention"),
     ] = None,
+    integration: Annotated[
+        str | None, typer.Option(help="only runs of workflows this integration declares")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, callback=fits_store, help="at most this many")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
 ) -> None:
-    """Runs, newest first (no inputs or results: see `artery workflows show RUN`)."""
+    """Runs, newest first (no inputs or results: see `artery workflows show RUN`). The
+    integration of a run started before integrations were recorded shows as -."""
 
     async def work(rt: Runtime) -> None:
         runs = await operations(rt).list(
-            workflow=workflow, status=status, flagged=flagged, limit=limit
+            workflow=workflow,
+            status=status,
+            flagged=flagged,
+            integration=integration,
+            limit=limit,
         )
         if as_json:
             for found in runs:
@@ -95,7 +103,8 @@ def list_(
         if not runs:
             out.print("no workflow runs match")
             return
-        table = Table("run", "workflow", "status", "flagged", "started by", "parent")
+        table = Table("run", "workflow", "status", "integration", "flagged", "started by")
+        table.add_column("parent")
         table.add_column("created")
         table.add_column("updated")
         for found in runs:
@@ -103,6 +112,7 @@ def list_(
                 found.run_id,
                 found.workflow,
                 found.status.value,
+                found.integration or "-",
                 "yes" if found.flagged else "",
                 found.started_by,
                 found.parent_run or "-",
@@ -136,6 +146,7 @@ def print_header(found: Run) -> None:
     lines = [
         f"run:        {found.run_id}",
         f"workflow:   {found.workflow}",
+        f"integration: {found.integration or '-'}",
         f"status:     {found.status.value}{flag}",
         f"started by: {found.started_by}",
         f"created:    {micros(found.created_at)}",

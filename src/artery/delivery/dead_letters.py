@@ -4,6 +4,9 @@ A dead letter is a home a person can see: list, inspect, redrive (re-run the con
 current code from attempt one) or purge (only with explicit confirmation). Redrive puts
 the event back on the durable retry schedule, due now, so whichever worker holds the
 partition runs it; nothing needs to be running when you redrive.
+
+Each dead letter names the integration whose consumer gave up on it, so a team can find and
+redrive its own; letters buried before integrations were recorded name none (``None``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class DeadLetter:
     errors: tuple[AttemptError, ...]
     created_at: float
     redriven_at: float | None
+    integration: str | None = None  # None: buried before integrations were recorded
 
     def summary(self) -> dict[str, Any]:
         """A listing row: no payload, since data may hold classified fields."""
@@ -40,6 +44,7 @@ class DeadLetter:
             "id": self.id,
             "group": self.group,
             "consumer": self.consumer,
+            "integration": self.integration,
             "event_id": self.event.id,
             "type": self.event.type,
             "topic": self.event.topic,
@@ -63,6 +68,7 @@ class Filter:
     event_type: str | None = None
     error_type: str | None = None
     include_redriven: bool = False
+    integration: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = ["1 = 1"]
@@ -74,6 +80,7 @@ class Filter:
             ("group_name", self.group),
             ("consumer", self.consumer),
             ("event_type", self.event_type),
+            ("integration", self.integration),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -109,10 +116,18 @@ def _error_type_marker(error_type: str) -> str:
 
 
 def add(
-    tx: Tx, group: str, consumer: str, event: Event, reason: str, errors: Sequence[AttemptError]
+    tx: Tx,
+    group: str,
+    consumer: str,
+    event: Event,
+    reason: str,
+    errors: Sequence[AttemptError],
+    *,
+    integration: str | None = None,
 ) -> None:
-    """Bury an event; a second burial of the same event for the group (a redelivery after
-    a crash lost the offset commit) is a no-op, so each event has one open dead letter."""
+    """Bury an event, naming the integration that declared ``consumer``; a second burial of
+    the same event for the group (a redelivery after a crash lost the offset commit) is a
+    no-op, so each event has one open dead letter."""
     if tx.one(
         "SELECT 1 FROM dead_letters WHERE group_name = ? AND event_id = ? AND redriven_at IS NULL",
         (group, event.id),
@@ -120,8 +135,8 @@ def add(
         return
     tx.execute(
         "INSERT INTO dead_letters (group_name, consumer, topic, partition, event_offset,"
-        " event_id, event_type, body, reason, errors_json, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " event_id, event_type, body, reason, errors_json, created_at, integration)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             group,
             consumer,
@@ -134,13 +149,14 @@ def add(
             reason,
             orjson.dumps([e.to_dict() for e in errors]).decode(),
             now_us(),
+            integration,
         ),
     )
 
 
 _COLUMNS = (
     "id, group_name, consumer, topic, partition, event_offset, body, reason, errors_json,"
-    " created_at, redriven_at"
+    " created_at, redriven_at, integration"
 )
 
 
@@ -154,6 +170,7 @@ def _row(r: Any) -> DeadLetter:
         errors=tuple(AttemptError.from_dict(e) for e in orjson.loads(r[8])),
         created_at=int(r[9]) / 1e6,
         redriven_at=None if r[10] is None else int(r[10]) / 1e6,
+        integration=r[11],
     )
 
 
@@ -180,12 +197,15 @@ class DeadLetters:
             )
         return found[0]
 
-    async def depth(self) -> dict[tuple[str, str], int]:
-        """Open dead letters per (group, consumer)."""
+    async def depth(self, where: Filter = Filter()) -> dict[tuple[str, str], int]:
+        """Dead letters per (group, consumer) among those ``where`` selects (by default
+        every open one)."""
+        sql, params = where.where()
         rows = await self._store.read(
             lambda tx: tx.execute(
                 "SELECT group_name, consumer, COUNT(*) FROM dead_letters"
-                " WHERE redriven_at IS NULL GROUP BY group_name, consumer"
+                f" WHERE {sql} GROUP BY group_name, consumer",
+                params,
             )
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}
@@ -229,5 +249,6 @@ def _require_selection(where: Filter, verb: str) -> None:
     if where == Filter() or where == Filter(include_redriven=True):
         raise ConfigError(
             f"{verb} needs a selection",
-            fix="give dead letter ids, a group, a consumer, an event type or an error type",
+            fix="give dead letter ids, a group, a consumer, an integration, an event type"
+            " or an error type",
         )

@@ -289,7 +289,15 @@ class ConsumerRunner:
 
         def bury(tx: Tx) -> None:
             retry_schedule.remove(tx, consumer.group, event)
-            dead_letters.add(tx, consumer.group, consumer.name, event, reason, errors)
+            dead_letters.add(
+                tx,
+                consumer.group,
+                consumer.name,
+                event,
+                reason,
+                errors,
+                integration=consumer.integration,
+            )
 
         if not await self._settle(partition, bury):
             return "abandoned"

@@ -58,4 +58,11 @@ MIGRATIONS: Sequence[Migration] = (
                 reported_by {text} NOT NULL)""",
         ),
     ),
+    (
+        "dead letters know their integration",
+        (
+            # NULL on rows buried before: their integration is unknown, not guessed.
+            "ALTER TABLE dead_letters ADD COLUMN integration {text}",
+        ),
+    ),
 )

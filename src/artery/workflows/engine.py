@@ -172,6 +172,7 @@ class WorkflowEngine:
         return now_us() + int(self.lease_ttl * 1_000_000)
 
     async def start_child(self, parent: str, position: int, workflow: str, input: Any) -> None:
+        declared = self.workflows.get(workflow)
         child = Run(
             f"{parent}/{position}",
             workflow,
@@ -179,6 +180,7 @@ class WorkflowEngine:
             input,
             parent_run=parent,
             started_by="child",
+            integration=None if declared is None else declared.integration,
         )
         await self.write(lambda tx: history.insert_run(tx, child, None, None))
         self._wakeup.set()

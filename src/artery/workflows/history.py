@@ -57,6 +57,7 @@ class Run:
     wake_at: int | None = None
     created_at: int = 0
     updated_at: int = 0
+    integration: str | None = None  # None: started before integrations were recorded
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class StepRecord:
 
 _RUN_COLUMNS = (
     "run_id, workflow, status, input_json, result_json, error_json, parent_run, started_by,"
-    " flagged, cancel_requested, patches_json, wake_at, created_at, updated_at"
+    " flagged, cancel_requested, patches_json, wake_at, created_at, updated_at, integration"
 )
 
 
@@ -108,6 +109,7 @@ def _run(row: Any) -> Run:
         wake_at=row[11],
         created_at=int(row[12]),
         updated_at=int(row[13]),
+        integration=row[14],
     )
 
 
@@ -116,7 +118,7 @@ def insert_run(tx: Tx, run: Run, owner: str | None, lease_until: int | None) -> 
     stamp = now_us()
     row = tx.one(
         f"INSERT INTO workflow_runs ({_RUN_COLUMNS}, owner, lease_until)"
-        " VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, 0, 0, '[]', NULL, ?, ?, ?, ?)"
+        " VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, 0, 0, '[]', NULL, ?, ?, ?, ?, ?)"
         " ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
         (
             run.run_id,
@@ -127,6 +129,7 @@ def insert_run(tx: Tx, run: Run, owner: str | None, lease_until: int | None) -> 
             run.started_by,
             stamp,
             stamp,
+            run.integration,
             owner,
             lease_until,
         ),
@@ -140,11 +143,20 @@ def load_run(tx: Tx, run_id: str) -> Run | None:
 
 
 def list_runs(
-    tx: Tx, workflow: str | None, status: str | None, flagged: bool | None, limit: int
+    tx: Tx,
+    workflow: str | None,
+    status: str | None,
+    flagged: bool | None,
+    limit: int,
+    integration: str | None = None,
 ) -> list[Run]:
     clauses: list[str] = ["1 = 1"]
     params: list[Any] = []
-    for column, value in (("workflow", workflow), ("status", status)):
+    for column, value in (
+        ("workflow", workflow),
+        ("status", status),
+        ("integration", integration),
+    ):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)

@@ -88,7 +88,12 @@ class Workflows:
         engine = self.engine
         adopt = engine is not None and engine.has_room()
         run = Run(
-            run_id, name, Status.RUNNING if adopt else Status.PENDING, input, started_by=started_by
+            run_id,
+            name,
+            Status.RUNNING if adopt else Status.PENDING,
+            input,
+            started_by=started_by,
+            integration=workflow.integration,
         )
         owner = engine.worker_id if adopt and engine else None
         lease = engine.lease_until() if adopt and engine else None
@@ -165,14 +170,17 @@ class Workflows:
         workflow: str | None = None,
         status: str | None = None,
         flagged: bool | None = None,
+        integration: str | None = None,
         limit: int = 100,
     ) -> list[Run]:
+        """Runs, newest first; each given filter narrows the list (``integration`` finds
+        only runs that recorded it, never those started before integrations were)."""
         if status is not None and status not in {s.value for s in Status}:
             raise ConfigError(
                 f"unknown status {status!r}", fix=f"use one of {[s.value for s in Status]}"
             )
         return await self.store.read(
-            lambda tx: history.list_runs(tx, workflow, status, flagged, limit)
+            lambda tx: history.list_runs(tx, workflow, status, flagged, limit, integration)
         )
 
     async def show(self, run_id: str) -> RunDetail:

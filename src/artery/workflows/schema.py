@@ -57,4 +57,11 @@ MIGRATIONS: Sequence[Migration] = (
                 last_tick {bigint} NOT NULL)""",
         ),
     ),
+    (
+        "runs know their integration",
+        (
+            # NULL on runs started before: their integration is unknown, not guessed.
+            "ALTER TABLE workflow_runs ADD COLUMN integration {text}",
+        ),
+    ),
 )

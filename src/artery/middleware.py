@@ -72,7 +72,10 @@ class Seam(Generic[A]):
     def around(self, attempt: A, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         """The awaitable that runs ``call`` inside every ``around_attempt``, the first
         middleware outermost."""
-        for middleware in self._around:
+        wrappers = self._around
+        if len(wrappers) == 1:  # the common case (a consumer's timeout): no closure per call
+            return wrappers[0].around_attempt(attempt, call)
+        for middleware in wrappers:
             call = _wrapped(middleware, attempt, call)
         return call()
 

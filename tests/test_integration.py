@@ -150,3 +150,53 @@ async def test_a_handler_publishes_and_starts_runs_through_its_context(store_url
         (invoice_event,) = await app.log.read("invoices", 0, 0, 10)
     assert invoice_event.data == {"n": 41}
     assert invoice_event.source == "artery://shop"
+
+
+async def test_a_subject_declared_by_another_integration_names_its_topic(
+    sqlite_url: str,
+) -> None:
+    app, erp = App("shop", store=sqlite_url), erp_sync()
+    app.contract("commerce.order.placed", schema=ORDER, topic="orders", partitions=1)
+    handled: list[int] = []
+
+    @erp.consumer("commerce.order.placed", group="erp")
+    async def post_invoice(event: Event, ctx: DeliveryContext) -> None:
+        handled.append(event.data["n"])
+
+    @erp.workflow(on="commerce.order.placed")
+    async def archive(ctx: object, order: dict[str, int]) -> int:
+        return order["n"]
+
+    app.include(erp)
+    assert ("erp", "orders") in app.declared.consumers
+    archived = app.declared.workflows["archive"]
+    assert (archived.on_topic, archived.input_subject) == ("orders", "commerce.order.placed")
+    async with app.running():
+        event = await app.publish("commerce.order.placed", {"n": 5})
+        await eventually(lambda: handled == [5], "the erp consumer to read the orders topic")
+        assert await app.workflows.handle(f"archive:{event.id}").result(timeout=10) == 5
+
+
+def test_a_refused_include_includes_nothing() -> None:
+    app = App("shop")
+    app.contract("orders", schema=ORDER)
+    clashing = erp_sync()
+    clashing.contract("orders", schema=ORDER)
+    with pytest.raises(ConfigError, match="declared by both"):
+        app.include(clashing)
+    assert list(app.integrations) == ["shop"], "the app is left as it was"
+    app.include(Integration("crm", owner="team-crm"))  # and can go on
+    assert list(app.integrations) == ["shop", "crm"]
+
+
+def test_scheduling_a_workflow_declared_elsewhere_says_where_to_schedule_it() -> None:
+    app, ops = App("shop"), Integration("ops", owner="team-ops")
+
+    @app.workflow()
+    async def nightly(ctx: object, _: None) -> None:
+        return None
+
+    ops.schedule(every="1h")(nightly)
+    with pytest.raises(ConfigError, match="workflow 'nightly' is declared by both") as raised:
+        app.include(ops)
+    assert raised.value.fix == "schedule a workflow on the integration that declares it"

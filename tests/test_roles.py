@@ -12,11 +12,11 @@ from artery import (
     ConfigError,
     DeliveryContext,
     Event,
+    Listen,
     Role,
     WorkerOptions,
     WorkflowOptions,
 )
-from artery.gateway.server import Listen
 from artery.workflows import Status
 from support import eventually
 
@@ -113,3 +113,28 @@ def test_bad_tuning_is_refused_naming_the_option(build: object, named: str) -> N
     with pytest.raises(ConfigError, match=named.replace("(", r"\(")) as raised:
         build()  # type: ignore[operator]
     assert raised.value.fix
+
+
+async def test_tuning_given_as_a_dict_is_refused_naming_the_typed_value(sqlite_url: str) -> None:
+    app = App("shop", store=sqlite_url)
+    app.worker_options = {"lease_ttl": 2.0}  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match=r"app\.worker_options is a dict") as raised:
+        await app.start()
+    assert raised.value.fix and "WorkerOptions(" in raised.value.fix
+
+
+async def test_a_handler_reaching_for_the_app_is_told_what_to_use(sqlite_url: str) -> None:
+    app = App("shop", store=sqlite_url, worker=WorkerOptions(poll_interval=0.02))
+    errors: list[str] = []
+
+    @app.consumer(app.contract("orders", schema=ORDER), group="erp")
+    async def post(event: Event, ctx: DeliveryContext) -> None:
+        try:
+            ctx.app  # noqa: B018
+        except ConfigError as exc:
+            errors.append(exc.fix or "")
+
+    async with app.running():
+        await app.publish("orders", {"n": 1})
+        await eventually(lambda: len(errors) == 1, "the handler to run")
+    assert "ctx.publish" in errors[0] and "ctx.start_workflow" in errors[0]

@@ -31,6 +31,7 @@ from artery.errors import (
     UnknownWorkflow,
     WorkflowError,
 )
+from artery.gateway.server import Listen
 from artery.integration import Contract, Integration
 from artery.log import Retention
 from artery.retry import Permanent, Retry, RetryLater
@@ -62,6 +63,7 @@ __all__ = [
     "InvalidEvent",
     "InvalidSchema",
     "Limit",
+    "Listen",
     "NonDeterminism",
     "NotFound",
     "Permanent",

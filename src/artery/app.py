@@ -67,14 +67,17 @@ class App(Integration):
 
     def include(self, *integrations: Integration) -> None:
         """Add integrations' declarations to the app (made before or after this call)."""
+        candidate = dict(self.integrations)
         for integration in integrations:
-            known = self.integrations.get(integration.name)
+            known = candidate.get(integration.name)
             if known is not None and known is not integration:
                 raise ConfigError(
                     f"two integrations are named {integration.name!r}", fix="rename one"
                 )
-            self.integrations[integration.name] = integration
-        self.declared.check()
+            candidate[integration.name] = integration
+        Declarations(candidate).check()  # refused whole: nothing is included
+        self.integrations.clear()
+        self.integrations.update(candidate)
 
     # -- lifecycle -----------------------------------------------------------------------
 

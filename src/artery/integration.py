@@ -11,6 +11,7 @@ can say whose they are.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,7 +285,11 @@ def _load_schema(schema: str | Path | dict[str, Any] | bool) -> Any:
 class Declarations:
     """Everything an app's integrations declare, as one view (read when the app starts, so
     declarations made after ``include`` count too). Names that must be unique across the
-    app (a contract subject, a consumer's group on a topic, a workflow) are checked here."""
+    app (a contract subject, a consumer's group on a topic, a workflow) are checked here.
+
+    A consumer or workflow trigger may name a contract by subject that another integration
+    declares (erp consumes the orders team's contract): an integration can only resolve
+    its own subjects, so the rest are resolved here, app-wide, to the contract's topic."""
 
     def __init__(self, integrations: dict[str, Integration]) -> None:
         self.integrations = integrations
@@ -295,33 +300,79 @@ class Declarations:
 
     @property
     def consumers(self) -> dict[tuple[str, str], Consumer]:
-        return {k: c for i in self.integrations.values() for k, c in i.consumers.items()}
+        contracts = self.contracts
+        return {
+            (c.group, c.topic): c
+            for i in self.integrations.values()
+            for c in self.consumers_of(i, contracts)
+        }
 
     @property
     def workflows(self) -> dict[str, Workflow]:
-        return {n: w for i in self.integrations.values() for n, w in i.workflows_declared.items()}
+        contracts = self.contracts
+        return {
+            w.name: w for i in self.integrations.values() for w in self.workflows_of(i, contracts)
+        }
 
     @property
     def schedules(self) -> list[Schedule]:
         return [s for i in self.integrations.values() for s in i.schedules]
 
+    def consumers_of(
+        self, integration: Integration, contracts: dict[str, Contract] | None = None
+    ) -> list[Consumer]:
+        """The integration's consumers, each on the topic of the contract it names."""
+        contracts = self.contracts if contracts is None else contracts
+        found = []
+        for consumer in integration.consumers.values():
+            named = contracts.get(consumer.topic)
+            if named is not None and named.topic != consumer.topic:
+                consumer = dataclasses.replace(consumer, topic=named.topic)
+            found.append(consumer)
+        return found
+
+    def workflows_of(
+        self, integration: Integration, contracts: dict[str, Contract] | None = None
+    ) -> list[Workflow]:
+        """The integration's workflows; one started on a subject declared elsewhere gets
+        that contract's topic, and its input that contract (unless ``input=`` said)."""
+        contracts = self.contracts if contracts is None else contracts
+        found = []
+        for workflow in integration.workflows_declared.values():
+            named = None if workflow.on_topic is None else contracts.get(workflow.on_topic)
+            if named is not None:
+                workflow = dataclasses.replace(
+                    workflow,
+                    on_topic=named.topic,
+                    input_subject=workflow.input_subject or named.subject,
+                )
+            found.append(workflow)
+        return found
+
     def check(self) -> None:
         """Refuse a name two integrations both declare, naming both."""
-        seen: dict[tuple[str, object], str] = {}
+        contracts = self.contracts
+        seen: dict[tuple[str, object], tuple[str, object]] = {}
         for integration in self.integrations.values():
-            names: list[tuple[str, object]] = [
-                *(("contract", s) for s in integration.contracts),
-                *(("consumer", k) for k in integration.consumers),
-                *(("workflow", n) for n in integration.workflows_declared),
-                *(("schedule", s.name) for s in integration.schedules),
+            names: list[tuple[tuple[str, object], object]] = [
+                *((("contract", s), c) for s, c in integration.contracts.items()),
+                *(
+                    (("consumer", (c.group, c.topic)), c)
+                    for c in self.consumers_of(integration, contracts)
+                ),
+                *((("workflow", n), w.fn) for n, w in integration.workflows_declared.items()),
+                *((("schedule", s.name), s) for s in integration.schedules),
             ]
-            for name in names:
-                other = seen.setdefault(name, integration.name)
+            for name, value in names:
+                other, first = seen.setdefault(name, (integration.name, value))
                 if other != integration.name:
+                    fix = "declare it once, in the integration that owns it"
+                    if name[0] == "workflow" and first is value:  # one function, scheduled
+                        fix = "schedule a workflow on the integration that declares it"
                     raise ConfigError(
                         f"{name[0]} {_shown(name[1])} is declared by both integrations"
                         f" {other!r} and {integration.name!r}",
-                        fix="declare it once, in the integration that owns it",
+                        fix=fix,
                     )
 
 

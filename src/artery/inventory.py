@@ -20,7 +20,7 @@ from artery.workflows import Schedule, Workflow
 def report(declared: Declarations, integration: Integration) -> dict[str, Any]:
     """One integration's inventory entry, as JSON-ready values."""
     by_topic = {c.topic: c for c in declared.contracts.values()}
-    consumers = sorted(integration.consumers.values(), key=lambda c: (c.group, c.topic))
+    consumers = sorted(declared.consumers_of(integration), key=lambda c: (c.group, c.topic))
     read = {c.topic: by_topic.get(c.topic) for c in consumers}
     written = list(integration.contracts.values())
     touched = [*written, *(c for c in read.values() if c is not None and c not in written)]
@@ -38,7 +38,7 @@ def report(declared: Declarations, integration: Integration) -> dict[str, Any]:
         ],
         "classified_fields": _classified(touched),
         "consumers": [_consumer(c) for c in consumers],
-        "workflows": [_workflow(w) for w in integration.workflows_declared.values()],
+        "workflows": [_workflow(w) for w in declared.workflows_of(integration)],
         "schedules": [_schedule(s) for s in integration.schedules],
     }
 

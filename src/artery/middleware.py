@@ -5,9 +5,11 @@ Cross-cutting behaviour (a circuit breaker, a rate limit, a timeout; next tracin
 PII projection, audit) is a ``Middleware`` with up to three hooks, as Dramatiq's middleware
 and Temporal's interceptors are, instead of ``if`` branches in the engines:
 
-- ``before_attempt``: a gate. It may wait (an open breaker, an exhausted rate limit) and
-  what it raises ends the attempt before the call: the engine handles it as it handles its
-  own failures there.
+- ``before_attempt``: a gate. It may wait (an open breaker, an exhausted rate limit); it
+  should not raise to refuse. What it raises is not a failed attempt (it burns no retry and
+  buries nothing): it escapes the attempt before the call, as a store outage inside the
+  rate limiter always has. Delivery logs it as a fault of the partition's loop and leaves
+  the event unsettled for redelivery; a workflow step raises it into the workflow code.
 - ``around_attempt``: wraps the call itself, outermost first (a timeout, a span).
 - ``after_attempt``: an observer, told the attempt's outcome (``error`` is None on
   success), innermost first. What it raises is logged and ignored: watching an attempt

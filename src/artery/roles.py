@@ -64,6 +64,19 @@ class Tuning:
     worker: WorkerOptions = field(default_factory=WorkerOptions)
     workflow: WorkflowOptions = field(default_factory=WorkflowOptions)
 
+    def __post_init__(self) -> None:
+        # Tuning used to be plain dicts (``app.worker_options = {...}``): say so plainly.
+        for name, value, kind in (
+            ("worker_options", self.worker, WorkerOptions),
+            ("workflow_options", self.workflow, WorkflowOptions),
+        ):
+            if not isinstance(value, kind):
+                raise ConfigError(
+                    f"app.{name} is a {type(value).__name__}, not {kind.__name__}",
+                    fix=f"write app.{name} = {kind.__name__}(...), e.g."
+                    f" {kind.__name__}(lease_ttl=10)",
+                )
+
 
 @dataclass
 class Parts:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -21,9 +21,6 @@ from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetters, Filter
 from artery.errors import ConfigError
 from artery.runtime import Runtime
-
-if TYPE_CHECKING:
-    pass
 
 # -- dead letters --------------------------------------------------------------------------
 

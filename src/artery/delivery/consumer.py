@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.rate_limit import Limit
 from artery.envelope import Event
+from artery.errors import ConfigError
 
 if TYPE_CHECKING:
     from artery.publishing import Publish
@@ -70,6 +71,14 @@ class DeliveryContext:
     attempt: int
     effects: Effects
     integration: str | None = None
+
+    @property
+    def app(self) -> Any:
+        """Gone: a handler gets what it needs here, not the whole app."""
+        raise ConfigError(
+            "a handler's context no longer holds the app",
+            fix="use ctx.publish(...), ctx.start_workflow(...), ctx.idempotency_key, ctx.log",
+        )
 
     @property
     def idempotency_key(self) -> str:

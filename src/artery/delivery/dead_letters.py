@@ -87,14 +87,32 @@ class Filter:
                 params.append(value)
         if self.error_type is not None:
             # replace() is a case-sensitive, wildcard-free substring test in both dialects.
-            clauses.append("replace(errors_json, ?, '') <> errors_json")
-            params.append(_error_type_marker(self.error_type))
+            markers = [_error_type_marker(name) for name in _spellings(self.error_type)]
+            clauses.append(
+                "("
+                + " OR ".join(["replace(errors_json, ?, '') <> errors_json"] * len(markers))
+                + ")"
+            )
+            params.extend(markers)
         if not self.include_redriven:
             clauses.append("redriven_at IS NULL")
         return " AND ".join(clauses), params
 
 
 _TYPE_NAME = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*")
+
+# Artery's own exception classes that moved module: attempts stored before the move carry
+# the old name, so a filter by either full name finds both.
+_MOVED = {
+    "artery.retry.Permanent": "artery.delivery.retry.Permanent",
+    "artery.retry.RetryLater": "artery.delivery.retry.RetryLater",
+}
+_MOVED.update({old: new for new, old in _MOVED.items()})
+
+
+def _spellings(error_type: str) -> list[str]:
+    moved = _MOVED.get(error_type)
+    return [error_type] if moved is None else [error_type, moved]
 
 
 def _error_type_marker(error_type: str) -> str:

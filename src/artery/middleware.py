@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-__all__ = ["After", "Before", "Middleware", "Seam", "guarded", "overrides"]
+__all__ = ["After", "Around", "Before", "Middleware", "Seam", "guarded", "overrides"]
 
 A = TypeVar("A")
+A_contra = TypeVar("A_contra", contravariant=True)
 T = TypeVar("T")
 log = logging.getLogger("artery.middleware")
 
@@ -62,30 +63,41 @@ class Seam(Generic[A]):
         self.before: tuple[Before[A], ...] = tuple(
             m.before_attempt for m in self.stack if overrides(m, Middleware, "before_attempt")
         )
-        self._around = tuple(  # innermost first: the order they are wrapped in
-            m for m in reversed(self.stack) if overrides(m, Middleware, "around_attempt")
-        )
+        wrappers = [m for m in self.stack if overrides(m, Middleware, "around_attempt")]
+        self.around: Around[A] = _compose(wrappers)
         self.after: tuple[After[A], ...] = tuple(
             guarded(m, m.after_attempt)
             for m in reversed(self.stack)
             if overrides(m, Middleware, "after_attempt")
         )
 
-    def around(self, attempt: A, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
-        """The awaitable that runs ``call`` inside every ``around_attempt``, the first
-        middleware outermost."""
-        wrappers = self._around
-        if len(wrappers) == 1:  # the common case (a consumer's timeout): no closure per call
-            return wrappers[0].around_attempt(attempt, call)
-        for middleware in wrappers:
-            call = _wrapped(middleware, attempt, call)
-        return call()
+
+class Around(Protocol[A_contra]):
+    """Runs ``call`` inside every ``around_attempt`` of a stack, the first outermost."""
+
+    def __call__(self, attempt: A_contra, call: Callable[[], Awaitable[T]], /) -> Awaitable[T]: ...
 
 
-def _wrapped(
-    middleware: Middleware[A], attempt: A, call: Callable[[], Awaitable[T]]
-) -> Callable[[], Awaitable[T]]:
-    return lambda: middleware.around_attempt(attempt, call)
+def _direct(attempt: object, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+    return call()
+
+
+def _compose(wrappers: Sequence[Middleware[A]]) -> Around[A]:
+    """The stack's wrappers as one function, composed once per seam: with one wrapper (a
+    consumer's timeout) it is that wrapper's own hook, with no closure per attempt."""
+    if not wrappers:
+        return _direct
+    inner: Around[A] = wrappers[-1].around_attempt
+    for outer in reversed(wrappers[:-1]):
+        inner = _layer(outer, inner)
+    return inner
+
+
+def _layer(outer: Middleware[A], inner: Around[A]) -> Around[A]:
+    def around(attempt: A, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        return outer.around_attempt(attempt, lambda: inner(attempt, call))
+
+    return around
 
 
 def overrides(middleware: object, base: type, hook: str) -> bool:

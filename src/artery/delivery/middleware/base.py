@@ -27,7 +27,7 @@ class Attempt(NamedTuple):
     """One attempt to deliver ``event`` to a consumer of ``group``; ``number`` counts from 1
     across retries and restarts; ``began`` is ``time.monotonic()`` before its gates.
 
-    A named tuple, not a frozen dataclass: as immutable, and a third of the cost to build
+    A named tuple, not a frozen dataclass: as immutable, and cheaper to build, which counts
     on the hot path (one per delivery)."""
 
     event: Event

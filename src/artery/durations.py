@@ -29,6 +29,21 @@ def seconds(value: float | int | str | timedelta) -> float:
     return result
 
 
+def require_seconds(options: str, name: str, value: object, *, zero_ok: bool = False) -> None:
+    """Refuse a tuning value that is not a number of seconds above zero (or at least zero),
+    naming the option and the class that takes it, e.g. ``WorkerOptions(lease_ttl=...)``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        positive = False
+    else:
+        positive = value >= 0 if zero_ok else value > 0
+    if not positive:
+        least = "0 or more" if zero_ok else "more than 0"
+        raise ConfigError(
+            f"{options} option {name}={value!r} is not a number of seconds of {least}",
+            fix=f"set {options}({name}=...) to {least}",
+        )
+
+
 def rate(value: str) -> float:
     """Events per second from "20/s", "1200/m", "5/h"."""
     match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h|d)\s*$", value)

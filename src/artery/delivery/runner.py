@@ -56,7 +56,7 @@ class ConsumerRunner:
         self._hand_back_guard = worker.runtime.health.guard(
             f"delivery hand-back of {consumer.group}/{consumer.topic}", log
         )
-        self.seam = seam_for(consumer, worker.breakers, worker.limiter, worker.middleware)
+        self.seam = seam_for(consumer, worker.breakers, worker.limiter, worker.options.middleware)
 
     async def _scrubbed(self, event: Event, failure: AttemptError) -> AttemptError:
         """Handlers' messages quote what they saw: the event's classified values are
@@ -143,7 +143,7 @@ class ConsumerRunner:
         run out). The balancer renews this one meanwhile."""
         worker = self.partitions[partition]
         try:
-            await self._retire(worker, self.worker.grace)
+            await self._retire(worker, self.worker.options.grace)
             await self.commit()
             if self.partitions.get(partition) is worker:
                 del self.partitions[partition]
@@ -187,7 +187,7 @@ class ConsumerRunner:
         instead of every partition polling the events table."""
         topic = self.consumer.topic
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.worker.poll_interval):
+            async with asyncio.timeout(self.worker.options.poll_interval):
                 await self.runtime.log.appended(topic).wait()
         heads = await self.runtime.log.heads(topic)
         for partition, head in heads.items():
@@ -322,7 +322,7 @@ class ConsumerRunner:
 
     async def _retry_once(self) -> None:
         consumer = self.consumer
-        await asyncio.sleep(self.worker.retry_poll)
+        await asyncio.sleep(self.worker.options.retry_poll)
         read_started = time.monotonic()
         due = await self.durably(
             functools.partial(
@@ -358,7 +358,7 @@ class ConsumerRunner:
     # -- commits -----------------------------------------------------------------------
 
     async def _commit_once(self) -> None:
-        await asyncio.sleep(self.worker.commit_interval)
+        await asyncio.sleep(self.worker.options.commit_interval)
         await self.commit()
 
     async def commit(self) -> None:
@@ -412,7 +412,7 @@ class ConsumerRunner:
                         self.consumer.topic,
                         partition,
                     )
-                    await self._retire(worker, self.worker.grace)
+                    await self._retire(worker, self.worker.options.grace)
                     await self._take(partition, worker.lease_deadline)
 
     # -- store access ------------------------------------------------------------------

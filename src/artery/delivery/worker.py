@@ -19,7 +19,8 @@ from artery.delivery.consumer import Consumer, Effects
 from artery.delivery.middleware import Middleware
 from artery.delivery.rate_limit import RateLimiter
 from artery.delivery.runner import ConsumerRunner
-from artery.errors import ConfigError, StoreUnavailable
+from artery.durations import require_seconds
+from artery.errors import StoreUnavailable
 from artery.identity import new_worker_id
 from artery.runtime import Runtime
 
@@ -42,43 +43,24 @@ class WorkerOptions:
 
     def __post_init__(self) -> None:
         for name in ("lease_ttl", "poll_interval", "commit_interval", "retry_poll"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(
-                    f"worker option {name}={value!r} is not a positive number of seconds",
-                    fix=f"set WorkerOptions({name}=...) to more than 0",
-                )
-        if (
-            isinstance(self.grace, bool)
-            or not isinstance(self.grace, int | float)
-            or self.grace < 0
-        ):
-            raise ConfigError(
-                f"worker option grace={self.grace!r} is not a number of seconds",
-                fix="set WorkerOptions(grace=...) to 0 or more",
-            )
+            require_seconds("WorkerOptions", name, getattr(self, name))
+        require_seconds("WorkerOptions", "grace", self.grace, zero_ok=True)
 
 
 class Worker:
     def __init__(
         self, consumers: list[Consumer], effects: Effects, options: WorkerOptions | None = None
     ) -> None:
-        options = options or WorkerOptions()
         self.consumers = consumers
         self.effects = effects
-        self.lease_ttl = options.lease_ttl
-        self.poll_interval = options.poll_interval
-        self.commit_interval = options.commit_interval
-        self.retry_poll = options.retry_poll
-        self.grace = options.grace
-        self.middleware = tuple(options.middleware)  # every consumer's, inside its own policies
+        self.options = options or WorkerOptions()
         self.worker_id = new_worker_id()
         self.runners: list[ConsumerRunner] = []
         self._balancer: asyncio.Task[None] | None = None
 
     async def start(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.leases = runtime.log.coordinator(self.worker_id, self.lease_ttl)
+        self.leases = runtime.log.coordinator(self.worker_id, self.options.lease_ttl)
         self.limiter = RateLimiter(runtime.store)
         self.breakers = Breakers(runtime.store, self.worker_id)
         await self.leases.heartbeat()
@@ -97,7 +79,7 @@ class Worker:
         if self._balancer is not None:
             self._balancer.cancel()
             await asyncio.gather(self._balancer, return_exceptions=True)
-        await asyncio.gather(*(r.stop(self.grace) for r in self.runners))
+        await asyncio.gather(*(r.stop(self.options.grace) for r in self.runners))
         self.runners.clear()
         with contextlib.suppress(StoreUnavailable):
             await self.leases.leave()
@@ -105,7 +87,7 @@ class Worker:
     async def _balance_every_period(self) -> None:
         # Renewal needs ttl/3; balancing every second lets a new worker get its share
         # of partitions within about two seconds instead of two renewal periods.
-        await asyncio.sleep(min(self.lease_ttl / 3, 1.0))
+        await asyncio.sleep(min(self.options.lease_ttl / 3, 1.0))
         await self._balance_once()
 
     async def _balance_once(self) -> None:
@@ -118,6 +100,6 @@ class Worker:
             assignment = await self.leases.balance(
                 runner.consumer.group, topic.name, topic.partitions
             )
-            deadline = renewed_at + self.lease_ttl * LEASE_MARGIN
+            deadline = renewed_at + self.options.lease_ttl * LEASE_MARGIN
             await runner.assign(assignment.keep, assignment.surplus, deadline)
             await runner.sync_positions()

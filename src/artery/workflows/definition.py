@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from artery.durations import require_seconds
 from artery.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -54,18 +55,13 @@ class WorkflowOptions:
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
             raise ConfigError(
-                f"workflow option concurrency={self.concurrency!r} is not a whole number",
+                f"WorkflowOptions option concurrency={self.concurrency!r} is not a whole number",
                 fix="set WorkflowOptions(concurrency=...) to e.g. 64",
             )
         if self.concurrency < 1:
             raise ConfigError(
-                f"workflow option concurrency={self.concurrency} would run nothing",
+                f"WorkflowOptions option concurrency={self.concurrency} would run nothing",
                 fix="set WorkflowOptions(concurrency=...) to 1 or more",
             )
         for name in ("lease_ttl", "poll_interval"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(
-                    f"workflow option {name}={value!r} is not a positive number of seconds",
-                    fix=f"set WorkflowOptions({name}=...) to more than 0",
-                )
+            require_seconds("WorkflowOptions", name, getattr(self, name))

@@ -56,9 +56,7 @@ class WorkflowEngine:
         options = options or WorkflowOptions()
         self.workflows = workflows
         self.publish = publish  # how a run's ``ctx.publish`` appends its events
-        self.concurrency = options.concurrency
-        self.lease_ttl = options.lease_ttl
-        self.poll_interval = options.poll_interval
+        self.options = options
         self.seam = StepSeam(options.middleware)  # around every step attempt of every run
         self.worker_id = new_worker_id()
         self.running: dict[str, asyncio.Task[None]] = {}
@@ -152,7 +150,7 @@ class WorkflowEngine:
         return getattr(fn, "__qualname__", repr(fn))
 
     def has_room(self) -> bool:
-        return not self._stopping and len(self.running) < self.concurrency
+        return not self._stopping and len(self.running) < self.options.concurrency
 
     def adopt(self, run: Run) -> None:
         """Execute a run this worker has just created and leased (no claim round-trip,
@@ -169,7 +167,7 @@ class WorkflowEngine:
         return future
 
     def lease_until(self) -> int:
-        return now_us() + int(self.lease_ttl * 1_000_000)
+        return now_us() + int(self.options.lease_ttl * 1_000_000)
 
     async def start_child(self, parent: str, position: int, workflow: str, input: Any) -> None:
         declared = self.workflows.get(workflow)
@@ -193,7 +191,7 @@ class WorkflowEngine:
         guard = self.runtime.health.guard("workflow claims", log)
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
+                async with asyncio.timeout(self.options.poll_interval):
                     await self._wakeup.wait()
             self._wakeup.clear()
             try:
@@ -206,7 +204,7 @@ class WorkflowEngine:
                 self._spawn(run)
 
     async def _claim(self) -> list[Run]:
-        room = self.concurrency - len(self.running)
+        room = self.options.concurrency - len(self.running)
         if room <= 0 or not await self.runtime.store.read(_anything_runnable):
             return []
         return await self.runtime.store.write(
@@ -220,7 +218,7 @@ class WorkflowEngine:
         and is claimed again, instead of being held forever by a live worker."""
         guard = self.runtime.health.guard("workflow leases", log)
         while True:
-            await asyncio.sleep(self.lease_ttl / 3)
+            await asyncio.sleep(self.options.lease_ttl / 3)
             renew = functools.partial(
                 history.renew,
                 owner=self.worker_id,

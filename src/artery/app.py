@@ -26,7 +26,7 @@ from artery.envelope import Event
 from artery.errors import ConfigError
 from artery.gateway.server import HttpServer, Listen
 from artery.health import Health
-from artery.integration import Contract, Declarations, Integration
+from artery.integration import Contract, Declarations, Integration, resolve
 from artery.log import EventLog
 from artery.publishing import Publisher, envelope
 from artery.roles import Parts, Role, Service, Tuning, assemble, stop_quietly
@@ -199,8 +199,7 @@ class App(Integration):
 
     def event(self, target: Contract | str, data: Any, **attrs: Any) -> Event:
         """Build the envelope ``publish`` would store (type = contract subject)."""
-        declared = target if isinstance(target, Contract) else self.declared.contracts.get(target)
-        return envelope(self.name, declared or target, data, **attrs)
+        return envelope(self.name, resolve(self.declared.contracts, target), data, **attrs)
 
     async def publish(self, target: Contract | str, data: Any, **attrs: Any) -> Event:
         """Validate and append one event (see ``Publisher.publish``)."""

@@ -12,7 +12,7 @@ can say whose they are.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,16 @@ class Contract:
     partitions: int | None = None
     retention: Retention = field(default_factory=Retention)
     integration: str | None = None
+
+
+def resolve(contracts: Mapping[str, Contract], target: Contract | str) -> Contract | str:
+    """The declared contract a subject names, else the name itself (a topic)."""
+    return contracts.get(target, target) if isinstance(target, str) else target
+
+
+def topic_of(target: Contract | str) -> str:
+    """The topic of a contract; a name that resolved to none is a topic's own name."""
+    return target.topic if isinstance(target, Contract) else target
 
 
 class Integration:
@@ -126,10 +136,7 @@ class Integration:
 
     def topic_of(self, target: Contract | str) -> str:
         """The topic a contract (or a subject declared here, or a topic name) names."""
-        if isinstance(target, Contract):
-            return target.topic
-        declared = self.contracts.get(target)
-        return declared.topic if declared else target
+        return topic_of(resolve(self.contracts, target))
 
     # -- consumers -------------------------------------------------------------------------
 
@@ -325,9 +332,9 @@ class Declarations:
         contracts = self.contracts if contracts is None else contracts
         found = []
         for consumer in integration.consumers.values():
-            named = contracts.get(consumer.topic)
-            if named is not None and named.topic != consumer.topic:
-                consumer = dataclasses.replace(consumer, topic=named.topic)
+            topic = topic_of(resolve(contracts, consumer.topic))
+            if topic != consumer.topic:
+                consumer = dataclasses.replace(consumer, topic=topic)
             found.append(consumer)
         return found
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from artery.envelope import Event
-from artery.integration import Contract
+from artery.integration import Contract, resolve, topic_of
 from artery.log import EventLog
 
 
@@ -51,17 +51,13 @@ class Publisher:
         self.source = source
         self.contracts = dict(contracts)  # as declared when the app started
 
-    def resolve(self, target: Contract | str) -> Contract | str:
-        """The declared contract a subject names, else the name itself (a topic)."""
-        return self.contracts.get(target, target) if isinstance(target, str) else target
-
     async def publish(self, target: Contract | str, data: Any, /, **attrs: Any) -> Event:
         """Validate and append one event; returns it with its topic, partition and offset.
 
         With ``idempotency_key``, publishing the same key again within the dedupe window
         returns the event stored the first time instead of storing a second one."""
-        declared = self.resolve(target)
-        topic = declared.topic if isinstance(declared, Contract) else declared
+        declared = resolve(self.contracts, target)
+        topic = topic_of(declared)
         event = envelope(self.source, declared, data, **attrs)
         carried = (await self.log.topic(topic)).subject
         if event.type != carried:  # named by its topic: the event follows the topic's contract
@@ -75,6 +71,4 @@ class Publisher:
         Each event's ``type`` must be the contract the topic carries (``app.event`` builds
         them so); a mismatch is refused rather than stored under a contract it does not
         claim."""
-        declared = self.resolve(target)
-        topic = declared.topic if isinstance(declared, Contract) else declared
-        return await self.log.append(topic, events)
+        return await self.log.append(topic_of(resolve(self.contracts, target)), events)

@@ -104,6 +104,7 @@ def assemble(
     serves it only when given an address."""
     works = role is not None and role.works
     workflows = declared.workflows
+    consumers = list(declared.consumers.values())
     engine = (
         WorkflowEngine(workflows, publisher.publish, tuning.workflow)
         if works and workflows
@@ -111,14 +112,13 @@ def assemble(
     )
     parts = Parts(runtime, publisher, [], Workflows(workflows, runtime, engine))
     if works:
-        groups = [(c.group, c.topic, c.start) for c in declared.consumers.values()]
+        groups = [(c.group, c.topic, c.start) for c in consumers]
         parts.services.append(RetentionSweeper(groups))
     if role in (Role.RUN, Role.GATEWAY) or (role is Role.WORKER and listen is not None):
         parts.http = HttpServer(listen or Listen(), [admin.mount(runtime, declared, parts.runs)])
         parts.services.append(parts.http)  # started before, stopped after the workers
     if engine is not None:
         parts.services.append(engine)
-    consumers = list(declared.consumers.values())
     if works and consumers:
         effects = Effects(publisher.publish, parts.runs.start)
         parts.services.append(Worker(consumers, effects, tuning.worker))

@@ -77,9 +77,6 @@ class ManualClock:
         self._now = now
 
 
-SYSTEM = SystemClock()
-
-
 def now_us() -> int:
     """Wall time in microseconds from the system clock, for code not handed a ``Clock``.
     Spelled out rather than delegated: it runs on every append and checkpoint."""

@@ -19,9 +19,12 @@ class ArteryError(Exception):
     http_status = 500
     exit_status = 1
 
-    def __init__(self, message: str, *, fix: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, fix: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.message = message
         self.fix = fix
+        self.headers: Mapping[str, str] = headers or {}  # HTTP headers its response carries
         super().__init__(f"{message} ({fix})" if fix else message)
 
 
@@ -218,3 +221,51 @@ class Cancelled(ArteryError):
 
     code = "artery.cancelled"
     http_status = 409
+
+
+# -- the front door (HTTP) -------------------------------------------------------------------
+
+
+class Unauthenticated(ArteryError):
+    """No credential, or one that is not valid (unknown, expired, revoked, badly signed).
+    ``headers`` carry the RFC 6750 ``WWW-Authenticate`` challenge."""
+
+    code = "artery.unauthenticated"
+    http_status = 401
+
+
+class Forbidden(ArteryError):
+    """A valid credential without the scope (or host, or origin) the request needs."""
+
+    code = "artery.forbidden"
+    http_status = 403
+
+
+class TooManyRequests(ArteryError):
+    """A client spent its rate limit on a route; ``headers`` say when to come back."""
+
+    code = "artery.rate-limited"
+    http_status = 429
+
+
+class PayloadTooLarge(ArteryError):
+    """A request body over the route's limit, refused before it was read whole."""
+
+    code = "artery.payload-too-large"
+    http_status = 413
+
+
+class UnsupportedMediaType(ArteryError):
+    """A body that is not the media type the route reads (JSON routes refuse text/plain,
+    which a cross-site form may send without a preflight)."""
+
+    code = "artery.unsupported-media-type"
+    http_status = 415
+
+
+class GatewayTimeout(ArteryError):
+    """A request that did not finish within its route's timeout (or an upstream that did
+    not answer in time)."""
+
+    code = "artery.timeout"
+    http_status = 504

@@ -27,6 +27,9 @@ from artery.delivery.rate_limit import Limit
 from artery.durations import seconds
 from artery.envelope import Event
 from artery.errors import ConfigError, InvalidSchema
+from artery.gateway.policy import DEFAULT_QUOTA, Deprecation, MiB, Policy, Quota
+from artery.gateway.route import ApiRoute, Split
+from artery.gateway.route import Handler as RouteHandler
 from artery.log import Retention
 from artery.retry import Retry
 from artery.workflows import Schedule, Workflow
@@ -99,6 +102,7 @@ class Integration:
         self.consumers: dict[tuple[str, str], Consumer] = {}
         self.workflows_declared: dict[str, Workflow] = {}
         self.schedules: list[Schedule] = []
+        self.routes: dict[str, ApiRoute] = {}
 
     def __repr__(self) -> str:
         return f"Integration({self.name!r}, owner={self.owner!r})"
@@ -257,6 +261,113 @@ class Integration:
 
         return register
 
+    # -- routes on the front door -----------------------------------------------------------
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        request: Contract | str | None = None,
+        response: Contract | str | None = None,
+        scopes: Sequence[str] = (),
+        name: str | None = None,
+        summary: str | None = None,
+        quota: Quota | str | None = DEFAULT_QUOTA,
+        max_body: int = MiB,
+        timeout: float = 30.0,
+        deprecated: Deprecation | None = None,
+        upstream: str | None = None,
+        split: Split | None = None,
+    ) -> Callable[[RouteHandler], RouteHandler]:
+        """Serve ``async def handler(call)`` at ``method path``: the body is validated
+        against ``request``, the answer against ``response`` (in development mode).
+        With ``upstream``, the route forwards to the legacy system and ``split`` sends part
+        of the traffic to this handler instead."""
+        policy = _policy(scopes, quota, max_body, timeout, deprecated)
+
+        def register(handler: RouteHandler) -> RouteHandler:
+            self._add_route(
+                ApiRoute(
+                    method.upper(),
+                    path,
+                    name or handler.__name__,
+                    policy,
+                    handler=handler,
+                    request=request,
+                    response=response,
+                    upstream=upstream,
+                    split=split,
+                    summary=summary or _first_line(handler.__doc__),
+                    integration=self.name,
+                )
+            )
+            return handler
+
+        return register
+
+    def ingest(
+        self,
+        path: str,
+        contract: Contract | str,
+        *,
+        scopes: Sequence[str],
+        method: str = "POST",
+        name: str | None = None,
+        summary: str | None = None,
+        quota: Quota | str | None = DEFAULT_QUOTA,
+        max_body: int = MiB,
+        timeout: float = 30.0,
+        deprecated: Deprecation | None = None,
+    ) -> ApiRoute:
+        """Accept the body at ``method path``, validate it against ``contract`` and publish
+        it as an event; the caller gets 202 with the event's id."""
+        subject = contract.subject if isinstance(contract, Contract) else contract
+        declared = ApiRoute(
+            method.upper(),
+            path,
+            name or f"ingest_{subject}".replace(".", "_").replace("-", "_"),
+            _policy(scopes, quota, max_body, timeout, deprecated),
+            request=contract,
+            ingest=contract,
+            summary=summary or f"Publish a {subject} event",
+            integration=self.name,
+        )
+        self._add_route(declared)
+        return declared
+
+    def forward(
+        self,
+        method: str,
+        path: str,
+        upstream: str,
+        *,
+        scopes: Sequence[str],
+        name: str | None = None,
+        summary: str | None = None,
+        quota: Quota | str | None = DEFAULT_QUOTA,
+        max_body: int = MiB,
+        timeout: float = 30.0,
+    ) -> ApiRoute:
+        """Forward ``method path`` to the legacy system at ``upstream`` (strangler routing);
+        declare a handler for it later with ``route(..., upstream=, split=)``."""
+        declared = ApiRoute(
+            method.upper(),
+            path,
+            name or "forward_" + "_".join(p.strip("{}") for p in path.split("/") if p),
+            _policy(scopes, quota, max_body, timeout, None),
+            upstream=upstream,
+            summary=summary or f"Forwarded to {upstream}",
+            integration=self.name,
+        )
+        self._add_route(declared)
+        return declared
+
+    def _add_route(self, declared: ApiRoute) -> None:
+        if declared.key in self.routes:
+            raise ConfigError(f"route {declared.key} is declared twice", fix="declare it once")
+        self.routes[declared.key] = declared
+
     def workflow_named(self, fn: WorkflowFn) -> str | None:
         """The name ``fn`` was declared under here, if it was."""
         return next((w.name for w in self.workflows_declared.values() if w.fn is fn), None)
@@ -272,6 +383,26 @@ def _starter(workflow: str) -> Handler:
 
     start_run.__qualname__ = f"start:{workflow}"
     return start_run
+
+
+def _policy(
+    scopes: Sequence[str],
+    quota: Quota | str | None,
+    max_body: int,
+    timeout: float,
+    deprecated: Deprecation | None,
+) -> Policy:
+    if isinstance(scopes, str):
+        raise ConfigError(f"scopes={scopes!r} is a string, not a list", fix=f'scopes=["{scopes}"]')
+    if isinstance(quota, str):
+        quota = Quota.parse(quota)
+    return Policy(
+        tuple(scopes), quota=quota, max_body=max_body, timeout=timeout, deprecation=deprecated
+    )
+
+
+def _first_line(doc: str | None) -> str | None:
+    return doc.strip().splitlines()[0] if doc and doc.strip() else None
 
 
 def _load_schema(schema: str | Path | dict[str, Any] | bool) -> Any:
@@ -325,6 +456,10 @@ class Declarations:
     def schedules(self) -> list[Schedule]:
         return [s for i in self.integrations.values() for s in i.schedules]
 
+    @property
+    def routes(self) -> dict[str, ApiRoute]:
+        return {k: r for i in self.integrations.values() for k, r in i.routes.items()}
+
     def consumers_of(
         self, integration: Integration, contracts: dict[str, Contract] | None = None
     ) -> list[Consumer]:
@@ -369,6 +504,8 @@ class Declarations:
                 ),
                 *((("workflow", n), w.fn) for n, w in integration.workflows_declared.items()),
                 *((("schedule", s.name), s) for s in integration.schedules),
+                *((("route", key), r) for key, r in integration.routes.items()),
+                *((("route named", r.name), r) for r in integration.routes.values()),
             ]
             for name, value in names:
                 other, first = seen.setdefault(name, (integration.name, value))

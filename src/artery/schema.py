@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from artery.contracts import schema as contracts
 from artery.delivery import schema as delivery
+from artery.gateway import schema as gateway
 from artery.log import schema as log
 from artery.store.migrations import Schema
 from artery.workflows import schema as workflows
@@ -19,4 +20,5 @@ SCHEMAS: tuple[Schema, ...] = (
     Schema("log", log.MIGRATIONS),
     Schema("delivery", delivery.MIGRATIONS),
     Schema("workflows", workflows.MIGRATIONS),
+    Schema("gateway", gateway.MIGRATIONS),
 )

@@ -21,6 +21,19 @@ class Settings:
     dedupe_window: float = 24 * 3600.0
     retention_interval: float = 60.0
     max_event_size: int = 1024 * 1024  # bytes of an event's stored CloudEvents JSON
+    # -- the front door (HTTP) --
+    development: bool = False  # validate route responses against their contracts too
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")  # Host header check
+    cors_origins: tuple[str, ...] = ()  # exact origins allowed cross-site; none by default
+    max_header_count: int = 100
+    max_header_bytes: int = 16 * 1024
+    idempotency_ttl: float = 24 * 3600.0  # how long an Idempotency-Key's answer is kept
+    token_issuer: str = ""  # ``iss`` of issued access tokens; "" = the gateway's base URL
+    token_audience: str = "artery"  # ``aud`` of issued tokens, required of every token
+    token_ttl: float = 300.0  # lifetime of issued access tokens
+    signing_key_rotation: float = 7 * 24 * 3600.0  # a signing key's active life
+    external_issuer: str = ""  # an outside OAuth2 issuer whose access tokens are accepted
+    external_jwks_url: str = ""  # its JWKS; required with external_issuer
 
     def __post_init__(self) -> None:
         if self.max_event_size < 1:
@@ -72,7 +85,11 @@ def _coerce(base: Settings, values: dict[str, Any]) -> Settings:
             raise ConfigError(f"unknown setting {name!r}", fix=f"known: {sorted(_NAMES)}")
         default = getattr(base, name)
         try:
-            if isinstance(default, float):
+            if isinstance(default, bool):
+                out[name] = _flag(name, value)
+            elif isinstance(default, tuple):
+                out[name] = _words(value)
+            elif isinstance(default, float):
                 out[name] = seconds(value)
             elif isinstance(default, int):
                 out[name] = int(value)
@@ -84,3 +101,20 @@ def _coerce(base: Settings, values: dict[str, Any]) -> Settings:
                 fix=f"set ARTERY_{name.upper()} to a {type(default).__name__}",
             ) from None
     return replace(base, **out)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"setting {name} = {value!r} is not true or false", fix="use true or false")
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    """A list from TOML, or comma-separated text from the environment."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())

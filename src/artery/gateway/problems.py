@@ -94,12 +94,14 @@ def title_of(error: type[ArteryError]) -> str:
     return " ".join(words).capitalize() if words else "Error"
 
 
-def from_error(exc: ArteryError, scope: Scope | None = None) -> ProblemResponse:
+def from_error(
+    exc: ArteryError, scope: Scope | None = None, *, extra: Mapping[str, Any] | None = None
+) -> ProblemResponse:
     """The problem for ``exc``; its ``headers`` (``Retry-After``, ``WWW-Authenticate``,
     ``RateLimit``) go on the response. A contract violation lists where the data is wrong
     as ``errors: [{pointer, detail}]``, with the contracts layer's messages, which hide the
-    values of classified fields."""
-    extra: dict[str, Any] = {}
+    values of classified fields. ``extra`` adds members (extensions) to the problem."""
+    extra = dict(extra or {})
     if isinstance(exc, ContractViolation):
         extra["errors"] = [{"pointer": v.pointer, "detail": v.message} for v in exc.violations]
     return problem(

@@ -34,7 +34,7 @@ class ProblemType:
 
 _ENTRIES = (
     ProblemType(
-        "artery.config", "Config", 400,
+        "artery.config", "Invalid setting or argument", 400,
         "a setting, argument or query parameter cannot be used as given",
         "correct the value named in detail",
     ),
@@ -106,6 +106,11 @@ _ENTRIES = (
         "wait for the other request to finish, then retry; or read the current state first",
     ),
     ProblemType(
+        "artery.compensation-requested", "Compensation requested", 409,
+        "the workflow run was asked by an operator to undo its completed steps",
+        "start a new run if the work is still wanted",
+    ),
+    ProblemType(
         "artery.incompatible-schema", "Incompatible schema", 409,
         "a new contract version breaks its subject's compatibility mode",
         "make the change compatible, or register it under a new subject",
@@ -116,7 +121,7 @@ _ENTRIES = (
         "inspect the run (artery workflows show RUN) and retry it once the cause is fixed",
     ),
     ProblemType(
-        "artery.non-determinism", "Non determinism", 409,
+        "artery.non-determinism", "Non-deterministic workflow", 409,
         "replayed workflow code asked for a different step than its history recorded",
         "keep workflow code deterministic between steps; version the workflow to change it",
     ),
@@ -191,7 +196,7 @@ _ENTRIES = (
         "retry shortly; if it persists, the operator must bring the database back",
     ),
     ProblemType(
-        "artery.store-read-only", "Store read only", 503,
+        "artery.store-read-only", "Store is read-only", 503,
         "the store can be read but not written",
         "the operator must make the database writable",
     ),
@@ -204,3 +209,39 @@ _ENTRIES = (
 )  # fmt: skip
 
 CATALOG: dict[str, ProblemType] = {entry.code: entry for entry in _ENTRIES}
+
+
+def ordered() -> list[ProblemType]:
+    """The catalog's entries by status, then code: the order it is served and documented."""
+    return sorted(CATALOG.values(), key=lambda e: (e.status, e.code))
+
+
+def markdown(base: str) -> str:
+    """``docs/problems.md``: the catalog as a page."""
+    lines = [
+        "# Problem types",
+        "",
+        "Every error the HTTP face answers is an RFC 9457 `application/problem+json` document:",
+        "`type` (one of the URIs below; match on it), `title` (fixed per type), `status`,",
+        "`detail` (this occurrence, never quoting payload values), `fix` (what to do),",
+        "`instance` (the request path, without its query string) and `request_id` (the",
+        "`X-Request-Id` of the request, to quote to an operator). A contract violation adds",
+        "`errors: [{pointer, detail}]`; a 503 from `/readyz` adds `failing`. The same list is",
+        "served as JSON at `GET /problems` to any caller with a valid credential.",
+        "",
+        "This page is generated from `artery.gateway.catalog.CATALOG` and a test fails when",
+        "they differ: regenerate it with",
+        "`ARTERY_WRITE_DOCS=1 pytest tests/gateway/test_problems.py`.",
+        "",
+    ]
+    for entry in ordered():
+        lines += [
+            f"## {entry.status} {entry.title}",
+            "",
+            f"`{base}{entry.code}`",
+            "",
+            f"- When: {entry.when}.",
+            f"- What to do: {entry.fix}.",
+            "",
+        ]
+    return "\n".join(lines)

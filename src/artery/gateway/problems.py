@@ -32,7 +32,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 from artery.errors import ArteryError, ContractViolation
-from artery.gateway.catalog import CATALOG, ProblemType
+from artery.gateway import catalog
+from artery.gateway.catalog import CATALOG
 from artery.gateway.gate import Gate
 from artery.gateway.policy import Policy
 
@@ -211,11 +212,12 @@ class UnexpectedErrors:
 
 def catalog_json() -> list[dict[str, Any]]:
     """The catalog as served: one object per problem type, ordered by status then code."""
-    return [entry.as_json(TYPE_BASE) for entry in sorted_catalog()]
+    return [entry.as_json(TYPE_BASE) for entry in catalog.ordered()]
 
 
-def sorted_catalog() -> list[ProblemType]:
-    return sorted(CATALOG.values(), key=lambda e: (e.status, e.code))
+def catalog_markdown() -> str:
+    """The catalog as ``docs/problems.md``."""
+    return catalog.markdown(TYPE_BASE)
 
 
 def routes(gate: Gate) -> list[BaseRoute]:

@@ -7,10 +7,12 @@ when it is cancelled or stopped, finishing the requests in flight.
 
 Protocol: httptools (C) when importable, else h11. The event loop is the caller's (uvloop
 when the process installed its policy); uvicorn's ``loop`` setting applies only when uvicorn
-makes the loop itself. Slow clients: an idle keep-alive connection is closed after
-``KEEP_ALIVE`` seconds, at most ``MAX_CONNECTIONS`` connections and requests are served at
-once (more get a 503 at once instead of queueing without bound), and ``BACKLOG`` connections
-may wait to be accepted. Header size and count are bounded by the edge middleware (431).
+makes the loop itself. Slow clients: a request head (line and headers) must arrive within
+``HEAD_TIMEOUT`` seconds (``slow_clients.py``; httptools only), an idle keep-alive connection
+is closed after ``KEEP_ALIVE`` seconds, at most ``MAX_CONNECTIONS`` connections and requests
+are served at once (more get a 503 at once instead of queueing without bound), and
+``BACKLOG`` connections may wait to be accepted. Header size and count are bounded by the
+edge middleware (431).
 
 Binding beyond loopback logs a warning naming what is exposed; everything exposed requires
 a credential, and the Host check refuses names not in ``allowed_hosts``.
@@ -36,6 +38,7 @@ from artery.gateway import http_app
 from artery.runtime import Runtime
 
 GRACE = 5  # seconds open requests get to finish at shutdown
+HEAD_TIMEOUT = 10.0  # seconds a request's line and headers may take to arrive
 KEEP_ALIVE = 5  # seconds an idle keep-alive connection is kept open
 MAX_CONNECTIONS = 2048  # connections and requests at once; beyond them, 503 at once
 BACKLOG = 2048  # connections waiting to be accepted
@@ -94,11 +97,15 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def protocols() -> tuple[str, str]:
-    """uvicorn's ``(loop, http)``: uvloop and httptools when installed, else the pure ones."""
+def protocols(head_timeout: float) -> tuple[str, str | type[asyncio.Protocol]]:
+    """uvicorn's ``(loop, http)``: uvloop and httptools (with the head deadline) when
+    installed, else the pure-Python ones."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    return loop, http
+    if importlib.util.find_spec("httptools") is None:
+        return loop, "h11"
+    from artery.gateway.slow_clients import head_timed
+
+    return loop, head_timed(head_timeout)
 
 
 def warn_if_exposed(host: str, port: int, settings: Settings) -> None:
@@ -108,9 +115,10 @@ def warn_if_exposed(host: str, port: int, settings: Settings) -> None:
     hosts = ", ".join(settings.allowed_hosts)
     log.warning(
         "serving HTTP on %s:%d, reachable from other machines: the admin API (/admin), the"
-        " integrations' routes, the token endpoint and the problem catalog are exposed;"
-        " each requires a credential (API key or access token), and only Host names in"
-        " allowed_hosts (%s) are answered. Bind 127.0.0.1 unless this is meant.",
+        " integrations' routes and the token endpoint are exposed; all but the token"
+        " endpoint, the JWKS and the health probes require a credential (API key or access"
+        " token), and only Host names in allowed_hosts (%s) are answered. Bind 127.0.0.1"
+        " unless this is meant.",
         host,
         port,
         hosts,
@@ -121,7 +129,10 @@ class HttpServer:
     """A service of the gateway role: the mounts are served while the app runs. It starts
     after the store is open and, stopping in reverse order, after the workers drained."""
 
-    def __init__(self, listen: Listen, mounts: Sequence[BaseRoute]) -> None:
+    def __init__(
+        self, listen: Listen, mounts: Sequence[BaseRoute], *, head_timeout: float = HEAD_TIMEOUT
+    ) -> None:
+        self.head_timeout = head_timeout
         self.host = listen.host
         self.requested_port = listen.port
         self.mounts = mounts
@@ -139,7 +150,7 @@ class HttpServer:
         sock = bind(self.host, self.requested_port)
         self.port = int(sock.getsockname()[1])
         warn_if_exposed(self.host, self.port, runtime.settings)
-        loop, http = protocols()
+        loop, http = protocols(self.head_timeout)
         config = uvicorn.Config(
             http_app(self.mounts, runtime.settings),
             loop=loop,

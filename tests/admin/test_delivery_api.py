@@ -344,8 +344,7 @@ async def test_bad_query_parameters_are_400_problems(idle: Running) -> None:
 
 
 async def test_unknown_route_is_a_404_problem(idle: Running) -> None:
-    body = assert_problem(await idle.http.get("/nothing-here"), 404, None)
-    assert body["type"] == "about:blank"
+    assert_problem(await idle.http.get("/nothing-here"), 404, "artery.not-found")
 
 
 async def test_unexpected_error_is_a_500_problem_without_internals(

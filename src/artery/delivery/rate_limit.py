@@ -25,7 +25,7 @@ from artery.durations import rate as parse_rate
 from artery.errors import ConfigError
 from artery.store.protocol import Store, Tx
 
-__all__ = ["Limit", "RateLimiter"]
+__all__ = ["Grant", "Limit", "RateLimiter"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _TEXT = re.compile(r"^\s*(?P<name>[^:]+?)\s*:\s*(?P<rate>[^,]+?)\s*(?:,\s*(?P<opts>.*?)\s*)?$")
@@ -86,6 +86,18 @@ class Limit:
         return f"{self.name}:{self.rate:g}/s,burst={self.burst}"
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What one attempt decided, from the same transaction: whether a cell was granted,
+    how many more could be granted right now, how long until the next cell is free
+    (0 when granted) and until the limit is whole again (its full burst free)."""
+
+    granted: bool
+    remaining: int
+    wait_us: int
+    whole_us: int
+
+
 class RateLimiter:
     """Grants cells of named limits; one per App, shared by its consumers.
 
@@ -104,8 +116,13 @@ class RateLimiter:
 
         A refusal consumes nothing.
         """
-        wait_us = await self._store.write(self._attempt(limit))
-        return wait_us / 1_000_000
+        grant = await self.take(limit)
+        return grant.wait_us / 1_000_000
+
+    async def take(self, limit: Limit) -> Grant:
+        """Take a cell if one is free now; the grant says what is left either way. A
+        refusal consumes nothing."""
+        return await self._store.write(self._attempt(limit))
 
     async def acquire(self, limit: Limit) -> None:
         """Wait (sleeping, never spinning) until a cell of ``limit`` is granted."""
@@ -118,16 +135,19 @@ class RateLimiter:
                 await asyncio.sleep(wait + random.uniform(0, min(wait, _JITTER)))
                 wait = await self.try_acquire(limit)
 
-    def _attempt(self, limit: Limit) -> Callable[[Tx], int]:
-        def attempt(tx: Tx) -> int:
+    def _attempt(self, limit: Limit) -> Callable[[Tx], Grant]:
+        interval = limit.interval_us
+
+        def attempt(tx: Tx) -> Grant:
             tat = _locked_tat(tx, limit.name)
             now = int(self._clock() * 1_000_000)
-            new_tat = max(tat, now) + limit.interval_us
-            allowed_at = new_tat - limit.interval_us * limit.burst
+            new_tat = max(tat, now) + interval
+            allowed_at = new_tat - interval * limit.burst
             if now < allowed_at:
-                return allowed_at - now
+                return Grant(False, 0, allowed_at - now, max(0, tat - now))
             tx.execute("UPDATE rate_limits SET tat = ? WHERE name = ?", (new_tat, limit.name))
-            return 0
+            remaining = (now - allowed_at) // interval
+            return Grant(True, int(remaining), 0, new_tat - now)
 
         return attempt
 

@@ -1,9 +1,12 @@
 """The HTTP face: one Starlette application of mounts, served by uvicorn.
 
-Each component contributes its mount (``/admin`` now; ``/api``, ``/hooks``, ``/console``,
-``/metrics``, ``/healthz`` and ``/readyz`` as they land), each with its own middleware;
-problem+json handling wraps them all, once, outermost. The runtime packages (delivery,
-workflows) never import this package: the runtime knows no HTTP face.
+Each component contributes its mount (``/admin``, ``/api``, ``/hooks``, ``/console``,
+``/metrics``, ``/healthz`` and ``/readyz``), each with its own middleware. Around them all,
+once: Starlette's last-resort error middleware, then the edge (correlation ids, Host and
+Origin checks, CORS, header limits; ``edge.py``), then the catch-all that turns an
+unexpected exception into a 500 problem; inside, the handlers that render every other error
+as problem+json. The runtime packages (delivery, workflows) never import this package: the
+runtime knows no HTTP face.
 """
 
 from __future__ import annotations
@@ -14,15 +17,22 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from artery.config import Settings
 from artery.gateway import problems
+from artery.gateway.edge import Edge
 
 
-def http_app(mounts: Sequence[BaseRoute]) -> Starlette:
-    """One ASGI application serving ``mounts``, with RFC 9457 errors for all of them."""
+def http_app(mounts: Sequence[BaseRoute], settings: Settings | None = None) -> Starlette:
+    """One ASGI application serving ``mounts``, with the edge's checks (configured by
+    ``settings``; the defaults answer loopback host names only, with no CORS) and RFC 9457
+    errors for all of them."""
     return Starlette(
         routes=list(mounts),
         exception_handlers=problems.handlers(),
-        middleware=[Middleware(problems.UnexpectedErrors)],
+        middleware=[
+            Middleware(Edge, settings=settings or Settings()),
+            Middleware(problems.UnexpectedErrors),
+        ],
     )
 
 

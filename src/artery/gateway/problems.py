@@ -1,11 +1,20 @@
-"""RFC 9457 problem details for every HTTP route, applied once, outermost.
+"""RFC 9457 problem details for every HTTP answer that is an error, applied once, outermost.
 
-An ``ArteryError`` becomes ``application/problem+json`` with ``type`` =
-``https://artery.dev/problems/<code>``, a ``title`` fixed per error class, its HTTP status,
-``detail`` (the message, which never holds payload values) and the ``fix`` extension.
-Routing errors (unknown path, wrong method) use ``about:blank`` as RFC 9457 suggests.
-Anything else is a 500 problem that says nothing about internals; the traceback goes to
-the ``artery.http`` log, not to the caller.
+An ``ArteryError`` becomes ``application/problem+json``: ``type`` is
+``https://artery.dev/problems/<code>`` (stable, what clients match on), ``title`` is fixed
+per type by the catalog, then ``status``, ``detail`` (the message, which never holds payload
+values), the ``fix`` extension, ``instance`` and ``request_id``.
+
+``instance`` is the request's path, without its query string: RFC 9457 lets it be a
+relative URI naming the occurrence, the path tells a reader which resource failed, and a
+query string may carry personal data or a credential, so it is left out. The occurrence
+itself is named by ``request_id`` (the ``X-Request-Id`` the edge gave the request), which is
+what an operator searches the logs for.
+
+Routing errors get Artery types too (``artery.not-found``, ``artery.method-not-allowed``
+with ``Allow``). Anything unexpected is a 500 that says nothing about internals; the
+traceback goes to the ``artery.http`` log, not to the caller. What every type means and what
+to do about it is ``catalog.CATALOG``, served at ``GET /problems``.
 """
 
 from __future__ import annotations
@@ -19,18 +28,36 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
-from artery.errors import ArteryError
+from artery.errors import ArteryError, ContractViolation
+from artery.gateway import catalog
+from artery.gateway.catalog import CATALOG
+from artery.gateway.gate import Gate
+from artery.gateway.policy import Policy
 
 TYPE_BASE = "https://artery.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
+NOT_FOUND = "artery.not-found"
+METHOD_NOT_ALLOWED = "artery.method-not-allowed"
+INTERNAL = "artery.internal"
 
 log = logging.getLogger("artery.http")
 
 
 class ProblemResponse(JSONResponse):
     media_type = MEDIA_TYPE
+
+
+def correlation(scope: Scope | None) -> tuple[str | None, str | None]:
+    """``(instance, request_id)`` of the request ``scope`` describes (None without one)."""
+    if scope is None:
+        return None, None
+    state = scope.get("state") or {}
+    found = state.get("request_id")
+    path = scope.get("root_path", "") + scope.get("path", "")
+    return (path or None), (found if isinstance(found, str) else None)
 
 
 def problem(
@@ -41,42 +68,104 @@ def problem(
     type_: str = "about:blank",
     fix: str | None = None,
     headers: Mapping[str, str] | None = None,
+    scope: Scope | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> ProblemResponse:
+    """A problem response; ``scope`` supplies ``instance`` and ``request_id``."""
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     if fix is not None:
         body["fix"] = fix
+    instance, request_id = correlation(scope)
+    if instance is not None:
+        body["instance"] = instance
+    if request_id is not None:
+        body["request_id"] = request_id
+    if extra:
+        body.update(extra)
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
 def title_of(error: type[ArteryError]) -> str:
-    """``UnknownTopic`` -> ``Unknown topic``: stable for every error of that class."""
+    """The catalog's title for the error's type (``UnknownTopic`` -> ``Unknown topic``
+    when the catalog has none): stable for every error of that type."""
+    known = CATALOG.get(error.code)
+    if known is not None:
+        return known.title
     words = re.findall(r"[A-Z][a-z0-9]*", error.__name__)
     return " ".join(words).capitalize() if words else "Error"
 
 
-def from_error(exc: ArteryError) -> ProblemResponse:
+def from_error(
+    exc: ArteryError, scope: Scope | None = None, *, extra: Mapping[str, Any] | None = None
+) -> ProblemResponse:
+    """The problem for ``exc``; its ``headers`` (``Retry-After``, ``WWW-Authenticate``,
+    ``RateLimit``) go on the response. A contract violation lists where the data is wrong
+    as ``errors: [{pointer, detail}]``, with the contracts layer's messages, which hide the
+    values of classified fields. ``extra`` adds members (extensions) to the problem."""
+    extra = dict(extra or {})
+    if isinstance(exc, ContractViolation):
+        extra["errors"] = [{"pointer": v.pointer, "detail": v.message} for v in exc.violations]
     return problem(
         exc.http_status,
         title_of(type(exc)),
         exc.message,
         type_=TYPE_BASE + exc.code,
         fix=exc.fix,
-        headers=exc.headers,
+        headers=dict(exc.headers) or None,
+        scope=scope,
+        extra=extra,
+    )
+
+
+def internal(scope: Scope | None) -> ProblemResponse:
+    """The 500 answer to an unexpected failure: nothing about what failed or where."""
+    entry = CATALOG[INTERNAL]
+    return problem(
+        500,
+        entry.title,
+        "the request failed unexpectedly; the error was logged by the server",
+        type_=TYPE_BASE + INTERNAL,
+        fix=entry.fix,
+        scope=scope,
     )
 
 
 async def _artery_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ArteryError)
     if exc.http_status >= 500:
-        log.warning("%s %s failed: %s", request.method, request.url.path, exc)
-    return from_error(exc)
+        log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
+    return from_error(exc, request.scope)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing's own errors: 404 and 405 as Artery types, others as ``about:blank``."""
     assert isinstance(exc, HTTPException)
+    where = f"{request.method} {request.url.path}"
+    if exc.status_code == 404:
+        entry = CATALOG[NOT_FOUND]
+        return problem(
+            404,
+            entry.title,
+            f"nothing is served at {request.url.path}",
+            type_=TYPE_BASE + NOT_FOUND,
+            fix="check the path against GET /openapi.json",
+            scope=request.scope,
+        )
+    if exc.status_code == 405:
+        entry = CATALOG[METHOD_NOT_ALLOWED]
+        allowed = (exc.headers or {}).get("Allow", "")
+        return problem(
+            405,
+            entry.title,
+            f"{where} is not allowed; this path answers {allowed or 'no method'}",
+            type_=TYPE_BASE + METHOD_NOT_ALLOWED,
+            fix=entry.fix,
+            headers=exc.headers,
+            scope=request.scope,
+        )
     phrase = HTTPStatus(exc.status_code).phrase
-    detail = exc.detail if exc.detail and exc.detail != phrase else f"{request.url.path}: {phrase}"
-    return problem(exc.status_code, phrase, detail, headers=exc.headers)
+    detail = exc.detail if exc.detail and exc.detail != phrase else f"{where}: {phrase}"
+    return problem(exc.status_code, phrase, detail, headers=exc.headers, scope=request.scope)
 
 
 def handlers() -> dict[Any, ExceptionHandler]:
@@ -87,8 +176,9 @@ def handlers() -> dict[Any, ExceptionHandler]:
 class UnexpectedErrors:
     """ASGI middleware: an exception no handler claimed becomes a bare 500 problem.
 
-    Sits inside Starlette's error middleware, so the caller gets problem+json instead of a
-    plain-text 500, and the process logs the traceback once."""
+    Sits inside Starlette's error middleware (and inside the edge, so the answer carries
+    the request id), so the caller gets problem+json instead of a plain-text 500, and the
+    process logs the traceback once."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -108,14 +198,33 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, tracked)
         except Exception:
-            log.exception("admin request %s %s failed", scope.get("method"), scope.get("path"))
+            _, request_id = correlation(scope)
+            log.exception(
+                "request %s %s failed (request id %s)",
+                scope.get("method"),
+                scope.get("path"),
+                request_id,
+            )
             if started:  # too late for a problem response; drop the connection
                 raise
-            response = problem(
-                500,
-                "Internal error",
-                "the request failed unexpectedly; the error was logged by the server",
-                type_=TYPE_BASE + "artery.internal",
-                fix="see the server log for the cause, then try again",
-            )
-            await response(scope, receive, send)
+            await internal(scope)(scope, receive, send)
+
+
+def catalog_json() -> list[dict[str, Any]]:
+    """The catalog as served: one object per problem type, ordered by status then code."""
+    return [entry.as_json(TYPE_BASE) for entry in catalog.ordered()]
+
+
+def catalog_markdown() -> str:
+    """The catalog as ``docs/problems.md``."""
+    return catalog.markdown(TYPE_BASE)
+
+
+def routes(gate: Gate) -> list[BaseRoute]:
+    """``GET /problems``: the catalog, to any caller holding a valid credential."""
+
+    async def listing(request: Request) -> Response:
+        return JSONResponse(catalog_json())
+
+    guarded = gate.guard("GET /problems", Policy(), listing)
+    return [Route("/problems", guarded, methods=["GET"], name="problems")]

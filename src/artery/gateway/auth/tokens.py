@@ -32,7 +32,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -71,7 +71,7 @@ class _Key:
     public_jwk: dict[str, Any]
     created_at: int  # microseconds
     retire_at: int | None  # microseconds; None while it is the active key
-    private: ec.EllipticCurvePrivateKey | None = None
+    private: ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
 
 
 class TokenIssuer:

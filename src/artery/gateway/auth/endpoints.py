@@ -125,6 +125,7 @@ class _Endpoints:
             requested = _requested_scopes(form)
             granted = _granted(requested, principal)
             await self._throttle(principal)
+            _name_issuer(self.issuer, request)
             issued = await self.issuer.issue(client_id, granted)
         except OAuthError as exc:
             self._record(request, principal, requested, False, str(exc))
@@ -183,6 +184,14 @@ class _Endpoints:
                 request_id=request_id(request),
             )
         )
+
+
+def _name_issuer(issuer: TokenIssuer, request: Request) -> None:
+    """Tell the issuer the gateway's URL, from the local address this request came in on."""
+    server = request.scope.get("server")
+    if server and server[1] is not None:
+        host = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
+        issuer.serving_at(f"{request.url.scheme}://{host}:{server[1]}")
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -30,6 +30,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from artery.config import Settings
 from artery.errors import ConfigError
 from artery.gateway.auth.jwks import VerificationKey
 from artery.store import Store, Tx
+
+log = logging.getLogger("artery.gateway.auth")
 
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"
@@ -113,6 +116,20 @@ class TokenIssuer:
                 fix="set token_issuer (ARTERY_TOKEN_ISSUER) to the gateway's public URL",
             )
         return issuer.rstrip("/") if issuer.startswith(("http://", "https://")) else issuer
+
+    def serving_at(self, url: str) -> None:
+        """Adopt ``url`` as the gateway's base URL unless one is known already: the token
+        endpoint passes the address its socket is bound to (never the client's ``Host``
+        header), so ``iss`` is stable for the process's life. Several gateways sharing a
+        store must set ``token_issuer``, or each would trust only its own tokens."""
+        if self.settings.token_issuer or self._base_url:
+            return
+        log.warning(
+            "token_issuer is not set: access tokens name %s as their issuer; set"
+            " token_issuer when several gateway processes share the store",
+            url,
+        )
+        self._base_url = url
 
     @property
     def overlap(self) -> float:

@@ -124,7 +124,7 @@ class _Endpoints:
             _grant_type(form)
             requested = _requested_scopes(form)
             granted = _granted(requested, principal)
-            await self._throttle(principal)
+            limits = await self._throttle(principal)
             _name_issuer(self.issuer, request)
             issued = await self.issuer.issue(client_id, granted)
         except OAuthError as exc:
@@ -141,7 +141,7 @@ class _Endpoints:
         }
         if issued.scope:
             body["scope"] = " ".join(issued.scope)
-        return JSONResponse(body, headers=NO_STORE)
+        return JSONResponse(body, headers={**NO_STORE, **limits})
 
     async def _authenticate(self, client_id: str, secret: str) -> Principal:
         try:
@@ -158,9 +158,12 @@ class _Endpoints:
             )
         return principal
 
-    async def _throttle(self, principal: Principal) -> None:
-        if TOKEN_POLICY.quota is not None:
-            await self.gate.throttle.take(principal.client, TOKEN_ROUTE, TOKEN_POLICY.quota)
+    async def _throttle(self, principal: Principal) -> Mapping[str, str]:
+        """Take one of the client's token requests (the gate limits only callers it
+        authenticated itself); the ``RateLimit`` headers for the answer."""
+        if TOKEN_POLICY.quota is None:
+            return {}
+        return await self.gate.throttle.take(principal.client, TOKEN_ROUTE, TOKEN_POLICY.quota)
 
     def _record(
         self,

@@ -139,4 +139,3 @@ def _limit(text: str | None) -> int:
 
 
 __all__ = ["StoreDecisions", "admin_routes"]
-

@@ -14,7 +14,8 @@ from starlette.routing import BaseRoute
 
 from artery import admin
 from artery.gateway import decisions
-from artery.gateway.auth import ApiKeys, Credentials
+from artery.gateway.auth import ApiKeys, Credentials, bearer, endpoints
+from artery.gateway.auth.tokens import TokenIssuer
 from artery.gateway.gate import Gate
 from artery.gateway.policy import Deprecation, Quota
 from artery.integration import Declarations
@@ -46,9 +47,14 @@ class FrontDoor:
     ) -> None:
         self.keys = ApiKeys(runtime.store)
         self.decisions = decisions.StoreDecisions(runtime.store)
-        self.gate = Gate(Credentials(self.keys), self.decisions, _Unlimited(), _Uncounted())
+        self.tokens = TokenIssuer(runtime.store, runtime.settings, clock=runtime.clock)
+        external = bearer.external_keys(runtime.settings, runtime.clock)
+        verifier = bearer.BearerTokens(runtime.settings, self.tokens, external, clock=runtime.clock)
+        credentials = Credentials(self.keys, verifier)
+        self.gate = Gate(credentials, self.decisions, _Unlimited(), _Uncounted())
         self.services: list[Service] = [self.keys, self.decisions]
         admin_routes = [*decisions.admin_routes(self.decisions)]
         self.mounts: list[BaseRoute] = [
             admin.mount(runtime, declared, runs, self.gate, admin_routes),
+            *endpoints.routes(self.tokens, self.keys, self.gate),
         ]

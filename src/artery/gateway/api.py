@@ -196,6 +196,9 @@ class _Endpoint:
         registry = self.runtime.registry
         version = await registry.get(subject)
         found = registry.compiled(version).violations(body)
+        if found and body is None:
+            missing = Violation("", "type", "the request has no body; send a JSON document")
+            raise ContractViolation(subject, version.version, [missing])
         if found:
             raise _scrubbed(ContractViolation(subject, version.version, found), body)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from routes_harness import serve
 
 from artery import App
 from artery.config import Settings
 from artery.errors import ConfigError
 from artery.gateway.api import Call, Reply
-from routes_harness import serve
 
 ORDER = {
     "type": "object",

@@ -109,10 +109,15 @@ class Deprecations:
         return [Scoped("/deprecations", self.listing, ("GET",), ADMIN_READ)]
 
     async def listing(self, request: Request) -> Response:
-        await self.flush()  # what this process counted so far is shown too
-        assert self._runtime is not None
-        rows = await self._runtime.store.read(_rows)
-        return JSONResponse({"deprecations": [_shown(row) for row in rows]})
+        return JSONResponse({"deprecations": await self.report()})
+
+    async def report(self) -> list[dict[str, Any]]:
+        """Calls per deprecated route and client, including what this process has not
+        flushed yet."""
+        if self._runtime is None:
+            return []
+        await self.flush()
+        return [_shown(row) for row in await self._runtime.store.read(_rows)]
 
 
 def _add(tx: Tx, rows: list[tuple[str, str, int, int, int]]) -> None:

@@ -37,7 +37,8 @@ class Kitchen:
 
 def declare(store_url: str, kitchen: Kitchen, ttl: float = 3600.0) -> App:
     app = App("kitchen", settings=Settings.load(store=store_url, idempotency_ttl=ttl))
-    app.contract("kitchen.item", schema=ITEM, partitions=1)
+    item = app.contract("kitchen.item", schema=ITEM, partitions=1)
+    app.ingest("/v1/items/events", item, scopes=["orders:write"])
 
     @app.route("POST", "/v1/items", request="kitchen.item", scopes=["orders:write"])
     async def create_item(call: Call) -> Any:
@@ -195,6 +196,20 @@ async def test_an_answer_expires_after_the_ttl(sqlite_url: str) -> None:
         await asyncio.sleep(0.4)
         later = await http.post("/v1/items", json={"name": "ice"}, headers=key)
         assert later.json()["id"] == 2 and kitchen.runs == 2
+
+
+async def test_an_ingest_retried_after_its_answer_was_lost_is_stored_once(
+    store_url: str,
+) -> None:
+    async with serve(declare(store_url, Kitchen())) as served, served.client() as http:
+        key = {"Idempotency-Key": "ingest-1"}
+        first = await http.post("/v1/items/events", json={"name": "salt"}, headers=key)
+        assert first.status_code == 202
+        await served.app.store.write(lambda tx: tx.execute("DELETE FROM idempotent_requests"))
+        again = await http.post("/v1/items/events", json={"name": "salt"}, headers=key)
+        assert again.status_code == 202 and "idempotent-replayed" not in again.headers
+        assert again.json()["id"] == first.json()["id"]
+        assert len(await served.app.log.read("kitchen.item", 0, 0, 10)) == 1
 
 
 @pytest.mark.parametrize("header", ["", '""', "x" * 256, "caf\u00e9"])

@@ -11,6 +11,7 @@ the answer is checked against the ``response`` contract. POST and PATCH honour a
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from artery.runtime import Runtime
 JSON = "application/json"
 # W3C Trace Context: version-traceid-parentid-flags, lower-case hex, ids not all zero
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # Validator messages that name properties only (from the schema or the keys), never values
 _NAMES_ONLY = frozenset({"required", "additionalProperties", "unevaluatedProperties"})
 
@@ -145,21 +147,25 @@ class _Endpoint:
         if key is None or request.method not in ("POST", "PATCH"):
             return await self.produce(request, raw)
         principal = _principal(request)
+        client = principal.client if principal else "anonymous"
+        # An ingest retried after its claim lapsed (a gateway died after publishing) is
+        # still stored once: the log dedupes events by this key.
+        dedupe = hashlib.sha256(f"{client}\n{self.route.key}\n{key}".encode()).hexdigest()
         return await self.idempotency.once(
-            client=principal.client if principal else "anonymous",
+            client=client,
             route=self.route.key,
             key=key,
             fingerprint=self.idempotency.fingerprint(request.url.path, request.url.query, raw),
             lease=self.lease,
-            produce=lambda: self.produce(request, raw),
+            produce=lambda: self.produce(request, raw, dedupe),
         )
 
-    async def produce(self, request: Request, raw: bytes) -> Response:
+    async def produce(self, request: Request, raw: bytes, dedupe: str | None = None) -> Response:
         body = _parse(raw)
-        rid = request_id(request) or request.headers.get("x-request-id")
+        rid = _request_id(request)
         trace = _traceparent(request)
         if self.ingest is not None:
-            return await self.publish(body, rid, trace)
+            return await self.publish(body, rid, trace, dedupe)
         if self.request is not None:
             await self.validate(self.request, body)
         assert self.route.handler is not None  # ApiRoute refuses a route without an answer
@@ -179,12 +185,14 @@ class _Endpoint:
             await self.check_response(self.response, reply)
         return _json_response(reply)
 
-    async def publish(self, body: Any, rid: str | None, trace: str | None) -> Response:
+    async def publish(
+        self, body: Any, rid: str | None, trace: str | None, dedupe: str | None
+    ) -> Response:
         """Publish the body (the log validates it against the contract, once)."""
         assert self.ingest is not None
         try:
             event = await self.publisher.publish(
-                self.ingest, body, correlation_id=rid, traceparent=trace
+                self.ingest, body, correlation_id=rid, traceparent=trace, idempotency_key=dedupe
             )
         except ContractViolation as exc:
             raise _scrubbed(exc, body) from None
@@ -229,6 +237,15 @@ def _subject(contracts: Mapping[str, Contract], target: Contract | str | None) -
 def _principal(request: Request) -> Principal | None:
     found = request.scope.get("state", {}).get("principal")
     return found if isinstance(found, Principal) else None
+
+
+def _request_id(request: Request) -> str | None:
+    """The correlation id the edge gave the request, else a sane ``X-Request-Id``."""
+    found = request_id(request)
+    if found is not None:
+        return found
+    header = request.headers.get("x-request-id", "")
+    return header if _REQUEST_ID.match(header) else None
 
 
 def _traceparent(request: Request) -> str | None:

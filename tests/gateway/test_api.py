@@ -184,6 +184,8 @@ def test_route_path_and_answer_are_checked_when_declared() -> None:
     app = App("bad")
     with pytest.raises(ConfigError, match="reserved"):
         app.route("GET", "/admin/x")(show)
+    with pytest.raises(ConfigError, match="reads no body"):
+        app.route("GET", "/v1/y", request="shop.order.placed")(show)
     with pytest.raises(ConfigError, match="declared twice"):
         app.route("GET", "/v1/x")(show)
         app.route("GET", "/v1/x")(show)

@@ -65,7 +65,9 @@ class Forwarder(Protocol):
 @dataclass(frozen=True)
 class Reply:
     """A handler's answer when 200 with a JSON body is not the one: another status, extra
-    headers (``Location``), or no body (``body=None`` with 204)."""
+    headers (``Location``), or no body (``body=None`` with 204). A refusal is better
+    raised as an ``ArteryError`` (``NotFound``, ``Conflict``...): it becomes problem+json,
+    as the OpenAPI document promises for every error."""
 
     status: int = 200
     body: Any = None
@@ -211,7 +213,7 @@ class _Endpoint:
             raise _scrubbed(ContractViolation(subject, version.version, found), body)
 
     async def check_response(self, subject: str, reply: Reply) -> None:
-        if reply.body is None and reply.status == 204:
+        if not 200 <= reply.status < 300 or (reply.body is None and reply.status == 204):
             return
         registry = self.runtime.registry
         version = await registry.get(subject)

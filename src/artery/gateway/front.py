@@ -13,10 +13,13 @@ from collections.abc import Mapping
 from starlette.routing import BaseRoute
 
 from artery import admin
-from artery.gateway import decisions
+from artery.admin import delivery, workflows
+from artery.gateway import api, decisions
 from artery.gateway.auth import ApiKeys, Credentials
 from artery.gateway.gate import Gate
-from artery.gateway.policy import Deprecation, Quota
+from artery.gateway.openapi import OpenApi
+from artery.gateway.policy import Quota
+from artery.gateway.versions import Deprecations
 from artery.integration import Declarations
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
@@ -30,14 +33,6 @@ class _Unlimited:  # replaced by gateway.throttle when it lands
         return {}
 
 
-class _Uncounted:  # replaced by gateway.versions when it lands
-    def called(self, route: str, client: str) -> None:
-        return None
-
-    def headers(self, deprecation: Deprecation) -> Mapping[str, str]:
-        return {}
-
-
 class FrontDoor:
     """The gate, its parts and the mounts of one HTTP server."""
 
@@ -46,9 +41,20 @@ class FrontDoor:
     ) -> None:
         self.keys = ApiKeys(runtime.store)
         self.decisions = decisions.StoreDecisions(runtime.store)
-        self.gate = Gate(Credentials(self.keys), self.decisions, _Unlimited(), _Uncounted())
-        self.services: list[Service] = [self.keys, self.decisions]
-        admin_routes = [*decisions.admin_routes(self.decisions)]
+        self.deprecations = Deprecations()
+        self.gate = Gate(Credentials(self.keys), self.decisions, _Unlimited(), self.deprecations)
+        self.services: list[Service] = [self.keys, self.decisions, self.deprecations]
+        admin_routes = [*decisions.admin_routes(self.decisions), *self.deprecations.routes()]
         self.mounts: list[BaseRoute] = [
             admin.mount(runtime, declared, runs, self.gate, admin_routes),
+        ]
+        every_admin = [
+            *delivery.routes(runtime, declared),
+            *workflows.routes(runtime, declared, runs),
+            *admin_routes,
+        ]
+        described = OpenApi(declared, runtime.registry, every_admin, publisher.source)
+        self.mounts += [
+            *api.routes(declared, self.gate, runtime, publisher),
+            described.route(self.gate),
         ]

@@ -1,79 +1,55 @@
-"""Interim: serve an app's routes behind a gate until the front door lands."""
+"""Serve an app's declared routes through the real front door (``artery gateway``) on a free
+port of 127.0.0.1, with fresh API keys of known scopes, for the route tests."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
-from starlette.requests import Request
 
 from artery import App
-from artery.errors import Unauthenticated
-from artery.gateway import api
-from artery.gateway.gate import Decision, Gate
-from artery.gateway.openapi import OpenApi
-from artery.gateway.policy import Principal, Quota
-from artery.gateway.server import HttpServer, Listen
-from artery.gateway.versions import Deprecations
-from artery.publishing import Publisher
+from artery.gateway.server import Listen
+from support import api_key, bearer
 
-KEYS = {
-    "k-orders": Principal(
-        "orders-team", "key:k-orders", frozenset({"orders:write", "orders:read"})
-    ),
-    "k-other": Principal("other-team", "key:k-other", frozenset({"orders:write", "orders:read"})),
-    "k-none": Principal("nobody", "key:k-none", frozenset()),
+SCOPES = {
+    "orders": ("orders:write", "orders:read"),
+    "other": ("orders:write", "orders:read"),
+    "none": (),
+    "admin": ("admin:read",),
+    # every scope but the destructive one: what schemathesis may call
+    "fuzzer": ("orders:write", "orders:read", "admin:read", "admin:write"),
 }
-
-
-class HeaderKeys:
-    async def authenticate(self, request: Request) -> Principal:
-        found = KEYS.get(request.headers.get("x-api-key", ""))
-        if found is None:
-            raise Unauthenticated("no valid credential", fix="send X-API-Key")
-        return found
-
-
-@dataclass
-class Recorded:
-    decisions: list[Decision] = field(default_factory=list)
-
-    def record(self, decision: Decision) -> None:
-        self.decisions.append(decision)
-
-
-class Unlimited:
-    async def take(self, client: str, route: str, quota: Quota) -> Mapping[str, str]:
-        return {}
 
 
 @dataclass
 class Served:
     app: App
-    server: HttpServer
-    deprecations: Deprecations
+    url: str
+    keys: dict[str, str]  # name -> the key's secret
 
-    def client(self, key: str = "k-orders") -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.server.url, headers={"X-API-Key": key})
+    def client(self, name: str = "orders") -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers=bearer(self.keys[name]), timeout=10)
+
+    def credential(self, name: str) -> str:
+        """How decisions, limits and counts name the client holding key ``name``."""
+        return "key:" + "_".join(self.keys[name].split("_")[:2])
 
 
 @contextlib.asynccontextmanager
 async def serve(app: App) -> AsyncIterator[Served]:
-    async with app.running(None):
-        runtime = app.runtime
-        deprecations = Deprecations(flush_every=0.05)
-        gate = Gate(HeaderKeys(), Recorded(), Unlimited(), deprecations)
-        publisher = Publisher(runtime.log, app.name, app.declared.contracts)
-        mounts = api.routes(app.declared, gate, runtime, publisher)
-        openapi = OpenApi(app.declared, runtime.registry, deprecations.routes(), app.name)
-        mounts.append(openapi.route(gate))
-        server = HttpServer(Listen("127.0.0.1", 0), mounts)
-        await deprecations.start(runtime)
-        await server.start(runtime)
-        try:
-            yield Served(app, server, deprecations)
-        finally:
-            await server.stop()
-            await deprecations.stop()
+    async with app.running("gateway", listen=Listen("127.0.0.1", 0)):
+        assert app.http is not None
+        keys = {}
+        for name, scopes in SCOPES.items():
+            keys[name] = await api_key(app, *scopes, name=name) if scopes else await _bare(app)
+        yield Served(app, app.http.url, keys)
+
+
+async def _bare(app: App) -> str:
+    """A valid key granting no scope at all."""
+    from artery.gateway.auth.keys import ApiKeys
+
+    secret, _ = await ApiKeys(app.store).create("none", ())
+    return secret

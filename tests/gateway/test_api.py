@@ -88,7 +88,7 @@ async def test_valid_body_reaches_the_handler_and_its_reply_is_the_answer(store_
         assert shown.json() == {
             "order_id": "o-1",
             "verbose": "yes",
-            "caller": "orders-team",
+            "caller": "orders",
             "request_id": "r-42",
         }
 
@@ -175,7 +175,7 @@ async def test_ingest_refuses_an_invalid_body_without_quoting_it(store_url: str)
 async def test_credential_without_the_route_scope_never_reaches_the_handler(
     sqlite_url: str,
 ) -> None:
-    async with serve(declare(sqlite_url)) as served, served.client("k-none") as http:
+    async with serve(declare(sqlite_url)) as served, served.client("none") as http:
         assert (await http.post("/v1/orders", json=GOOD)).status_code == 403
         assert await served.app.log.read("shop.order.placed", 0, 0, 10) == []
 

@@ -10,12 +10,14 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from routes_harness import serve
 
 from artery import App
 from artery.config import Settings
 from artery.gateway.api import Call, Reply
+from support import bearer
 
 ITEM = {
     "type": "object",
@@ -92,8 +94,8 @@ async def test_same_key_from_another_client_is_another_request(store_url: str) -
     kitchen = Kitchen()
     async with (
         serve(declare(store_url, kitchen)) as served,
-        served.client("k-orders") as mine,
-        served.client("k-other") as theirs,
+        served.client("orders") as mine,
+        served.client("other") as theirs,
     ):
         key = {"Idempotency-Key": "shared"}
         a = await mine.post("/v1/items", json={"name": "soup"}, headers=key)
@@ -162,15 +164,13 @@ async def test_racing_requests_with_one_key_run_the_handler_once(store_url: str)
         assert kitchen.runs == 1
 
 
-async def test_two_gateways_sharing_the_store_answer_a_key_once(store_url: str) -> None:
-    if store_url.startswith("sqlite"):
-        pytest.skip("several gateway processes share PostgreSQL")
+async def test_two_gateways_sharing_the_store_answer_a_key_once(pg_url: str) -> None:
     kitchen = Kitchen(hold=asyncio.Event())
     async with (
-        serve(declare(store_url, kitchen)) as one,
-        serve(declare(store_url, kitchen)) as two,
+        serve(declare(pg_url, kitchen)) as one,
+        serve(declare(pg_url, kitchen)) as two,
         one.client() as a,
-        two.client() as b,
+        httpx.AsyncClient(base_url=two.url, headers=bearer(one.keys["orders"])) as b,
     ):
         key = {"Idempotency-Key": "across"}
         racing = [

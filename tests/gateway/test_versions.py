@@ -66,32 +66,40 @@ async def test_v1_and_v2_are_served_side_by_side_and_only_v1_is_deprecated(
 async def test_calls_of_a_deprecated_route_are_counted_per_client(store_url: str) -> None:
     async with (
         serve(declare(store_url)) as served,
-        served.client("k-orders") as orders,
-        served.client("k-other") as other,
+        served.client("orders") as orders,
+        served.client("other") as other,
     ):
         for _ in range(3):
             assert (await orders.get("/v1/orders/o-1")).status_code == 200
         await other.get("/v1/orders/o-2")
         await other.get("/v2/orders/o-2")  # not deprecated: not counted
 
+        mine, theirs = served.credential("orders"), served.credential("other")
+
         async def flushed() -> bool:
             rows = await served.app.store.read(
                 lambda tx: tx.execute("SELECT client, calls FROM deprecated_calls")
             )
-            return sorted((r[0], int(r[1])) for r in rows) == [
-                ("key:k-orders", 3),
-                ("key:k-other", 1),
-            ]
+            return sorted((r[0], int(r[1])) for r in rows) == sorted([(mine, 3), (theirs, 1)])
 
         await eventually(flushed, "the counts flushed by the background loop")
-        listing = await served.deprecations.report()
-        assert sorted((r["route"], r["client"], r["calls"]) for r in listing) == [
-            ("GET /v1/orders/{order_id}", "key:k-orders", 3),
-            ("GET /v1/orders/{order_id}", "key:k-other", 1),
-        ]
-        assert listing[0]["client"] == "key:k-other"  # the latest caller first
+        async with served.client("admin") as admin:
+            listing = (await admin.get("/admin/deprecations")).json()["deprecations"]
+        assert sorted((r["route"], r["client"], r["calls"]) for r in listing) == sorted(
+            [("GET /v1/orders/{order_id}", mine, 3), ("GET /v1/orders/{order_id}", theirs, 1)]
+        )
+        assert listing[0]["client"] == theirs  # the latest caller first
         for row in listing:
             assert row["first_call"] <= row["last_call"] and row["last_call"].endswith("Z")
+
+
+async def test_deprecation_counts_are_listed_only_to_admin_read(sqlite_url: str) -> None:
+    async with serve(declare(sqlite_url)) as served, served.client("orders") as orders:
+        refused = await orders.get("/admin/deprecations")
+        assert refused.status_code == 403
+        assert refused.headers["content-type"] == "application/problem+json"
+        anonymous = await orders.get("/admin/deprecations", headers={"Authorization": ""})
+        assert anonymous.status_code == 401
 
 
 async def test_counts_are_added_across_flushes_and_kept_at_stop(sqlite_url: str) -> None:

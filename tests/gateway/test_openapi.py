@@ -200,6 +200,12 @@ def fuzz(
 async def test_schemathesis_finds_no_5xx_no_non_problem_error_and_no_schema_mismatch(
     sqlite_url: str,
 ) -> None:
+    from hypothesis.internal.conjecture.utils import many
+
+    assert hasattr(many, "more"), (
+        f"hypothesis {hypothesis.__version__} dropped many.more(), which hypothesis-jsonschema"
+        " (schemathesis 3) still calls: install hypothesis<6.170 (6.169.4 works)"
+    )
     async with serve(declare(sqlite_url)) as served, served.client("fuzzer") as http:
         doc = orjson.loads((await http.get("/openapi.json")).content)
         for path in (TOKEN_URL, JWKS_PATH, "/healthz", "/readyz"):  # served by other parts

@@ -281,9 +281,11 @@ class Integration:
         split: Split | None = None,
     ) -> Callable[[RouteHandler], RouteHandler]:
         """Serve ``async def handler(call)`` at ``method path``: the body is validated
-        against ``request``, the answer against ``response`` (in development mode).
-        With ``upstream``, the route forwards to the legacy system and ``split`` sends part
-        of the traffic to this handler instead."""
+        against ``request`` (422 problem naming each JSON pointer), the handler gets a
+        ``Call`` (``artery.gateway.api``) and answers a JSON value (200) or a ``Reply``;
+        the answer is checked against ``response`` in development mode. A POST or PATCH
+        with an ``Idempotency-Key`` is answered once. With ``upstream``, the route forwards
+        to the legacy system and ``split`` sends part of the traffic to this handler."""
         policy = _policy(scopes, quota, max_body, timeout, deprecated)
 
         def register(handler: RouteHandler) -> RouteHandler:

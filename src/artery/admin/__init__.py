@@ -24,19 +24,20 @@ from artery.workflows import Workflows
 PREFIX = "/admin"
 
 
-def mount(
-    runtime: Runtime,
-    declarations: Declarations,
-    runs: Workflows,
-    gate: Gate,
-    more: Iterable[Scoped] = (),
-) -> Mount:
-    """The ``/admin`` mount for an opened runtime, each route behind its scope."""
-    scoped = [
+def scoped_routes(
+    runtime: Runtime, declarations: Declarations, runs: Workflows, more: Iterable[Scoped] = ()
+) -> list[Scoped]:
+    """Every admin route of an opened runtime: delivery, workflows and ``more`` (the front
+    door's own: decisions, deprecations, splits)."""
+    return [
         *delivery.routes(runtime, declarations),
         *workflows.routes(runtime, declarations, runs),
         *more,
     ]
+
+
+def mount(scoped: Iterable[Scoped], gate: Gate) -> Mount:
+    """The ``/admin`` mount, each route behind its scope."""
     return Mount(PREFIX, routes=[guarded(route, gate) for route in scoped])
 
 
@@ -46,4 +47,4 @@ def guarded(route: Scoped, gate: Gate) -> Route:
     return Route(route.path, gate.guard(key, policy, route.endpoint), methods=list(route.methods))
 
 
-__all__ = ["PREFIX", "Scoped", "mount"]
+__all__ = ["PREFIX", "Scoped", "mount", "scoped_routes"]

@@ -2,41 +2,29 @@
 app's declarations and the opened runtime.
 
 ``FrontDoor`` is what the ``run`` and ``gateway`` roles serve: its ``mounts`` go to the
-``HttpServer`` and its ``services`` (batched writers, key rotation) start before it.
+``HttpServer`` and its ``services`` (batched writers, the forwarder) start before it.
+Only ``/healthz`` and ``/readyz`` (and the JWKS, which holds public keys) answer without
+a credential; the token endpoint authenticates its clients itself.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-
 from starlette.routing import BaseRoute
 
 from artery import admin
-from artery.gateway import decisions
+from artery.admin import strangler
+from artery.gateway import api, decisions, health, problems
 from artery.gateway.auth import ApiKeys, Credentials, bearer, endpoints
 from artery.gateway.auth.tokens import TokenIssuer
 from artery.gateway.gate import Gate
-from artery.gateway.policy import Deprecation, Quota
+from artery.gateway.openapi import OpenApi
+from artery.gateway.strangler import Forwarder
+from artery.gateway.throttle import StoreThrottle
+from artery.gateway.versions import Deprecations
 from artery.integration import Declarations
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
 from artery.workflows import Workflows
-
-log = logging.getLogger("artery.gateway")
-
-
-class _Unlimited:  # replaced by gateway.throttle when it lands
-    async def take(self, client: str, route: str, quota: Quota) -> Mapping[str, str]:
-        return {}
-
-
-class _Uncounted:  # replaced by gateway.versions when it lands
-    def called(self, route: str, client: str) -> None:
-        return None
-
-    def headers(self, deprecation: Deprecation) -> Mapping[str, str]:
-        return {}
 
 
 class FrontDoor:
@@ -50,11 +38,36 @@ class FrontDoor:
         self.tokens = TokenIssuer(runtime.store, runtime.settings, clock=runtime.clock)
         external = bearer.external_keys(runtime.settings, runtime.clock)
         verifier = bearer.BearerTokens(runtime.settings, self.tokens, external, clock=runtime.clock)
-        credentials = Credentials(self.keys, verifier)
-        self.gate = Gate(credentials, self.decisions, _Unlimited(), _Uncounted())
-        self.services: list[Service] = [self.keys, self.decisions]
-        admin_routes = [*decisions.admin_routes(self.decisions)]
+        self.deprecations = Deprecations()
+        self.gate = Gate(
+            Credentials(self.keys, verifier),
+            self.decisions,
+            StoreThrottle(runtime.store),
+            self.deprecations,
+        )
+        self.forwarder = Forwarder(declared.routes.values())
+        self.services: list[Service] = [
+            self.keys,
+            self.decisions,
+            self.deprecations,
+            self.forwarder,
+        ]
+        scoped = admin.scoped_routes(
+            runtime,
+            declared,
+            runs,
+            [
+                *decisions.admin_routes(self.decisions),
+                *self.deprecations.routes(),
+                *strangler.admin_routes(self.forwarder, runtime),
+            ],
+        )
+        described = OpenApi(declared, runtime.registry, scoped, publisher.source)
         self.mounts: list[BaseRoute] = [
-            admin.mount(runtime, declared, runs, self.gate, admin_routes),
+            *health.routes(runtime),
+            admin.mount(scoped, self.gate),
             *endpoints.routes(self.tokens, self.keys, self.gate),
+            *problems.routes(self.gate),
+            described.route(self.gate),
+            *api.routes(declared, self.gate, runtime, publisher, self.forwarder),
         ]

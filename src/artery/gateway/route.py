@@ -81,6 +81,12 @@ class ApiRoute:
                 f"route {self.method} {self.path} has nothing to answer with",
                 fix="give it a handler, a contract to ingest, or an upstream to forward to",
             )
+        if self.request is not None and self.method in ("GET", "DELETE"):
+            raise ConfigError(
+                f"route {self.method} {self.path} has a request contract but reads no body",
+                fix="validate bodies of POST, PUT or PATCH routes; read GET parameters from"
+                " call.path and call.query",
+            )
         if self.split is not None and (self.upstream is None or self.handler is None):
             raise ConfigError(
                 f"route {self.method} {self.path} splits traffic without both sides",

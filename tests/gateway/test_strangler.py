@@ -180,6 +180,7 @@ async def test_the_callers_credentials_are_not_forwarded_to_the_upstream(
         assert header not in seen.headers
     assert "ak_secret" not in str(seen.headers)
     assert seen.headers["x-forwarded-for"] == "127.0.0.1"
+    assert seen.headers["x-forwarded-host"] == url.split("/")[2]
 
 
 async def test_upstream_answer_comes_back_without_hop_by_hop_cookie_or_cors_headers(

@@ -5,9 +5,10 @@ to one connection and are dropped both ways. The caller's credentials (``Authori
 ``X-API-Key``, ``Cookie``) were issued for the gateway, which has checked them; they are not
 passed on, so the legacy system can never replay them, and it learns who called from
 ``X-Artery-Client`` instead. The correlation headers are set from this request's own
-(``X-Request-Id``, ``traceparent``), and ``X-Forwarded-For`` gets the caller's address
-appended. On the way back the upstream's ``Set-Cookie``, HSTS and CORS headers are dropped:
-the gateway's origin policy is the gateway's alone.
+(``X-Request-Id``, ``traceparent``); ``X-Forwarded-For`` gets the caller's address appended,
+``X-Forwarded-Host`` and ``-Proto`` say what the caller asked for. On the way back the
+upstream's ``Set-Cookie``, HSTS and CORS headers are dropped: the gateway's origin policy is
+the gateway's alone.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ NOT_FORWARDED = HOP_BY_HOP | frozenset(
         "x-request-id",
         "traceparent",
         "x-artery-client",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
     ]
 )
 # Never relayed back: per-connection headers, what Starlette and uvicorn set themselves,
@@ -83,9 +87,11 @@ def upstream_headers(request: Request) -> list[tuple[bytes, bytes]]:
     extra = {"x-request-id": rid, "traceparent": trace, "x-artery-client": client_of(request)}
     if request.client is not None:
         prior = request.headers.get("x-forwarded-for")
-        chain = f"{prior}, {request.client.host}" if prior else request.client.host
-        kept = [(k, v) for k, v in kept if k.lower() != b"x-forwarded-for"]
-        extra["x-forwarded-for"] = chain
+        extra["x-forwarded-for"] = (
+            f"{prior}, {request.client.host}" if prior else request.client.host
+        )
+    extra["x-forwarded-host"] = request.headers.get("host")
+    extra["x-forwarded-proto"] = request.url.scheme
     kept += [(k.encode(), str(v).encode("latin-1")) for k, v in extra.items() if v]
     return kept
 

@@ -99,7 +99,7 @@ class Forwarder:
         self.routes: dict[str, ApiRoute] = {}
         self.handled: set[str] = set()  # routes that have a new handler to split to
         for route in routes:
-            self._know(route, route.handler is not None or route.ingest is not None)
+            self._know(route, route.handler is not None)
         self.stored: dict[str, StoredSplit] = {}
         self.dropped = 0  # calls not recorded because the buffer was full
         self._buffer: list[ForwardedCall] = []
@@ -113,6 +113,8 @@ class Forwarder:
             self.routes[route.key] = route
             if handled:
                 self.handled.add(route.key)
+            else:
+                self.handled.discard(route.key)
 
     # -- the service ------------------------------------------------------------------------
 

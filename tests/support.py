@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
 
 
 async def eventually(
@@ -21,3 +24,25 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+ADMIN_SCOPES = ("admin:read", "admin:write", "admin:destroy")
+
+
+async def api_key(app: Any, *scopes: str, name: str = "tests") -> str:
+    """A fresh API key on ``app``'s store granting ``scopes`` (default: every admin scope)."""
+    from artery.gateway.auth.keys import ApiKeys
+
+    secret, _ = await ApiKeys(app.store).create(name, scopes or ADMIN_SCOPES)
+    return secret
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def admin_client(app: Any, base_url: str, *scopes: str, **options: Any) -> httpx.AsyncClient:
+    """An HTTP client for ``base_url`` that authenticates with a new key of ``scopes``."""
+    key = await api_key(app, *scopes)
+    options.setdefault("timeout", 10)
+    return httpx.AsyncClient(base_url=base_url, headers=bearer(key), **options)

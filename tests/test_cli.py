@@ -600,7 +600,8 @@ def test_doctor_names_each_package_behind() -> None:
     check = schema_check("store", "sqlite:///a.db", {"contracts": 1, "log": 2}, SCHEMAS)
     assert not check.ok
     assert check.detail == (
-        "sqlite:///a.db, migrations contracts v1, log v2 of 3, delivery v0 of 2, workflows v0 of 2"
+        "sqlite:///a.db, migrations contracts v1, log v2 of 3, delivery v0 of 2,"
+        " workflows v0 of 2, gateway v0 of 1"
     )
     assert check.fix and check.fix.endswith("to migrate log, delivery, workflows")
     assert schema_check("store", "u", {s.package: s.version for s in SCHEMAS}, SCHEMAS).ok

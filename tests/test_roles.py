@@ -4,7 +4,6 @@ both; an app opened with no role (for tools) runs nothing."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from artery import (
@@ -18,7 +17,7 @@ from artery import (
     WorkflowOptions,
 )
 from artery.workflows import Status
-from support import eventually
+from support import admin_client, eventually
 
 ORDER = {"type": "object"}
 FREE = Listen("127.0.0.1", 0)
@@ -56,7 +55,7 @@ async def test_a_gateway_serves_the_admin_api_and_consumes_nothing(store_url: st
         assert app.http is not None
         await app.publish("orders", {"n": 1})
         handle = await app.start_workflow("settle", 7)
-        async with httpx.AsyncClient(base_url=app.http.url, timeout=10) as http:
+        async with await admin_client(app, app.http.url) as http:
             consumers = (await http.get("/admin/consumers")).json()
             unknown = await http.get("/nothing")
         assert [(c["group"], c["lag"]) for c in consumers] == [("erp", 0)]
@@ -73,7 +72,7 @@ async def test_run_is_worker_and_gateway_in_one_process(sqlite_url: str) -> None
         assert app.http is not None
         await app.publish("orders", {"n": 3})
         await eventually(lambda: handled == [3], "the worker to handle the order")
-        async with httpx.AsyncClient(base_url=app.http.url, timeout=10) as http:
+        async with await admin_client(app, app.http.url) as http:
             (consumer,) = (await http.get("/admin/consumers")).json()
         assert consumer["group"] == "erp"
 

@@ -29,8 +29,8 @@ from artery.health import Health
 from artery.integration import Contract, Declarations, Integration, resolve
 from artery.log import EventLog
 from artery.publishing import Publisher, envelope
-from artery.roles import Parts, Role, Service, Tuning, assemble, stop_quietly
-from artery.runtime import Runtime, install, open_runtime
+from artery.roles import Parts, Role, Tuning, assemble, stop_quietly
+from artery.runtime import Runtime, Service, install, open_runtime
 from artery.store import SqlStore
 from artery.workflows import WorkflowHandle, Workflows
 from artery.workflows.definition import WorkflowFn, WorkflowOptions

@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
-from artery import admin
 from artery.delivery.consumer import Effects
 from artery.delivery.worker import Worker, WorkerOptions
 from artery.errors import ConfigError
+from artery.gateway.front import FrontDoor
 from artery.gateway.server import HttpServer, Listen
 from artery.integration import Declarations
 from artery.log.retention import RetentionSweeper
 from artery.publishing import Publisher
-from artery.runtime import Runtime
+from artery.runtime import Runtime, Service
 from artery.workflows import Scheduler, WorkflowEngine, Workflows
 from artery.workflows.definition import WorkflowOptions
 
@@ -47,14 +46,6 @@ class Role(StrEnum):
     def works(self) -> bool:
         """Whether the role consumes events and runs workflows."""
         return self in (Role.RUN, Role.WORKER)
-
-
-class Service(Protocol):
-    """Something that runs while the app runs: started in order once the runtime is open,
-    stopped in reverse order."""
-
-    async def start(self, runtime: Runtime) -> None: ...
-    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -115,7 +106,9 @@ def assemble(
         groups = [(c.group, c.topic, c.start) for c in consumers]
         parts.services.append(RetentionSweeper(groups))
     if role in (Role.RUN, Role.GATEWAY) or (role is Role.WORKER and listen is not None):
-        parts.http = HttpServer(listen or Listen(), [admin.mount(runtime, declared, parts.runs)])
+        front = FrontDoor(runtime, declared, parts.runs, publisher)
+        parts.services.extend(front.services)
+        parts.http = HttpServer(listen or Listen(), front.mounts)
         parts.services.append(parts.http)  # started before, stopped after the workers
     if engine is not None:
         parts.services.append(engine)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from artery.clock import Clock, SystemClock
 from artery.config import Settings
@@ -78,3 +78,11 @@ async def install(runtime: Runtime, contracts: Iterable[Contract]) -> None:
             partitions=runtime.settings.partitions if partitions is None else partitions,
             retention=declared.retention,
         )
+
+
+class Service(Protocol):
+    """Something that runs while the app runs: started in order once the runtime is open,
+    stopped in reverse order."""
+
+    async def start(self, runtime: Runtime) -> None: ...
+    async def stop(self) -> None: ...

@@ -21,7 +21,7 @@ from artery.delivery.dead_letters import DeadLetters, Filter
 from artery.errors import ConfigError
 from artery.gateway.server import HttpServer, Listen
 from previous_release import OLD_EVENT, previous_store
-from support import eventually
+from support import admin_client, eventually
 
 ORDER = {
     "type": "object",
@@ -101,7 +101,7 @@ async def running(store_url: str) -> AsyncIterator[Running]:
                 "orders", {"n": n, "email": EMAIL, "lines": [{"sku": "A", "card": CARD}]}
             )
         await eventually(lambda: open_dead_letters(app, 3), "three dead letters")
-        async with httpx.AsyncClient(base_url=server.url + "/admin", timeout=10) as http:
+        async with await admin_client(app, server.url + "/admin") as http:
             yield Running(app, partner, http, server)
 
 
@@ -233,7 +233,7 @@ async def test_dead_letters_name_their_integration_and_filter_by_it(store_url: s
     async with app.running("run", listen=FREE_PORT):
         await app.publish("orders", {"n": 1, "email": EMAIL})
         await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
-        async with httpx.AsyncClient(base_url=served(app).url + "/admin", timeout=10) as http:
+        async with await admin_client(app, served(app).url + "/admin") as http:
             erp = {"integration": "erp-sync"}
             crm = {"integration": "crm-sync"}
             (row,) = (await http.get("/dead-letters", params=erp)).json()
@@ -261,7 +261,7 @@ async def test_dead_letters_buried_before_integrations_list_with_a_null_one(
     await previous_store(sqlite_url)
     app = declare(sqlite_url, Partner())
     async with app.running("gateway", listen=FREE_PORT):
-        http = httpx.AsyncClient(base_url=served(app).url + "/admin", timeout=10)
+        http = await admin_client(app, served(app).url + "/admin")
         async with http:
             (row,) = (await http.get("/dead-letters")).json()
             detail = (await http.get(f"/dead-letters/{row['id']}")).json()
@@ -280,7 +280,7 @@ async def idle(sqlite_url: str) -> AsyncIterator[Running]:
     app = declare(sqlite_url, partner)
     async with app.running("gateway", listen=FREE_PORT):
         server = served(app)
-        async with httpx.AsyncClient(base_url=server.url + "/admin", timeout=10) as http:
+        async with await admin_client(app, server.url + "/admin") as http:
             yield Running(app, partner, http, server)
 
 
@@ -368,7 +368,7 @@ async def test_a_gateway_answers_until_cancelled(idle: Running) -> None:
     gateway = declare(idle.app.settings.store, Partner())
     task = asyncio.create_task(gateway.serve("gateway", listen=Listen("127.0.0.1", port)))
     url = f"http://127.0.0.1:{port}/admin/dead-letters/depth"
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with await admin_client(idle.app, "", timeout=5) as http:
 
         async def answers() -> bool:
             try:
@@ -438,7 +438,7 @@ async def test_classified_values_in_a_handlers_error_message_are_scrubbed(
         await app.publish("orders", {"n": 1, "email": EMAIL, "lines": [{"card": CARD}]})
         await eventually(lambda: open_dead_letters(app, 1), "a dead letter")
         (letter,) = await app.dead_letters.list()
-        async with httpx.AsyncClient(base_url=server.url + "/admin", timeout=10) as http:
+        async with await admin_client(app, server.url + "/admin") as http:
             response = await http.get(f"/dead-letters/{letter.id}")
     (error,) = response.json()["errors"]
     assert error["message"] == "ERP refused [redacted] paying with [redacted]"

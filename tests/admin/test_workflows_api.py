@@ -14,7 +14,7 @@ import pytest
 from artery import App, Integration, WorkflowContext, WorkflowOptions
 from artery.gateway.server import Listen
 from previous_release import OLD_RUN, previous_store
-from support import eventually
+from support import admin_client, eventually
 
 PROBLEM = "application/problem+json"
 EMAIL = "carol@example.com"
@@ -121,7 +121,7 @@ async def served(store_url: str) -> AsyncIterator[Served]:
     app = declare(store_url, partner)
     async with app.running("run", listen=Listen("127.0.0.1", 0)):
         assert app.http is not None
-        async with httpx.AsyncClient(base_url=app.http.url + "/admin", timeout=10) as http:
+        async with await admin_client(app, app.http.url + "/admin") as http:
             yield Served(app, partner, http)
 
 
@@ -271,7 +271,7 @@ async def lite(sqlite_url: str) -> AsyncIterator[Served]:
     app = declare(sqlite_url, partner)
     async with app.running("run", listen=Listen("127.0.0.1", 0)):
         assert app.http is not None
-        async with httpx.AsyncClient(base_url=app.http.url + "/admin", timeout=10) as http:
+        async with await admin_client(app, app.http.url + "/admin") as http:
             yield Served(app, partner, http)
 
 
@@ -366,7 +366,7 @@ async def test_runs_name_their_integration_and_filter_by_it(sqlite_url: str) -> 
     app.include(erp)
     async with app.running("run", listen=Listen("127.0.0.1", 0)):
         assert app.http is not None
-        async with httpx.AsyncClient(base_url=app.http.url + "/admin", timeout=10) as http:
+        async with await admin_client(app, app.http.url + "/admin") as http:
             served = Served(app, partner, http)
             posted, settled = await served.start("post", 1), await served.start("settle", 2)
             detail = await served.reaches(posted, "completed")
@@ -388,7 +388,7 @@ async def test_runs_started_before_integrations_list_with_a_null_one(sqlite_url:
     app = declare(sqlite_url, Partner())
     async with app.running("gateway", listen=Listen("127.0.0.1", 0)):
         assert app.http is not None
-        http = httpx.AsyncClient(base_url=app.http.url + "/admin", timeout=10)
+        http = await admin_client(app, app.http.url + "/admin")
         async with http:
             (row,) = (await http.get("/workflows/runs")).json()
             detail = (await http.get(f"/workflows/runs/{OLD_RUN}")).json()
@@ -420,7 +420,9 @@ async def test_input_nested_too_deep_is_a_400_problem_not_a_500(served: Served) 
     body = assert_problem(response, 400, "artery.invalid-event")
     assert "nested deeper than 254 levels" in body["detail"]
     signal = await served.http.post(
-        "/workflows/runs/nope/signals/go", content=b"[" * 300 + b"]" * 300
+        "/workflows/runs/nope/signals/go",
+        content=b"[" * 300 + b"]" * 300,
+        headers={"content-type": "application/json"},
     )
     assert "nested deeper" in assert_problem(signal, 400, "artery.invalid-event")["detail"]
     assert (await served.http.get("/workflows/runs")).json() == []

@@ -414,14 +414,24 @@ def test_worker_process_handles_events_and_drains_on_sigterm(tmp_path: Path) -> 
     assert asyncio.run(_lags(url)) == {"files": 0}  # offsets committed before exit
 
 
+def created_key(store_url: str, *scopes: str) -> dict[str, str]:
+    """``artery keys create``, as an operator runs it: the Authorization header for the key."""
+    options = [arg for scope in scopes or ("admin:read",) for arg in ("--scope", scope)]
+    result = runner.invoke(cli, ["--store", store_url, "keys", "create", "ops", *options, "--json"])
+    assert result.exit_code == 0, result.output
+    return {"Authorization": "Bearer " + json.loads(result.stdout)["key"]}
+
+
 def test_run_serves_the_admin_api_until_sigterm(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/chosen.db"
+    key = created_key(url)
     process = spawn(tmp_path, {}, "--store", url, "run", "tests_module:app", "--port", "0")
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
         admin = banner.split("admin API at ")[1].split()[0]
-        consumers = httpx.get(f"{admin}/consumers", timeout=10).json()
+        assert httpx.get(f"{admin}/consumers", timeout=10).status_code == 401
+        consumers = httpx.get(f"{admin}/consumers", headers=key, timeout=10).json()
         assert [(c["group"], c["topic"]) for c in consumers] == [("files", "orders")]
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)

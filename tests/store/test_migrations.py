@@ -20,7 +20,10 @@ T = TypeVar("T")
 LATEST = {s.package: s.version for s in SCHEMAS}
 # Each package as the last global-version release left it: converting an old store's
 # versions amounts to exactly this, before any later migration applies.
-AT_LEGACY = {p: max(v for n in LEGACY_VERSIONS.values() for q, v in n if q == p) for p in LATEST}
+AT_LEGACY = {
+    p: max((v for n in LEGACY_VERSIONS.values() for q, v in n if q == p), default=0)
+    for p in LATEST
+}  # a package born after the global versions (gateway) starts at 0
 LEGACY_SCHEMAS = tuple(Schema(s.package, s.migrations[: AT_LEGACY[s.package]]) for s in SCHEMAS)
 WEBHOOKS = Schema(
     "webhooks",
@@ -121,7 +124,7 @@ async def test_fresh_store_records_each_package_from_version_1(store_url: str) -
         for version, (name, _) in enumerate(s.migrations, start=1)
     ]
     assert sorted((p, v, n) for p, v, n, _ in rows) == sorted(expected)
-    assert LATEST == {"contracts": 1, "log": 3, "delivery": 2, "workflows": 2}
+    assert LATEST == {"contracts": 1, "log": 3, "delivery": 2, "workflows": 2, "gateway": 1}
 
 
 async def test_reopening_applies_nothing_again(store_url: str) -> None:
@@ -216,7 +219,12 @@ async def test_a_new_package_adds_its_tables_without_touching_other_versions(
 
 def test_behind_names_each_package_below_its_latest() -> None:
     lags = behind({"contracts": 1, "log": 2}, SCHEMAS)
-    assert [str(lag) for lag in lags] == ["log v2 of 3", "delivery v0 of 2", "workflows v0 of 2"]
+    assert [str(lag) for lag in lags] == [
+        "log v2 of 3",
+        "delivery v0 of 2",
+        "workflows v0 of 2",
+        "gateway v0 of 1",
+    ]
     assert behind(LATEST, SCHEMAS) == []
 
 
@@ -258,7 +266,8 @@ async def test_read_only_old_store_is_readable_when_its_versions_suffice(tmp_pat
         store = await open_store(url, schemas=LEGACY_SCHEMAS)
         try:
             assert await store.read(rows_kept) == kept_after(len(OLD_MIGRATIONS))
-            assert await store.read(applied_versions) == AT_LEGACY
+            at_legacy = {package: v for package, v in AT_LEGACY.items() if v}
+            assert await store.read(applied_versions) == at_legacy
         finally:
             await store.close()
 
@@ -268,5 +277,5 @@ async def test_read_only_store_behind_names_the_packages_it_lacks(tmp_path: Path
     await old_store(url, upto=2)
     with immutable(tmp_path), pytest.raises(StoreReadOnly) as info:
         await open_store(url, schemas=(*SCHEMAS, WEBHOOKS))
-    lacking = "log v2 of 3, delivery v1 of 2, workflows v0 of 2, webhooks v0 of 1"
+    lacking = "log v2 of 3, delivery v1 of 2, workflows v0 of 2, gateway v0 of 1, webhooks v0 of 1"
     assert f"needs schema migrations ({lacking})" in str(info.value)

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
 
+from artery.admin.scoped import Scoped
 from artery.delivery import retry_schedule
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetter, DeadLetters, Filter
 from artery.envelope import encode_json
 from artery.errors import ConfigError, NotFound
+from artery.gateway.policy import ADMIN_DESTROY, ADMIN_READ, ADMIN_WRITE
 from artery.govern import topic_redactor
 from artery.log import EventLog
 from artery.store import LARGEST_INTEGER
@@ -178,7 +179,7 @@ def _dead_letter_id(text: str) -> int:
 # -- routes --------------------------------------------------------------------------------
 
 
-def routes(runtime: Runtime, declarations: Declarations) -> list[BaseRoute]:
+def routes(runtime: Runtime, declarations: Declarations) -> list[Scoped]:
     """The delivery routes, relative to the admin mount (``/admin``)."""
     letters = DeadLetters(runtime.store)
 
@@ -219,13 +220,13 @@ def routes(runtime: Runtime, declarations: Declarations) -> list[BaseRoute]:
         return JSONResponse(await Breakers(runtime.store, "admin").states())
 
     return [
-        Route("/dead-letters", list_dead_letters, methods=["GET"]),
-        Route("/dead-letters/depth", depth, methods=["GET"]),
-        Route("/dead-letters/redrive", redrive, methods=["POST"]),
-        Route("/dead-letters/purge", purge, methods=["POST"]),
-        Route("/dead-letters/{id}", show, methods=["GET"]),
-        Route("/consumers", consumers, methods=["GET"]),
-        Route("/breakers", breakers, methods=["GET"]),
+        Scoped("/dead-letters", list_dead_letters, ("GET",), ADMIN_READ),
+        Scoped("/dead-letters/depth", depth, ("GET",), ADMIN_READ),
+        Scoped("/dead-letters/redrive", redrive, ("POST",), ADMIN_WRITE),
+        Scoped("/dead-letters/purge", purge, ("POST",), ADMIN_DESTROY),
+        Scoped("/dead-letters/{id}", show, ("GET",), ADMIN_READ),
+        Scoped("/consumers", consumers, ("GET",), ADMIN_READ),
+        Scoped("/breakers", breakers, ("GET",), ADMIN_READ),
     ]
 
 

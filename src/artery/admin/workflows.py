@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from artery.admin.delivery import _flag, _limit, json_object, json_value
+from artery.admin.scoped import Scoped
 from artery.contracts import Registry
 from artery.errors import ConfigError, ContractViolation
+from artery.gateway.policy import ADMIN_READ, ADMIN_WRITE
 from artery.gateway.problems import TYPE_BASE, ProblemResponse, title_of
 from artery.govern import Redactor, contract_redactor
 from artery.workflows import Run, RunDetail, StepRecord, Workflow, Workflows
@@ -178,7 +179,7 @@ def violation_problem(exc: ContractViolation) -> ProblemResponse:
 # -- routes --------------------------------------------------------------------------------
 
 
-def routes(runtime: Runtime, declarations: Declarations, runs: Workflows) -> list[BaseRoute]:
+def routes(runtime: Runtime, declarations: Declarations, runs: Workflows) -> list[Scoped]:
     """The workflow routes, relative to the admin mount (``/admin``).
 
     Run ids may contain ``/`` (child runs are ``PARENT/POSITION``), so the id is a path
@@ -224,10 +225,10 @@ def routes(runtime: Runtime, declarations: Declarations, runs: Workflows) -> lis
         return JSONResponse({"run_id": run_id, "status": "pending"}, status_code=202)
 
     return [
-        Route("/workflows/runs", list_runs, methods=["GET"]),
-        Route("/workflows/runs", start, methods=["POST"]),
-        Route("/workflows/runs/{run_id:path}/signals/{name}", signal, methods=["POST"]),
-        Route("/workflows/runs/{run_id:path}/cancel", cancel, methods=["POST"]),
-        Route("/workflows/runs/{run_id:path}/retry", retry, methods=["POST"]),
-        Route("/workflows/runs/{run_id:path}", show, methods=["GET"]),
+        Scoped("/workflows/runs", list_runs, ("GET",), ADMIN_READ),
+        Scoped("/workflows/runs", start, ("POST",), ADMIN_WRITE),
+        Scoped("/workflows/runs/{run_id:path}/signals/{name}", signal, ("POST",), ADMIN_WRITE),
+        Scoped("/workflows/runs/{run_id:path}/cancel", cancel, ("POST",), ADMIN_WRITE),
+        Scoped("/workflows/runs/{run_id:path}/retry", retry, ("POST",), ADMIN_WRITE),
+        Scoped("/workflows/runs/{run_id:path}", show, ("GET",), ADMIN_READ),
     ]

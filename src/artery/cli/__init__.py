@@ -20,6 +20,7 @@ from artery.cli import (
     events,
     groups,
     integrations,
+    keys,
     serving,
     topics,
     workflows,
@@ -47,6 +48,7 @@ app.command()(delivery.replay)
 app.command()(delivery.breakers)
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(integrations.app, name="integrations")
+app.add_typer(keys.app, name="keys")
 
 
 def print_version(value: bool) -> None:

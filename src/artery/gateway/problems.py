@@ -61,6 +61,7 @@ def from_error(exc: ArteryError) -> ProblemResponse:
         exc.message,
         type_=TYPE_BASE + exc.code,
         fix=exc.fix,
+        headers=exc.headers,
     )
 
 

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from starlette.routing import BaseRoute
 
 from artery import admin
+from artery.admin import strangler
 from artery.gateway import decisions
 from artery.gateway.auth import ApiKeys, Credentials
 from artery.gateway.gate import Gate
 from artery.gateway.policy import Deprecation, Quota
+from artery.gateway.strangler import Forwarder
 from artery.integration import Declarations
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
@@ -47,8 +49,12 @@ class FrontDoor:
         self.keys = ApiKeys(runtime.store)
         self.decisions = decisions.StoreDecisions(runtime.store)
         self.gate = Gate(Credentials(self.keys), self.decisions, _Unlimited(), _Uncounted())
-        self.services: list[Service] = [self.keys, self.decisions]
-        admin_routes = [*decisions.admin_routes(self.decisions)]
+        self.forwarder = Forwarder(declared.routes.values())
+        self.services: list[Service] = [self.keys, self.decisions, self.forwarder]
+        admin_routes = [
+            *decisions.admin_routes(self.decisions),
+            *strangler.admin_routes(self.forwarder, runtime),
+        ]
         self.mounts: list[BaseRoute] = [
             admin.mount(runtime, declared, runs, self.gate, admin_routes),
         ]

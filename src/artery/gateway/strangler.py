@@ -27,25 +27,27 @@ import logging
 import random
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from artery.errors import ArteryError, BadGateway, GatewayTimeout
+from artery.gateway.buffered import Buffered
 from artery.gateway.gate import Endpoint, request_id
 from artery.gateway.proxy_headers import client_of, relayed_headers, upstream_headers
 from artery.gateway.route import ApiRoute, Split
 from artery.runtime import Runtime
+from artery.store import SqlStore
+from artery.store.protocol import Tx
 
 log = logging.getLogger("artery.gateway.strangler")
 
 POLL = 1.0  # seconds between reads of traffic_splits: how soon a change reaches a process
 FLUSH = 0.25  # seconds between writes of the recorded calls
-MAX_BUFFER = 10_000  # calls held for the store at most; beyond, calls are counted, not kept
+MAX_BUFFER = 100_000  # calls waiting for the store at most; beyond, counted, not kept
 MAX_RESPONSE = 16 << 20  # bytes of an upstream's answer the gateway will relay
 UPSTREAM_SHARE = 0.9  # of the route's timeout, so the forwarder (not the gate) answers 504
 CONNECT_TIMEOUT = 5.0
@@ -76,6 +78,14 @@ class StoredSplit:
     changed_at_us: int
 
 
+def _insert_calls(tx: Tx, calls: Sequence[ForwardedCall]) -> None:
+    tx.executemany(
+        "INSERT INTO forwarded_calls (at, route, target, method, path, status, duration_us,"
+        " client, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [dataclasses.astuple(call) for call in calls],  # fields in the INSERT's order
+    )
+
+
 def goes_to_handler(split: Split, request: Request, rid: str | None) -> bool:
     """Whether this request is one of the split's share for the new handler."""
     if split.header is not None and split.header in request.headers:
@@ -101,12 +111,11 @@ class Forwarder:
         for route in routes:
             self._know(route, route.handler is not None)
         self.stored: dict[str, StoredSplit] = {}
-        self.dropped = 0  # calls not recorded because the buffer was full
-        self._buffer: list[ForwardedCall] = []
+        self.recorder = Buffered("forwarded-calls", _insert_calls, interval=FLUSH, limit=MAX_BUFFER)
         self._generation = 0
         self._client: httpx.AsyncClient | None = None
         self._runtime: Runtime | None = None
-        self._loops: list[asyncio.Task[None]] = []
+        self._poller: asyncio.Task[None] | None = None
 
     def _know(self, route: ApiRoute, handled: bool) -> None:
         if route.upstream is not None:
@@ -127,24 +136,17 @@ class Forwarder:
             trust_env=False,  # no proxy from the environment between gateway and upstream
         )
         await self.refresh()
-        health = runtime.health
-        self._loops = [
-            asyncio.create_task(
-                health.guard("strangler split poll", log).run(self._poll), name="artery-splits"
-            ),
-            asyncio.create_task(
-                health.guard("strangler call recorder", log).run(self._flush_soon),
-                name="artery-forwarded",
-            ),
-        ]
+        await self.recorder.start(runtime)
+        guard = runtime.health.guard("traffic-splits", log)
+        self._poller = asyncio.create_task(guard.run(self._poll), name="artery-traffic-splits")
 
     async def stop(self) -> None:
-        for task in self._loops:
-            task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
-        self._loops = []
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
         try:
-            await self.flush()
+            await self.recorder.stop()  # flushes what it holds
         finally:
             if self._client is not None:
                 await self._client.aclose()
@@ -153,10 +155,6 @@ class Forwarder:
     async def _poll(self) -> None:
         await asyncio.sleep(POLL)
         await self.refresh()
-
-    async def _flush_soon(self) -> None:
-        await asyncio.sleep(FLUSH)
-        await self.flush()
 
     # -- splits ---------------------------------------------------------------------------
 
@@ -187,7 +185,7 @@ class Forwarder:
         process applies it at once, the others within ``POLL`` seconds."""
         now = time.time_ns() // 1000
 
-        def write(tx: Any) -> None:
+        def write(tx: Tx) -> None:
             if split is None:
                 tx.execute("DELETE FROM traffic_splits WHERE route = ?", (key,))
                 return
@@ -205,33 +203,11 @@ class Forwarder:
     # -- recording --------------------------------------------------------------------------
 
     def record(self, call: ForwardedCall) -> None:
-        if len(self._buffer) >= MAX_BUFFER:
-            if self.dropped == 0:
-                log.warning("forwarded calls are arriving faster than the store takes them")
-            self.dropped += 1
-            return
-        self._buffer.append(call)
+        self.recorder.add(call)
 
     async def flush(self) -> None:
-        """Write the buffered calls in one transaction; on failure they stay buffered."""
-        if not self._buffer or self._runtime is None:
-            return
-        batch, self._buffer = self._buffer, []
-        rows = [dataclasses.astuple(call) for call in batch]  # in the INSERT's column order
-        try:
-            await self._store().write(
-                lambda tx: tx.executemany(
-                    "INSERT INTO forwarded_calls (at, route, target, method, path, status,"
-                    " duration_us, client, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            )
-        except BaseException:
-            self._buffer = (batch + self._buffer)[:MAX_BUFFER]
-            raise
-        if self.dropped:
-            log.warning("%d forwarded calls were not recorded (buffer full)", self.dropped)
-            self.dropped = 0
+        """Write the recorded calls now (they are written every ``FLUSH`` seconds anyway)."""
+        await self.recorder.flush()
 
     async def calls(self, limit: int, route: str | None = None) -> list[ForwardedCall]:
         """Recorded calls, newest first (in the order they were recorded)."""
@@ -245,7 +221,7 @@ class Forwarder:
         )
         return [ForwardedCall(*row) for row in rows]
 
-    def _store(self) -> Any:
+    def _store(self) -> SqlStore:
         if self._runtime is None:
             raise ArteryError(
                 "the strangler forwarder is not started", fix="start it with the HTTP server"

@@ -19,13 +19,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from artery import App
 from artery.admin.strangler import InvalidSplit, parse_split
 from artery.config import Settings
+from artery.gateway.front import FrontDoor
+from artery.gateway.gate import Endpoint
 from artery.gateway.policy import Policy
 from artery.gateway.route import ApiRoute, Split
 from artery.gateway.server import HttpServer, Listen
 from artery.gateway.strangler import POLL, Forwarder, goes_to_handler
-from artery.runtime import Runtime, open_runtime
+from artery.publishing import Publisher
+from artery.runtime import Runtime, Service, open_runtime
+from support import api_key, bearer
 
 # -- a legacy system that records what it received -------------------------------------
 
@@ -284,22 +289,6 @@ async def test_a_stored_split_overrides_the_declared_one_and_reset_restores_it(
     assert back.json() == {"from": "legacy"}
 
 
-async def test_a_split_changed_in_one_process_reaches_another_sharing_the_store(
-    store_url: str, runtime: Runtime, legacy: Legacy
-) -> None:
-    route = orders_route(legacy.url, Split(0))
-    async with (
-        open_runtime(Settings(store=store_url)) as other_runtime,
-        forwarding(runtime, route) as (here, _),
-        forwarding(other_runtime, route) as (_, there_url),
-    ):
-        assert (await post(there_url, json={})).json() == {"from": "legacy"}
-        await here.set_split(route.key, Split(100), "ops")
-        await asyncio.sleep(POLL * 1.5)
-        answer = await post(there_url, json={})
-    assert answer.json() == {"from": "handler"}
-
-
 async def test_every_call_is_recorded_with_its_side_status_and_duration(
     runtime: Runtime, legacy: Legacy
 ) -> None:
@@ -347,3 +336,185 @@ def test_a_bad_split_body_names_what_is_wrong(body: bytes, pointer: str) -> None
         parse_split(body)
     assert pointer in [v.pointer for v in caught.value.violations]
     assert caught.value.http_status == 422
+
+
+# -- through the front door: the gate, API keys and the admin API ------------------------
+
+
+@contextlib.asynccontextmanager
+async def front_door(app: App, handler: Endpoint) -> AsyncIterator[tuple[str, Forwarder]]:
+    """``app`` served as ``artery gateway`` serves it (``FrontDoor``: the gate, API keys,
+    the admin API, the forwarder), its forwarded route wired as ``gateway/api.py`` wires
+    one: behind the gate, through ``forwarder.endpoint``. Yields the base URL."""
+    async with app.running(None):
+        runtime = app.runtime
+        publisher = Publisher(runtime.log, app.name, app.declared.contracts)
+        front = FrontDoor(runtime, app.declared, app.workflows, publisher)
+        routes: list[BaseRoute] = list(front.mounts)
+        for route in app.declared.routes.values():
+            served_by = front.forwarder.endpoint(route, handler if route.handler else None)
+            guarded = front.gate.guard(route.key, route.policy, served_by)
+            routes.append(Route(route.path, guarded, methods=[route.method]))
+        server = HttpServer(Listen("127.0.0.1", 0), routes)
+        started: list[Service] = []
+        try:
+            for service in [*front.services, server]:
+                await service.start(runtime)
+                started.append(service)
+            yield server.url, front.forwarder
+        finally:
+            for service in reversed(started):
+                await service.stop()
+
+
+def strangled_app(store_url: str, upstream: str, split: Split | None = None) -> App:
+    app = App("strangler-test", store=store_url)
+
+    @app.route("POST", "/v1/orders", scopes=["orders:write"], upstream=upstream, split=split)
+    async def create_order(call: object) -> object:
+        return {"from": "handler"}
+
+    app.forward("GET", "/v1/legacy-only", upstream, scopes=["orders:write"])
+    return app
+
+
+async def test_a_split_changed_through_the_admin_api_applies_without_restart(
+    store_url: str, legacy: Legacy
+) -> None:
+    app = strangled_app(store_url, legacy.url, Split(0))
+    async with front_door(app, new_handler) as (base, _):
+        caller = bearer(await api_key(app, "orders:write", name="shop"))
+        writer = bearer(await api_key(app, "admin:read", "admin:write", name="ops"))
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            before = await http.post("/v1/orders", json={}, headers=caller)
+            put = await http.put(
+                "/admin/splits/POST/v1/orders",
+                json={"percent": 100, "header": None},
+                headers=writer,
+            )
+            after = await http.post("/v1/orders", json={}, headers=caller)
+            listed = (await http.get("/admin/splits", headers=writer)).json()["splits"]
+            reset = await http.delete("/admin/splits/POST/v1/orders", headers=writer)
+            again = await http.post("/v1/orders", json={}, headers=caller)
+    assert before.json() == {"from": "legacy"}
+    assert put.status_code == 200 and put.json()["percent"] == 100
+    assert after.json() == {"from": "handler"}
+    [orders] = [s for s in listed if s["route"] == "POST /v1/orders"]
+    assert orders["source"] == "stored" and orders["handler"] is True
+    assert orders["changed_by"].startswith("ops (key:ak_")
+    assert orders["declared"] == {"percent": 0, "header": None}
+    assert reset.json()["source"] == "declared"
+    assert again.json() == {"from": "legacy"}
+
+
+async def test_a_split_changed_on_one_gateway_reaches_another_sharing_the_store(
+    store_url: str, legacy: Legacy
+) -> None:
+    first = strangled_app(store_url, legacy.url, Split(0))
+    second = strangled_app(store_url, legacy.url, Split(0))
+    async with (
+        front_door(first, new_handler) as (one, _),
+        front_door(second, new_handler) as (
+            two,
+            _,
+        ),
+    ):
+        caller = bearer(await api_key(first, "orders:write"))
+        writer = bearer(await api_key(first, "admin:write"))
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.post(two + "/v1/orders", json={}, headers=caller)).json() == {
+                "from": "legacy"
+            }
+            changed = await http.put(
+                one + "/admin/splits/POST/v1/orders", json={"percent": 100}, headers=writer
+            )
+            assert changed.status_code == 200
+            await asyncio.sleep(POLL * 1.5)
+            answer = await http.post(two + "/v1/orders", json={}, headers=caller)
+    assert answer.json() == {"from": "handler"}
+
+
+async def test_the_upstream_learns_who_called_but_never_sees_their_key(
+    store_url: str, legacy: Legacy
+) -> None:
+    app = strangled_app(store_url, legacy.url)
+    async with front_door(app, new_handler) as (base, _):
+        key = await api_key(app, "orders:write", name="shop")
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            await http.post("/v1/orders", json={"n": 1}, headers=bearer(key))
+            await http.get("/v1/legacy-only", headers={"X-API-Key": key})
+    assert len(legacy.received) == 2
+    for seen in legacy.received:
+        assert key not in str(seen.headers)
+        assert seen.headers["x-artery-client"].startswith("key:ak_")
+        assert seen.headers["x-artery-client"][len("key:") :] in key
+
+
+async def test_forwarded_calls_are_listed_newest_first_with_side_status_and_client(
+    store_url: str, legacy: Legacy
+) -> None:
+    app = strangled_app(store_url, legacy.url, Split(0, header="X-New"))
+    async with front_door(app, new_handler) as (base, forwarder):
+        caller = bearer(await api_key(app, "orders:write"))
+        reader = bearer(await api_key(app, "admin:read"))
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            await http.post("/v1/orders", json={}, headers=caller)
+            await http.post("/v1/orders", json={}, headers={**caller, "X-New": "yes"})
+            await http.get("/v1/legacy-only?token=abc", headers=caller)
+            await forwarder.flush()
+            listed = (await http.get("/admin/forwarded", headers=reader)).json()["calls"]
+            two = (await http.get("/admin/forwarded?limit=2", headers=reader)).json()["calls"]
+            one_route = await http.get(
+                "/admin/forwarded", params={"route": "POST /v1/orders"}, headers=reader
+            )
+            bad_limit = await http.get("/admin/forwarded?limit=0", headers=reader)
+    assert [(c["route"], c["target"], c["status"]) for c in listed] == [
+        ("GET /v1/legacy-only", "upstream", 201),
+        ("POST /v1/orders", "handler", 202),
+        ("POST /v1/orders", "upstream", 201),
+    ]
+    assert listed[0]["path"] == "/v1/legacy-only"  # the query is not kept
+    assert all(c["client"].startswith("key:ak_") for c in listed)
+    assert all(c["duration_ms"] > 0 for c in listed)
+    assert len(two) == 2
+    assert len(one_route.json()["calls"]) == 2
+    assert bad_limit.status_code == 400
+
+
+async def test_a_bad_split_body_is_a_422_problem_naming_the_field(
+    store_url: str, legacy: Legacy
+) -> None:
+    app = strangled_app(store_url, legacy.url)
+    async with front_door(app, new_handler) as (base, _):
+        writer = bearer(await api_key(app, "admin:write"))
+        async with httpx.AsyncClient(base_url=base + "/admin/splits", timeout=10) as http:
+            wrong = await http.put("/POST/v1/orders", json={"percent": 150}, headers=writer)
+            unknown = await http.put("/POST/v1/nothing", json={"percent": 5}, headers=writer)
+            no_handler = await http.put("/GET/v1/legacy-only", json={"percent": 5}, headers=writer)
+            as_text = await http.put(
+                "/POST/v1/orders",
+                content=b"percent=5",
+                headers={**writer, "Content-Type": "text/plain"},
+            )
+    assert wrong.status_code == 422
+    assert wrong.headers["content-type"].startswith("application/problem+json")
+    assert wrong.json()["type"].endswith("artery.invalid-split")
+    assert "/percent" in wrong.json()["detail"]
+    assert unknown.status_code == 404
+    assert no_handler.status_code == 409
+    assert as_text.status_code == 415
+
+
+async def test_reading_splits_needs_admin_read_and_changing_them_admin_write(
+    store_url: str, legacy: Legacy
+) -> None:
+    app = strangled_app(store_url, legacy.url)
+    async with front_door(app, new_handler) as (base, _):
+        reader = bearer(await api_key(app, "admin:read"))
+        async with httpx.AsyncClient(base_url=base + "/admin", timeout=10) as http:
+            anonymous = await http.get("/splits")
+            read = await http.get("/splits", headers=reader)
+            write = await http.put("/splits/POST/v1/orders", json={"percent": 5}, headers=reader)
+    assert anonymous.status_code == 401
+    assert read.status_code == 200
+    assert write.status_code == 403

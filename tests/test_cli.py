@@ -603,7 +603,7 @@ def test_doctor_names_each_package_behind() -> None:
         "sqlite:///a.db, migrations contracts v1, log v2 of 3, delivery v0 of 2,"
         " workflows v0 of 2, gateway v0 of 1"
     )
-    assert check.fix and check.fix.endswith("to migrate log, delivery, workflows")
+    assert check.fix and check.fix.endswith("to migrate log, delivery, workflows, gateway")
     assert schema_check("store", "u", {s.package: s.version for s in SCHEMAS}, SCHEMAS).ok
 
 

@@ -42,6 +42,7 @@ class Received:
     query: str
     body: bytes
     headers: dict[str, str]
+    raw_path: bytes
 
 
 @dataclass
@@ -64,6 +65,7 @@ def legacy_routes(legacy: Legacy) -> list[BaseRoute]:
                 request.url.query,
                 await request.body(),
                 dict(request.headers),
+                request.scope["raw_path"],
             )
         )
         if legacy.delay:
@@ -219,6 +221,33 @@ async def test_the_split_header_sends_a_request_to_the_handler_even_at_zero_perc
     assert chosen.json() == {"from": "handler"}
     assert other.json() == {"from": "legacy"}
     assert len(legacy.received) == 1
+
+
+async def test_the_path_reaches_the_upstream_as_the_caller_encoded_it(
+    runtime: Runtime, legacy: Legacy
+) -> None:
+    route = ApiRoute(
+        "GET",
+        "/v1/files/{name}",
+        "file",
+        Policy(scopes=("files:read",)),
+        upstream=legacy.url + "/legacy",
+    )
+    forwarder = Forwarder([route])
+    await forwarder.start(runtime)
+    try:
+        endpoint = forwarder.endpoint(route, None)
+        async with (
+            served(runtime, [Route(route.path, endpoint, methods=["GET"])]) as web,
+            httpx.AsyncClient() as http,
+        ):
+            answer = await http.get(web.url + "/v1/files/a%3Bb%20c?x=%26")
+    finally:
+        await forwarder.stop()
+    assert answer.status_code == 201
+    [seen] = legacy.received
+    assert seen.raw_path == b"/legacy/v1/files/a%3Bb%20c"
+    assert seen.query == "x=%26"
 
 
 def test_a_percentage_split_is_stable_per_request_id_and_close_to_its_share() -> None:

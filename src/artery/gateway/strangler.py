@@ -284,7 +284,9 @@ class Forwarder:
                 "the strangler forwarder is not started", fix="start it with the HTTP server"
             )
         assert route.upstream is not None
-        url = route.upstream.rstrip("/") + request.url.path
+        raw_path = request.scope.get("raw_path")  # as the caller encoded it (%2F stays)
+        path = raw_path.decode("latin-1") if raw_path else request.url.path
+        url = route.upstream.rstrip("/") + path
         if request.url.query:
             url += "?" + request.url.query
         body = await request.body()

@@ -28,9 +28,11 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy src
 
 bench: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y wrk || echo "no wrk: bench/gateway.py uses its Python load generator"
 	$(PY) bench/log.py
 	$(PY) bench/delivery.py
 	$(PY) bench/workflows.py
+	$(PY) bench/gateway.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache artery.db*

@@ -24,6 +24,7 @@ BENCH = Path(__file__).parent.parent / "bench"
             ["--only", "artery", "--stores", "sqlite"],
             ["64 concurrent", "sequential"],
         ),
+        ("gateway.py", ["--stores", "sqlite"], ["bare Starlette", "full path, sqlite", "p99"]),
     ],
 )
 def test_benchmark_quick_run_prints_its_table(

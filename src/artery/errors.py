@@ -269,3 +269,11 @@ class GatewayTimeout(ArteryError):
 
     code = "artery.timeout"
     http_status = 504
+
+
+class BadGateway(ArteryError):
+    """An upstream (a legacy system a route forwards to) that could not be reached, or
+    answered with something the gateway will not relay."""
+
+    code = "artery.bad-gateway"
+    http_status = 502

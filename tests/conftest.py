@@ -7,39 +7,13 @@ they fail instead.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from artery.store import SqlStore, open_store
-
-POSTGRES = os.environ.get("ARTERY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-REQUIRE = os.environ.get("ARTERY_REQUIRE_SERVICES") == "1"
-
-
-def service_missing(name: str, detail: str) -> None:
-    message = f"{name} is not reachable ({detail}); start it or unset ARTERY_REQUIRE_SERVICES"
-    if REQUIRE:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def postgres_schema_url() -> Iterator[str]:
-    """A fresh schema in the test database, as a URL whose search_path points at it."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-    except psycopg.OperationalError as exc:
-        service_missing("PostgreSQL", f"{POSTGRES}: {str(exc).strip().splitlines()[0]}")
-    sep = "&" if "?" in POSTGRES else "?"
-    yield f"{POSTGRES}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+from support import postgres_schema_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

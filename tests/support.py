@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
+import psycopg
+import pytest
 
 
 async def eventually(
@@ -46,3 +50,30 @@ async def admin_client(app: Any, base_url: str, *scopes: str, **options: Any) ->
     key = await api_key(app, *scopes)
     options.setdefault("timeout", 10)
     return httpx.AsyncClient(base_url=base_url, headers=bearer(key), **options)
+
+
+# -- services (conftest.py's fixtures use these; tests may too) --
+
+POSTGRES = os.environ.get("ARTERY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE = os.environ.get("ARTERY_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(name: str, detail: str) -> None:
+    message = f"{name} is not reachable ({detail}); start it or unset ARTERY_REQUIRE_SERVICES"
+    if REQUIRE:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """A fresh schema in the test database, as a URL whose search_path points at it."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.OperationalError as exc:
+        service_missing("PostgreSQL", f"{POSTGRES}: {str(exc).strip().splitlines()[0]}")
+    sep = "&" if "?" in POSTGRES else "?"
+    yield f"{POSTGRES}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -22,7 +22,7 @@ import pytest
 from delivery_helpers import eventually, make_app
 
 from artery import App, DeliveryContext, Event
-from conftest import POSTGRES, service_missing
+from support import POSTGRES, service_missing
 
 HERE = Path(__file__).parent
 N = 400

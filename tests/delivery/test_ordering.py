@@ -19,7 +19,7 @@ from delivery_helpers import eventually, make_app
 from artery import App, DeliveryContext, Event
 from artery.delivery import retry_schedule
 from artery.store import Tx
-from conftest import postgres_schema_url
+from support import postgres_schema_url
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

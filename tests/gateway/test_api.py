@@ -72,6 +72,13 @@ def declare(store_url: str, *, development: bool = False) -> App:
     return app
 
 
+def assert_child_of_caller(carried: str | None, response: httpx.Response) -> None:
+    """The event carries this hop of the caller's trace: the caller's trace id, the span
+    the gateway opened for the request (echoed to the caller), not the caller's span."""
+    assert carried == response.headers["traceparent"]
+    assert carried.startswith(TRACEPARENT[:36]) and carried != TRACEPARENT
+
+
 async def test_valid_body_reaches_the_handler_and_its_reply_is_the_answer(store_url: str) -> None:
     async with serve(declare(store_url)) as served, served.client() as http:
         response = await http.post("/v1/orders", json=GOOD, headers={"traceparent": TRACEPARENT})
@@ -81,7 +88,7 @@ async def test_valid_body_reaches_the_handler_and_its_reply_is_the_answer(store_
         assert response.headers["location"] == f"/v1/orders/{order_id}"
         (event,) = await served.app.log.read("shop.order.placed", 0, 0, 10)
         assert event.id == order_id and event.data == GOOD
-        assert event.traceparent == TRACEPARENT
+        assert_child_of_caller(event.traceparent, response)
 
         shown = await http.get("/v1/orders/o-1?verbose=yes", headers={"X-Request-Id": "r-42"})
         assert shown.status_code == 200
@@ -157,7 +164,7 @@ async def test_ingest_publishes_the_body_and_answers_202_with_the_event(store_ur
         assert event.id == answer["id"]
         assert event.data == GOOD
         assert event.correlationid == "req-7"
-        assert event.traceparent == TRACEPARENT
+        assert_child_of_caller(event.traceparent, response)
         assert event.source == "artery://shop"
 
 

@@ -17,7 +17,7 @@ from artery.errors import StoreUnavailable
 from artery.gateway import health
 from artery.runtime import Runtime
 from artery.store.protocol import Tx
-from conftest import POSTGRES, service_missing
+from support import POSTGRES, service_missing
 
 SECRET = "Failing row contains (alice@example.com)"
 

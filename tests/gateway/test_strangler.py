@@ -22,14 +22,12 @@ from starlette.routing import BaseRoute, Route
 from artery import App
 from artery.admin.strangler import InvalidSplit, parse_split
 from artery.config import Settings
-from artery.gateway.front import FrontDoor
-from artery.gateway.gate import Endpoint
+from artery.gateway.api import Reply
 from artery.gateway.policy import Policy
 from artery.gateway.route import ApiRoute, Split
 from artery.gateway.server import HttpServer, Listen
 from artery.gateway.strangler import POLL, Forwarder, goes_to_handler
-from artery.publishing import Publisher
-from artery.runtime import Runtime, Service, open_runtime
+from artery.runtime import Runtime, open_runtime
 from support import api_key, bearer
 
 # -- a legacy system that records what it received -------------------------------------
@@ -371,37 +369,21 @@ def test_a_bad_split_body_names_what_is_wrong(body: bytes, pointer: str) -> None
 
 
 @contextlib.asynccontextmanager
-async def front_door(app: App, handler: Endpoint) -> AsyncIterator[tuple[str, Forwarder]]:
-    """``app`` served as ``artery gateway`` serves it (``FrontDoor``: the gate, API keys,
-    the admin API, the forwarder), its forwarded route wired as ``gateway/api.py`` wires
-    one: behind the gate, through ``forwarder.endpoint``. Yields the base URL."""
-    async with app.running(None):
-        runtime = app.runtime
-        publisher = Publisher(runtime.log, app.name, app.declared.contracts)
-        front = FrontDoor(runtime, app.declared, app.workflows, publisher)
-        routes: list[BaseRoute] = list(front.mounts)
-        for route in app.declared.routes.values():
-            served_by = front.forwarder.endpoint(route, handler if route.handler else None)
-            guarded = front.gate.guard(route.key, route.policy, served_by)
-            routes.append(Route(route.path, guarded, methods=[route.method]))
-        server = HttpServer(Listen("127.0.0.1", 0), routes)
-        started: list[Service] = []
-        try:
-            for service in [*front.services, server]:
-                await service.start(runtime)
-                started.append(service)
-            yield server.url, front.forwarder
-        finally:
-            for service in reversed(started):
-                await service.stop()
+async def front_door(app: App) -> AsyncIterator[tuple[str, Forwarder]]:
+    """``app`` served as ``artery gateway`` serves it; yields the base URL and the
+    forwarder (to flush its recorded calls)."""
+    async with app.running("gateway", listen=Listen("127.0.0.1", 0)):
+        assert app.http is not None
+        forwarders = [s for s in app.services if isinstance(s, Forwarder)]
+        yield app.http.url, forwarders[0]
 
 
 def strangled_app(store_url: str, upstream: str, split: Split | None = None) -> App:
     app = App("strangler-test", store=store_url)
 
     @app.route("POST", "/v1/orders", scopes=["orders:write"], upstream=upstream, split=split)
-    async def create_order(call: object) -> object:
-        return {"from": "handler"}
+    async def create_order(call: object) -> Reply:
+        return Reply(202, {"from": "handler"})
 
     app.forward("GET", "/v1/legacy-only", upstream, scopes=["orders:write"])
     return app
@@ -411,7 +393,7 @@ async def test_a_split_changed_through_the_admin_api_applies_without_restart(
     store_url: str, legacy: Legacy
 ) -> None:
     app = strangled_app(store_url, legacy.url, Split(0))
-    async with front_door(app, new_handler) as (base, _):
+    async with front_door(app) as (base, _):
         caller = bearer(await api_key(app, "orders:write", name="shop"))
         writer = bearer(await api_key(app, "admin:read", "admin:write", name="ops"))
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -442,8 +424,8 @@ async def test_a_split_changed_on_one_gateway_reaches_another_sharing_the_store(
     first = strangled_app(store_url, legacy.url, Split(0))
     second = strangled_app(store_url, legacy.url, Split(0))
     async with (
-        front_door(first, new_handler) as (one, _),
-        front_door(second, new_handler) as (
+        front_door(first) as (one, _),
+        front_door(second) as (
             two,
             _,
         ),
@@ -467,7 +449,7 @@ async def test_the_upstream_learns_who_called_but_never_sees_their_key(
     store_url: str, legacy: Legacy
 ) -> None:
     app = strangled_app(store_url, legacy.url)
-    async with front_door(app, new_handler) as (base, _):
+    async with front_door(app) as (base, _):
         key = await api_key(app, "orders:write", name="shop")
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             await http.post("/v1/orders", json={"n": 1}, headers=bearer(key))
@@ -483,7 +465,7 @@ async def test_forwarded_calls_are_listed_newest_first_with_side_status_and_clie
     store_url: str, legacy: Legacy
 ) -> None:
     app = strangled_app(store_url, legacy.url, Split(0, header="X-New"))
-    async with front_door(app, new_handler) as (base, forwarder):
+    async with front_door(app) as (base, forwarder):
         caller = bearer(await api_key(app, "orders:write"))
         reader = bearer(await api_key(app, "admin:read"))
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -514,7 +496,7 @@ async def test_a_bad_split_body_is_a_422_problem_naming_the_field(
     store_url: str, legacy: Legacy
 ) -> None:
     app = strangled_app(store_url, legacy.url)
-    async with front_door(app, new_handler) as (base, _):
+    async with front_door(app) as (base, _):
         writer = bearer(await api_key(app, "admin:write"))
         async with httpx.AsyncClient(base_url=base + "/admin/splits", timeout=10) as http:
             wrong = await http.put("/POST/v1/orders", json={"percent": 150}, headers=writer)
@@ -538,7 +520,7 @@ async def test_reading_splits_needs_admin_read_and_changing_them_admin_write(
     store_url: str, legacy: Legacy
 ) -> None:
     app = strangled_app(store_url, legacy.url)
-    async with front_door(app, new_handler) as (base, _):
+    async with front_door(app) as (base, _):
         reader = bearer(await api_key(app, "admin:read"))
         async with httpx.AsyncClient(base_url=base + "/admin", timeout=10) as http:
             anonymous = await http.get("/splits")

@@ -14,7 +14,7 @@ from artery.errors import TooManyRequests
 from artery.gateway.policy import Quota
 from artery.gateway.throttle import StoreThrottle, limit_name
 from artery.runtime import Runtime
-from conftest import postgres_schema_url
+from support import postgres_schema_url
 
 T0 = 1_800_000_000.0
 ROUTE = "POST /v1/orders"

@@ -44,6 +44,17 @@ _ENTRIES = (
         "send a well-formed JSON body; detail names what is wrong",
     ),
     ProblemType(
+        "artery.malformed-body", "Malformed body", 400,
+        "the request body is not JSON at all, so no contract could be consulted",
+        "send a JSON document with Content-Type: application/json",
+    ),
+    ProblemType(
+        "artery.bad-idempotency-key", "Bad idempotency key", 400,
+        "the Idempotency-Key header is empty, longer than 255 characters or not printable"
+        " ASCII",
+        "send a unique printable key of 1-255 characters (a UUID is a good choice)",
+    ),
+    ProblemType(
         "artery.host-not-allowed", "Host not allowed", 400,
         "the Host header names a host the server is not configured to answer for"
         " (a defence against DNS rebinding)",
@@ -106,6 +117,11 @@ _ENTRIES = (
         "wait for the other request to finish, then retry; or read the current state first",
     ),
     ProblemType(
+        "artery.idempotency-in-flight", "Idempotency key in flight", 409,
+        "the first request with this Idempotency-Key has not been answered yet",
+        "wait and retry with the same key; Retry-After says when",
+    ),
+    ProblemType(
         "artery.compensation-requested", "Compensation requested", 409,
         "the workflow run was asked by an operator to undo its completed steps",
         "start a new run if the work is still wanted",
@@ -154,6 +170,17 @@ _ENTRIES = (
         "correct the data at each pointer in errors",
     ),
     ProblemType(
+        "artery.idempotency-key-reused", "Idempotency key reused", 422,
+        "the Idempotency-Key was first used for a request with another method, path or body;"
+        " its stored answer belongs to that request",
+        "use a fresh key for a new request; reuse a key only to retry the very same request",
+    ),
+    ProblemType(
+        "artery.invalid-split", "Invalid split", 422,
+        "a strangler split body is not {\"percent\": 0-100, \"header\": name or null}",
+        "send the split as detail and the violations describe",
+    ),
+    ProblemType(
         "artery.invalid-schema", "Invalid schema", 422,
         "a contract document is not a usable JSON Schema 2020-12 document",
         "correct the schema document (see json-schema.org/draft/2020-12)",
@@ -178,6 +205,19 @@ _ENTRIES = (
         "artery.internal", "Internal error", 500,
         "the request failed unexpectedly; the server logged the cause under the request id",
         "try again; if it persists, tell the operator the request_id",
+    ),
+    ProblemType(
+        "artery.response-violation", "Response violation", 500,
+        "in development mode, a route handler answered with data its response contract"
+        " refuses (a bug in the handler)",
+        "fix the handler named in detail so it answers what its response contract says",
+    ),
+    ProblemType(
+        "artery.bad-gateway", "Bad gateway", 502,
+        "the legacy system a route forwards to could not be reached, or answered with"
+        " something the gateway will not relay",
+        "check the upstream named in the route's forward= target is up; the decision log"
+        " records each failed forward",
     ),
     ProblemType(
         "artery.step-failed", "Step failed", 500,

@@ -229,6 +229,22 @@ def _errors(*codes: str) -> dict[str, Any]:
     return {code: {"$ref": f"#/components/responses/{code}"} for code in codes}
 
 
+def _oauth_errors() -> dict[str, Any]:
+    """RFC 6749 section 5.2: the token endpoint's own errors are ``{"error": ...}`` JSON;
+    errors of the front door before it (a bad Host, a too-large form) stay problem+json."""
+    oauth = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+    }
+    answers = {}
+    for code, text in (("400", "The token request is malformed"), ("401", "Bad client")):
+        answer = _problem(text)
+        answer["content"] = {"application/json": {"schema": oauth}, **answer["content"]}
+        answers[code] = answer
+    return answers
+
+
 def _path_parameters(path: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -338,7 +354,7 @@ def _front_door_paths() -> dict[str, dict[str, Any]]:
         TOKEN_URL: {
             "post": _public(
                 "Issue a JWT access token (OAuth2 client credentials, RFC 9068)",
-                {"200": _json("An access token", token), **_errors("400", "401", "429")},
+                {"200": _json("An access token", token), **_oauth_errors(), **_errors("429")},
                 operationId="token",
                 requestBody={
                     "required": True,

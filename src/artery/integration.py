@@ -357,7 +357,8 @@ class Integration:
             method.upper(),
             path,
             name or "forward_" + "_".join(p.strip("{}") for p in path.split("/") if p),
-            _policy(scopes, quota, max_body, timeout, None),
+            # a legacy system takes what it always took (forms, XML): relay any media type
+            dataclasses.replace(_policy(scopes, quota, max_body, timeout, None), json_body=False),
             upstream=upstream,
             summary=summary or f"Forwarded to {upstream}",
             integration=self.name,

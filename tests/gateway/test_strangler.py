@@ -386,7 +386,22 @@ def strangled_app(store_url: str, upstream: str, split: Split | None = None) -> 
         return Reply(202, {"from": "handler"})
 
     app.forward("GET", "/v1/legacy-only", upstream, scopes=["orders:write"])
+    app.forward("POST", "/v1/legacy-form", upstream, scopes=["orders:write"])
     return app
+
+
+async def test_a_forwarded_route_relays_a_form_body_the_legacy_system_expects(
+    store_url: str, legacy: Legacy
+) -> None:
+    app = strangled_app(store_url, legacy.url)
+    async with front_door(app) as (base, _):
+        caller = bearer(await api_key(app, "orders:write"))
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            answer = await http.post("/v1/legacy-form", data={"sku": "A-1"}, headers=caller)
+    assert answer.status_code == 201
+    [seen] = legacy.received
+    assert seen.body == b"sku=A-1"
+    assert seen.headers["content-type"] == "application/x-www-form-urlencoded"
 
 
 async def test_a_split_changed_through_the_admin_api_applies_without_restart(

@@ -176,7 +176,7 @@ def fresh_store(store: str, postgres_url: str) -> Iterator[str]:
 def create_key(store_url: str) -> str:
     """An API key with the route's scope, made with the real CLI (``artery keys create``)."""
     done = subprocess.run(
-        artery_cli("--store", store_url, "keys", "create", "bench", "--scope", SCOPE),
+        artery_cli("--store", store_url, "keys", "create", "bench", "--scope", SCOPE, "--json"),
         capture_output=True,
         text=True,
         cwd=BENCH,
@@ -185,10 +185,10 @@ def create_key(store_url: str) -> str:
     )
     if done.returncode != 0:
         raise RuntimeError(f"artery keys create failed:\n{done.stdout}\n{done.stderr}")
-    found = re.search(r"\bak_[A-Za-z0-9_\-.]+", done.stdout)
-    if found is None:
-        raise RuntimeError(f"artery keys create printed no key:\n{done.stdout}")
-    return found.group(0)
+    try:
+        return str(orjson.loads(done.stdout)["key"])
+    except (orjson.JSONDecodeError, KeyError):
+        raise RuntimeError(f"artery keys create printed no key:\n{done.stdout}") from None
 
 
 def check_answer(target: Target, body: bytes) -> None:

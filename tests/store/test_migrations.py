@@ -21,8 +21,7 @@ LATEST = {s.package: s.version for s in SCHEMAS}
 # Each package as the last global-version release left it: converting an old store's
 # versions amounts to exactly this, before any later migration applies.
 AT_LEGACY = {
-    p: max((v for n in LEGACY_VERSIONS.values() for q, v in n if q == p), default=0)
-    for p in LATEST
+    p: max((v for n in LEGACY_VERSIONS.values() for q, v in n if q == p), default=0) for p in LATEST
 }  # a package born after the global versions (gateway) starts at 0
 LEGACY_SCHEMAS = tuple(Schema(s.package, s.migrations[: AT_LEGACY[s.package]]) for s in SCHEMAS)
 WEBHOOKS = Schema(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -38,6 +39,18 @@ def loaded(ctx: typer.Context, target: str) -> App:
     return app
 
 
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived serving loop on uvloop when installed: the HTTP face spends most of
+    its time in the loop's socket handling, which uvloop does in C (bench/gateway.py)."""
+    try:
+        import uvloop
+    except ImportError:  # e.g. on Windows
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 def serve(app: App, role: Role, listen: Listen | None, shown: str | None = None) -> None:
     """Run ``app`` in ``role`` until SIGTERM/SIGINT, saying when it is up and where."""
     if not logging.getLogger().handlers:
@@ -56,7 +69,7 @@ def serve(app: App, role: Role, listen: Listen | None, shown: str | None = None)
         )
 
     with reported():
-        asyncio.run(app.serve(role, listen=listen, started=announce))
+        run_fast(app.serve(role, listen=listen, started=announce))
     out.print(f"{name} {app.name!r} stopped", markup=False)
 
 

@@ -31,6 +31,9 @@ from artery.errors import (
     UnknownWorkflow,
     WorkflowError,
 )
+from artery.gateway.api import Call, Reply
+from artery.gateway.policy import Deprecation, Quota
+from artery.gateway.route import Split
 from artery.gateway.server import Listen
 from artery.integration import Contract, Integration
 from artery.log import Retention
@@ -49,6 +52,7 @@ __all__ = [
     "App",
     "ArteryError",
     "BreakerPolicy",
+    "Call",
     "Cancelled",
     "Compatibility",
     "ConfigError",
@@ -56,6 +60,7 @@ __all__ = [
     "Contract",
     "ContractViolation",
     "DeliveryContext",
+    "Deprecation",
     "Event",
     "Filter",
     "IncompatibleSchema",
@@ -67,12 +72,15 @@ __all__ = [
     "NonDeterminism",
     "NotFound",
     "Permanent",
+    "Quota",
+    "Reply",
     "Retention",
     "Retry",
     "RetryLater",
     "Role",
     "Settings",
     "SignalTimeout",
+    "Split",
     "StepFailed",
     "StoreUnavailable",
     "UnknownContract",

@@ -172,18 +172,13 @@ def _load_topic(tx: Tx, name: str) -> Topic | None:
 
 
 def _create_topic(tx: Tx, topic: Topic) -> Topic:
-    existing = _load_topic(tx, topic.name)
-    if existing is not None:
-        if (existing.subject, existing.partitions) != (topic.subject, topic.partitions):
-            raise Conflict(
-                f"topic {topic.name!r} exists with contract {existing.subject!r} and"
-                f" {existing.partitions} partitions",
-                fix="use the existing settings or create a topic with another name",
-            )
-        return existing
+    """Create ``topic``, or return the same one as it exists. Processes starting together
+    on one store (a gateway and a worker) race here: the insert that loses waits for the
+    winner and does nothing, then both compare what was stored."""
     retention_ms = None if topic.retention.max_age is None else int(topic.retention.max_age * 1000)
-    tx.execute(
-        f"INSERT INTO topics ({_TOPIC_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    created = tx.execute(
+        f"INSERT INTO topics ({_TOPIC_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (name) DO NOTHING RETURNING name",
         (
             topic.name,
             topic.subject,
@@ -194,11 +189,21 @@ def _create_topic(tx: Tx, topic: Topic) -> Topic:
             now_us(),
         ),
     )
-    tx.executemany(
-        "INSERT INTO partitions (topic, partition, next_offset) VALUES (?, ?, 0)",
-        [(topic.name, p) for p in range(topic.partitions)],
-    )
-    return topic
+    if created:
+        tx.executemany(
+            "INSERT INTO partitions (topic, partition, next_offset) VALUES (?, ?, 0)",
+            [(topic.name, p) for p in range(topic.partitions)],
+        )
+        return topic
+    existing = _load_topic(tx, topic.name)
+    assert existing is not None  # the conflicting row is committed and never deleted here
+    if (existing.subject, existing.partitions) != (topic.subject, topic.partitions):
+        raise Conflict(
+            f"topic {topic.name!r} exists with contract {existing.subject!r} and"
+            f" {existing.partitions} partitions",
+            fix="use the existing settings or create a topic with another name",
+        )
+    return existing
 
 
 def _append(

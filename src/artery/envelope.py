@@ -9,7 +9,6 @@ the log (``topic``, ``partition``, ``offset``); those are not CloudEvents attrib
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from urllib.parse import quote, unquote
 
 import orjson
 
+from artery import ids
 from artery.errors import InvalidEvent
 
 SPECVERSION = "1.0"
@@ -35,7 +35,7 @@ def now() -> datetime:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    return ids.uuid4()
 
 
 @dataclass(frozen=True, slots=True)

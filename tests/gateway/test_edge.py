@@ -4,6 +4,8 @@ request id."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 
@@ -289,3 +291,28 @@ async def test_too_many_headers_is_431(runtime: Runtime, orders: Orders) -> None
         assert "12 fields" in str(body["detail"])
         big = {"Cookie": "c=" + "x" * 4096}
         assert_problem(await http.get("/state", headers=big), 431, "artery.headers-too-large")
+
+
+# -- callers that leave ---------------------------------------------------------------------
+
+
+async def test_a_caller_leaving_mid_body_is_not_logged_as_a_failure(
+    runtime: Runtime, orders: Orders, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving(runtime, orders.routes(runtime)) as server:
+        assert server.port is not None
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            b"POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"partial": '
+        )
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the route is now waiting for the rest of the body
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.2)
+        async with httpx.AsyncClient(base_url=server.url) as http:  # the server still serves
+            assert (await http.get("/state")).status_code == 200
+    assert orders.calls == 1
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == [], [r.getMessage() for r in failures]

@@ -19,20 +19,22 @@ In order, for each HTTP request:
 5. CORS, only when ``cors_origins`` is set: a preflight is answered here; other answers to
    an allowed origin name that origin exactly (never ``*``) with ``Vary: Origin``.
 
-Refusals are problem+json like every other error, carrying the request id. Pure ASGI
-rather than ``BaseHTTPMiddleware``, which costs a task and a stream per request.
+Refusals are problem+json like every other error, carrying the request id: the edge is
+also where any exception a route raises becomes its problem answer (``problems.py``), so
+one layer wraps the router, not three. Pure ASGI rather than ``BaseHTTPMiddleware``,
+which costs a task and a stream per request.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
-import uuid
 from collections.abc import Iterable
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from artery import ids
 from artery.config import Settings
 from artery.errors import ArteryError, Forbidden
 from artery.gateway import problems
@@ -76,7 +78,7 @@ def request_id_of(given: str | None) -> str:
     """``given`` if it is a sane correlation id, else a new one."""
     if given is not None and _REQUEST_ID.match(given):
         return given
-    return uuid.uuid4().hex
+    return ids.random_bytes(16).hex()
 
 
 def traceparent_of(given: str | None) -> str:
@@ -92,10 +94,7 @@ def traceparent_of(given: str | None) -> str:
 
 
 def _nonzero_hex(size: int) -> str:
-    while True:
-        value = secrets.token_hex(size)
-        if value.strip("0"):
-            return value
+    return ids.nonzero_hex(size)
 
 
 def host_name(host: str) -> str:
@@ -155,12 +154,23 @@ class Edge:
         elif self.origins:  # answers differ by Origin: caches must know
             added = [*echoed, (b"vary", b"Origin")]
 
+        started = False
+
         async def marked(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
-        await self.app(scope, receive, marked)
+        try:
+            await self.app(scope, receive, marked)
+        except ClientDisconnect:
+            return  # the caller left before sending its whole body: no one to answer
+        except Exception as exc:
+            if started:  # too late for a problem response; uvicorn drops the connection
+                raise
+            await problems.for_exception(exc, scope)(scope, receive, marked)
 
     def check_headers(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
         count = size = 0

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 
 from artery.errors import (
     Forbidden,
@@ -104,33 +104,35 @@ class Gate:
         self.throttle = throttle
         self.deprecated = deprecated
 
-    def guard(self, route: str, policy: Policy, endpoint: Endpoint) -> Endpoint:
-        """``endpoint`` behind ``policy``; ``route`` names it in decisions and limits."""
+    def guard(self, route: str, policy: Policy, endpoint: Endpoint) -> Guarded:
+        """``endpoint`` behind ``policy``, as an ASGI app for a ``Route``; ``route`` names
+        it in decisions and limits."""
+        return Guarded(self, route, policy, endpoint)
 
-        async def guarded(request: Request) -> Response:
-            principal = await self.admit(request, route, policy)
-            headers: Mapping[str, str] = {}
-            if principal is not None and policy.quota is not None:
-                headers = await self.throttle.take(principal.client, route, policy.quota)
-            if request.method in BODY_METHODS:
-                check_body(request, policy)
-            try:
-                async with asyncio.timeout(policy.timeout):
-                    response = await endpoint(request)
-            except TimeoutError:
-                raise GatewayTimeout(
-                    f"{request.method} {request.url.path} took longer than its"
-                    f" {policy.timeout:g} s timeout",
-                    fix="try again later; if it persists, tell the route's owner",
-                ) from None
-            response.headers.update(headers)
-            if policy.deprecation is not None:
-                response.headers.update(self.deprecated.headers(policy.deprecation))
-                if principal is not None:
-                    self.deprecated.called(route, principal.client)
-            return response
-
-        return guarded
+    async def serve(
+        self, request: Request, route: str, policy: Policy, endpoint: Endpoint
+    ) -> Response:
+        principal = await self.admit(request, route, policy)
+        headers: Mapping[str, str] = {}
+        if principal is not None and policy.quota is not None:
+            headers = await self.throttle.take(principal.client, route, policy.quota)
+        if request.method in BODY_METHODS:
+            check_body(request, policy)
+        try:
+            async with asyncio.timeout(policy.timeout):
+                response = await endpoint(request)
+        except TimeoutError:
+            raise GatewayTimeout(
+                f"{request.method} {request.url.path} took longer than its"
+                f" {policy.timeout:g} s timeout",
+                fix="try again later; if it persists, tell the route's owner",
+            ) from None
+        response.headers.update(headers)
+        if policy.deprecation is not None:
+            response.headers.update(self.deprecated.headers(policy.deprecation))
+            if principal is not None:
+                self.deprecated.called(route, principal.client)
+        return response
 
     async def admit(self, request: Request, route: str, policy: Policy) -> Principal | None:
         """The authenticated, authorized caller (None on a public route); every decision
@@ -183,6 +185,25 @@ class Gate:
                 request_id=request_id(request),
             )
         )
+
+
+class Guarded:
+    """A route's endpoint behind the gate, as a plain ASGI app: Starlette's function
+    endpoints add two wrappers per request (exception handler lookup, a send tracker)
+    that the edge already does for every route."""
+
+    __slots__ = ("endpoint", "gate", "policy", "route")
+
+    def __init__(self, gate: Gate, route: str, policy: Policy, endpoint: Endpoint) -> None:
+        self.gate = gate
+        self.route = route
+        self.policy = policy
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        response = await self.gate.serve(request, self.route, self.policy, self.endpoint)
+        await response(scope, receive, send)
 
 
 def check_body(request: Request, policy: Policy) -> None:

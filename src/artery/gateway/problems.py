@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from artery.errors import ArteryError, ContractViolation
 from artery.gateway import catalog
@@ -130,26 +130,40 @@ def internal(scope: Scope | None) -> ProblemResponse:
     )
 
 
-async def _artery_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ArteryError)
-    if exc.http_status >= 500:
-        log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return from_error(exc, request.scope)
+def for_exception(exc: Exception, scope: Scope) -> Response:
+    """The answer to an exception that ended a request: an ``ArteryError`` as its problem,
+    routing's 404 and 405 as Artery types, other HTTP errors as ``about:blank``, anything
+    else as a bare 500 (logged with its traceback, once)."""
+    if isinstance(exc, ArteryError):
+        if exc.http_status >= 500:
+            log.warning("%s %s failed: %s", scope.get("method"), scope.get("path"), exc.message)
+        return from_error(exc, scope)
+    if isinstance(exc, HTTPException):
+        return _http_error(exc, scope)
+    _, request_id = correlation(scope)
+    log.error(
+        "request %s %s failed (request id %s)",
+        scope.get("method"),
+        scope.get("path"),
+        request_id,
+        exc_info=exc,
+    )
+    return internal(scope)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
+def _http_error(exc: HTTPException, scope: Scope) -> Response:
     """Routing's own errors: 404 and 405 as Artery types, others as ``about:blank``."""
-    assert isinstance(exc, HTTPException)
-    where = f"{request.method} {request.url.path}"
+    path = scope.get("path", "")
+    where = f"{scope.get('method')} {path}"
     if exc.status_code == 404:
         entry = CATALOG[NOT_FOUND]
         return problem(
             404,
             entry.title,
-            f"nothing is served at {request.url.path}",
+            f"nothing is served at {path}",
             type_=TYPE_BASE + NOT_FOUND,
             fix="check the path against GET /openapi.json",
-            scope=request.scope,
+            scope=scope,
         )
     if exc.status_code == 405:
         entry = CATALOG[METHOD_NOT_ALLOWED]
@@ -161,53 +175,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             type_=TYPE_BASE + METHOD_NOT_ALLOWED,
             fix=entry.fix,
             headers=exc.headers,
-            scope=request.scope,
+            scope=scope,
         )
     phrase = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if exc.detail and exc.detail != phrase else f"{where}: {phrase}"
-    return problem(exc.status_code, phrase, detail, headers=exc.headers, scope=request.scope)
-
-
-def handlers() -> dict[Any, ExceptionHandler]:
-    """Exception handlers for ``Starlette(exception_handlers=...)``."""
-    return {ArteryError: _artery_error, HTTPException: _http_error}
-
-
-class UnexpectedErrors:
-    """ASGI middleware: an exception no handler claimed becomes a bare 500 problem.
-
-    Sits inside Starlette's error middleware (and inside the edge, so the answer carries
-    the request id), so the caller gets problem+json instead of a plain-text 500, and the
-    process logs the traceback once."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        except Exception:
-            _, request_id = correlation(scope)
-            log.exception(
-                "request %s %s failed (request id %s)",
-                scope.get("method"),
-                scope.get("path"),
-                request_id,
-            )
-            if started:  # too late for a problem response; drop the connection
-                raise
-            await internal(scope)(scope, receive, send)
+    return problem(exc.status_code, phrase, detail, headers=exc.headers, scope=scope)
 
 
 def catalog_json() -> list[dict[str, Any]]:

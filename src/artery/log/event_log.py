@@ -10,11 +10,11 @@ a backend can change without them knowing.
 from __future__ import annotations
 
 import asyncio
-import uuid
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
 
+from artery import ids
 from artery.clock import Clock, SystemClock
 from artery.contracts import Registry
 from artery.envelope import Event
@@ -121,7 +121,7 @@ class EventLog:
             raise BatchViolation(contract.subject, contract.version, failures, len(events))
         records = []
         for event, body in zip(events, bodies, strict=True):
-            key = event.partitionkey or event.id or str(uuid.uuid4())
+            key = event.partitionkey or event.id or ids.uuid4()
             partition = partition_for(key, topic.partitions)
             records.append(Record(event, partition, contract.version, body))
         stored = await self.backend.append(topic, records, dedupe_window=self.dedupe_window)

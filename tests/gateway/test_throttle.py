@@ -143,3 +143,59 @@ async def test_two_gateways_on_one_postgresql_store_share_the_limit(pg_url: str)
 
         granted = await asyncio.gather(*(take(n) for n in range(30)))
     assert sum(granted) == 10
+
+
+# -- leases: cells taken from the store a few at a time ---------------------------------------
+
+
+async def granted_of(throttle: StoreThrottle, quota: Quota, takes: int) -> int:
+    granted = 0
+    for _ in range(takes):
+        try:
+            await throttle.take("key:ak_busy", ROUTE, quota)
+        except TooManyRequests:
+            continue
+        granted += 1
+    return granted
+
+
+async def test_a_busy_client_is_served_from_leases_and_never_beyond_its_quota(
+    runtime: Runtime,
+) -> None:
+    throttle = StoreThrottle(runtime.store, clock=Clock())
+    quota = Quota(1000, 1)  # leases grow to 50 cells
+    writes = runtime.store.writes
+    assert await granted_of(throttle, quota, 1200) == 1000
+    assert runtime.store.writes - writes < 60  # not one write per request
+
+
+async def test_a_client_that_does_not_hurry_is_counted_cell_by_cell(runtime: Runtime) -> None:
+    clock = Clock()
+    throttle = StoreThrottle(runtime.store, clock=clock)
+    quota = Quota(1000, 1)
+    writes = runtime.store.writes
+    for _ in range(5):  # each lease lapses before its next call: no cell is held back
+        assert (await throttle.take("key:ak_slow", ROUTE, quota))["RateLimit"] == (
+            '"default";r=999;t=1'
+        )
+        clock.now += 2
+    assert runtime.store.writes - writes == 5
+
+
+async def test_small_quotas_are_never_leased(runtime: Runtime) -> None:
+    throttle = StoreThrottle(runtime.store, clock=Clock())
+    writes = runtime.store.writes
+    assert await granted_of(throttle, Quota(30, 1), 40) == 30
+    assert runtime.store.writes - writes == 30 + 1  # one per grant; refusals are remembered
+
+
+async def test_leasing_gateways_on_one_postgresql_store_share_the_quota(pg_url: str) -> None:
+    quota = Quota(2000, 1)  # leases grow to 100 cells
+    clock = Clock()
+    async with runtime_on(pg_url) as first, runtime_on(pg_url) as second:
+        throttles = [
+            StoreThrottle(first.store, clock=clock),
+            StoreThrottle(second.store, clock=clock),
+        ]
+        granted = await asyncio.gather(*(granted_of(t, quota, 1500) for t in throttles))
+    assert sum(granted) == 2000

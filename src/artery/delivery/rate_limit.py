@@ -96,6 +96,7 @@ class Grant:
     remaining: int
     wait_us: int
     whole_us: int
+    cells: int = 1  # how many were granted (``take(limit, cells=n)`` may grant fewer)
 
 
 class RateLimiter:
@@ -119,10 +120,10 @@ class RateLimiter:
         grant = await self.take(limit)
         return grant.wait_us / 1_000_000
 
-    async def take(self, limit: Limit) -> Grant:
-        """Take a cell if one is free now; the grant says what is left either way. A
-        refusal consumes nothing."""
-        return await self._store.write(self._attempt(limit))
+    async def take(self, limit: Limit, cells: int = 1) -> Grant:
+        """Take up to ``cells`` cells, as many as are free now (at least one, or none);
+        the grant says how many and what is left either way. A refusal consumes nothing."""
+        return await self._store.write(self._attempt(limit, cells))
 
     async def acquire(self, limit: Limit) -> None:
         """Wait (sleeping, never spinning) until a cell of ``limit`` is granted."""
@@ -135,19 +136,21 @@ class RateLimiter:
                 await asyncio.sleep(wait + random.uniform(0, min(wait, _JITTER)))
                 wait = await self.try_acquire(limit)
 
-    def _attempt(self, limit: Limit) -> Callable[[Tx], Grant]:
+    def _attempt(self, limit: Limit, cells: int = 1) -> Callable[[Tx], Grant]:
         interval = limit.interval_us
 
         def attempt(tx: Tx) -> Grant:
             tat = _locked_tat(tx, limit.name)
             now = int(self._clock() * 1_000_000)
-            new_tat = max(tat, now) + interval
-            allowed_at = new_tat - interval * limit.burst
-            if now < allowed_at:
-                return Grant(False, 0, allowed_at - now, max(0, tat - now))
+            base = max(tat, now)
+            free = (now + interval * limit.burst - base) // interval  # cells free now
+            if free < 1:
+                wait = base + interval - interval * limit.burst - now
+                return Grant(False, 0, wait, max(0, tat - now), cells=0)
+            taken = min(cells, free)
+            new_tat = base + interval * taken
             tx.execute("UPDATE rate_limits SET tat = ? WHERE name = ?", (new_tat, limit.name))
-            remaining = (now - allowed_at) // interval
-            return Grant(True, int(remaining), 0, new_tat - now)
+            return Grant(True, int(free - taken), 0, new_tat - now, cells=taken)
 
         return attempt
 

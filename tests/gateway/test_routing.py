@@ -4,6 +4,8 @@ does not serve is a 405, an unknown path a 404."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -13,7 +15,7 @@ from artery.config import Settings
 from artery.gateway import http_app
 
 
-def answering(text: str):  # noqa: ANN201 - a Starlette endpoint
+def answering(text: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return PlainTextResponse(text)
 

@@ -77,6 +77,7 @@ def legacy_routes(legacy: Legacy) -> list[BaseRoute]:
                 "Access-Control-Allow-Origin": "*",
                 "Connection": "X-Hop",
                 "X-Hop": "per-connection",
+                "RateLimit": '"legacy";r=0;t=60',
             },
         )
 
@@ -188,7 +189,7 @@ async def test_the_callers_credentials_are_not_forwarded_to_the_upstream(
     assert seen.headers["x-forwarded-host"] == url.split("/")[2]
 
 
-async def test_upstream_answer_comes_back_without_hop_by_hop_cookie_or_cors_headers(
+async def test_upstream_answer_comes_back_without_hop_by_hop_cookie_cors_or_limit_headers(
     runtime: Runtime, legacy: Legacy
 ) -> None:
     async with forwarding(runtime, orders_route(legacy.url)) as (_, url):
@@ -197,6 +198,7 @@ async def test_upstream_answer_comes_back_without_hop_by_hop_cookie_or_cors_head
     assert answer.headers["content-type"] == "application/json"
     for header in ("set-cookie", "access-control-allow-origin", "x-hop"):
         assert header not in answer.headers
+    assert "ratelimit" not in answer.headers  # the gate adds the gateway's own, only
 
 
 async def test_at_hundred_percent_the_new_handler_answers_and_the_upstream_sees_nothing(

@@ -127,9 +127,9 @@ class Gate:
                 f" {policy.timeout:g} s timeout",
                 fix="try again later; if it persists, tell the route's owner",
             ) from None
-        response.headers.update(headers)
+        _append_headers(response, headers)
         if policy.deprecation is not None:
-            response.headers.update(self.deprecated.headers(policy.deprecation))
+            _append_headers(response, self.deprecated.headers(policy.deprecation))
             if principal is not None:
                 self.deprecated.called(route, principal.client)
         return response
@@ -185,6 +185,14 @@ class Gate:
                 request_id=request_id(request),
             )
         )
+
+
+def _append_headers(response: Response, headers: Mapping[str, str]) -> None:
+    """Add fields the endpoint never sets (rate limit, deprecation) to its answer: raw,
+    since ``MutableHeaders`` scans every field for each one it sets."""
+    response.raw_headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    )
 
 
 class Guarded:

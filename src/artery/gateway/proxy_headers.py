@@ -62,6 +62,8 @@ NOT_RELAYED = HOP_BY_HOP | frozenset(
         "access-control-allow-methods",
         "access-control-expose-headers",
         "access-control-max-age",
+        "ratelimit",
+        "ratelimit-policy",
     ]
 )
 

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from artery.envelope import Event
+from artery.envelope import Event, new_id
 from artery.integration import Contract, resolve, topic_of
 from artery.log import EventLog
 
@@ -28,9 +28,12 @@ def envelope(
     subject: str | None = None,
     correlation_id: str | None = None,
     traceparent: str | None = None,
+    id: str | None = None,
 ) -> Event:
-    """The envelope ``publish`` would store (type = the contract's subject)."""
+    """The envelope ``publish`` would store (type = the contract's subject); ``id`` is new
+    unless given (a caller that must tell its event from a deduplicated one gives it)."""
     return Event(
+        id=id or new_id(),
         type=target.subject if isinstance(target, Contract) else target,
         source=f"artery://{source}",
         data=data,

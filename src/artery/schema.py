@@ -13,6 +13,7 @@ from artery.delivery import schema as delivery
 from artery.gateway import schema as gateway
 from artery.log import schema as log
 from artery.store.migrations import Schema
+from artery.webhooks import schema as webhooks
 from artery.workflows import schema as workflows
 
 SCHEMAS: tuple[Schema, ...] = (
@@ -21,4 +22,5 @@ SCHEMAS: tuple[Schema, ...] = (
     Schema("delivery", delivery.MIGRATIONS),
     Schema("workflows", workflows.MIGRATIONS),
     Schema("gateway", gateway.MIGRATIONS),
+    Schema("webhooks", webhooks.MIGRATIONS),
 )

@@ -24,9 +24,9 @@ AT_LEGACY = {
     p: max((v for n in LEGACY_VERSIONS.values() for q, v in n if q == p), default=0) for p in LATEST
 }  # a package born after the global versions (gateway) starts at 0
 LEGACY_SCHEMAS = tuple(Schema(s.package, s.migrations[: AT_LEGACY[s.package]]) for s in SCHEMAS)
-WEBHOOKS = Schema(
-    "webhooks",
-    (("endpoints", ("CREATE TABLE webhook_endpoints (id {text} PRIMARY KEY, url {text})",)),),
+AUDIT = Schema(  # a package to come: how a new one joins
+    "audit",
+    (("entries", ("CREATE TABLE audit_entries (id {text} PRIMARY KEY, what {text})",)),),
 )
 
 
@@ -123,7 +123,14 @@ async def test_fresh_store_records_each_package_from_version_1(store_url: str) -
         for version, (name, _) in enumerate(s.migrations, start=1)
     ]
     assert sorted((p, v, n) for p, v, n, _ in rows) == sorted(expected)
-    assert LATEST == {"contracts": 1, "log": 3, "delivery": 2, "workflows": 2, "gateway": 1}
+    assert LATEST == {
+        "contracts": 1,
+        "log": 3,
+        "delivery": 2,
+        "workflows": 2,
+        "gateway": 1,
+        "webhooks": 1,
+    }
 
 
 async def test_reopening_applies_nothing_again(store_url: str) -> None:
@@ -199,19 +206,19 @@ async def test_a_new_package_adds_its_tables_without_touching_other_versions(
     store_url: str,
 ) -> None:
     await (await open_store(store_url)).close()
-    store = await open_store(store_url, schemas=(*SCHEMAS, WEBHOOKS))
+    store = await open_store(store_url, schemas=(*SCHEMAS, AUDIT))
     try:
-        await store.write(lambda tx: tx.execute("INSERT INTO webhook_endpoints VALUES ('a', 'u')"))
-        assert await store.read(applied_versions) == {**LATEST, "webhooks": 1}
+        await store.write(lambda tx: tx.execute("INSERT INTO audit_entries VALUES ('a', 'u')"))
+        assert await store.read(applied_versions) == {**LATEST, "audit": 1}
     finally:
         await store.close()
     grown = Schema(
-        "webhooks",
-        (*WEBHOOKS.migrations, ("secret", ("CREATE INDEX w ON webhook_endpoints (url)",))),
+        "audit",
+        (*AUDIT.migrations, ("what", ("CREATE INDEX w ON audit_entries (what)",))),
     )
     store = await open_store(store_url, schemas=(*SCHEMAS, grown))
     try:
-        assert await store.read(applied_versions) == {**LATEST, "webhooks": 2}
+        assert await store.read(applied_versions) == {**LATEST, "audit": 2}
     finally:
         await store.close()
 
@@ -223,6 +230,7 @@ def test_behind_names_each_package_below_its_latest() -> None:
         "delivery v0 of 2",
         "workflows v0 of 2",
         "gateway v0 of 1",
+        "webhooks v0 of 1",
     ]
     assert behind(LATEST, SCHEMAS) == []
 
@@ -275,6 +283,9 @@ async def test_read_only_store_behind_names_the_packages_it_lacks(tmp_path: Path
     url = f"sqlite:///{tmp_path}/old.db"
     await old_store(url, upto=2)
     with immutable(tmp_path), pytest.raises(StoreReadOnly) as info:
-        await open_store(url, schemas=(*SCHEMAS, WEBHOOKS))
-    lacking = "log v2 of 3, delivery v1 of 2, workflows v0 of 2, gateway v0 of 1, webhooks v0 of 1"
+        await open_store(url, schemas=(*SCHEMAS, AUDIT))
+    lacking = (
+        "log v2 of 3, delivery v1 of 2, workflows v0 of 2, gateway v0 of 1, webhooks v0 of 1,"
+        " audit v0 of 1"
+    )
     assert f"needs schema migrations ({lacking})" in str(info.value)

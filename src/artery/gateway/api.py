@@ -197,7 +197,7 @@ class _Endpoint:
                 self.ingest, body, correlation_id=rid, traceparent=trace, idempotency_key=dedupe
             )
         except ContractViolation as exc:
-            raise _scrubbed(exc, body) from None
+            raise scrubbed(exc, body) from None
         return _json_response(
             Reply(202, {"id": event.id, "topic": event.topic, "partition": event.partition})
         )
@@ -210,7 +210,7 @@ class _Endpoint:
             missing = Violation("", "type", "the request has no body; send a JSON document")
             raise ContractViolation(subject, version.version, [missing])
         if found:
-            raise _scrubbed(ContractViolation(subject, version.version, found), body)
+            raise scrubbed(ContractViolation(subject, version.version, found), body)
 
     async def check_response(self, subject: str, reply: Reply) -> None:
         if not 200 <= reply.status < 300 or (reply.body is None and reply.status == 204):
@@ -280,7 +280,7 @@ def _json_response(reply: Reply) -> Response:
     )
 
 
-def _scrubbed(exc: ContractViolation, body: Any) -> ContractViolation:
+def scrubbed(exc: ContractViolation, body: Any) -> ContractViolation:
     """``exc`` with messages that quote no value of ``body``: the validator starts most
     messages with the offending value, which may be personal data."""
     safe = [Violation(v.pointer, v.keyword, _safe_message(v, body)) for v in exc.violations]
@@ -320,4 +320,12 @@ def _at(document: Any, pointer: str) -> tuple[bool, Any]:
     return True, node
 
 
-__all__ = ["Call", "Forwarder", "MalformedBody", "Reply", "ResponseViolation", "routes"]
+__all__ = [
+    "Call",
+    "Forwarder",
+    "MalformedBody",
+    "Reply",
+    "ResponseViolation",
+    "routes",
+    "scrubbed",
+]

@@ -62,6 +62,13 @@ _ENTRIES = (
         " allowed_hosts (ARTERY_ALLOWED_HOSTS)",
     ),
     ProblemType(
+        "artery.webhook-signature", "Webhook signature refused", 401,
+        "a webhook call's signature is missing, does not match its raw body under any of the"
+        " source's secrets, or its signed timestamp is outside the tolerance (a replay)",
+        "sign the call with the source's current secret and send it promptly;"
+        " GET /admin/sources/{name}/rejections shows each refused call",
+    ),
+    ProblemType(
         "artery.unauthenticated", "Unauthenticated", 401,
         "the request has no credential, or one that is unknown, expired, revoked or badly"
         " signed; WWW-Authenticate says which",
@@ -162,6 +169,13 @@ _ENTRIES = (
         "the body is not the media type the route reads (JSON routes refuse text/plain and"
         " forms, which a cross-site page may send without a preflight)",
         "send the body as JSON with Content-Type: application/json",
+    ),
+    ProblemType(
+        "artery.mapping-failed", "Mapping failed", 422,
+        "a webhook source's mapping could not turn the partner's payload into the canonical"
+        " event; the detail names the mapping and the type it met",
+        "correct the payload, or the source's mapping (artery sources test NAME payload.json"
+        " shows what a payload maps to)",
     ),
     ProblemType(
         "artery.contract-violation", "Contract violation", 422,

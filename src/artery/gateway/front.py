@@ -12,6 +12,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from artery import admin
+from artery.admin import sources as admin_sources
 from artery.admin import strangler
 from artery.gateway import api, decisions, health, problems
 from artery.gateway.auth import ApiKeys, Credentials, bearer, endpoints
@@ -24,6 +25,8 @@ from artery.gateway.versions import Deprecations
 from artery.integration import Declarations
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
+from artery.webhooks import inbound
+from artery.webhooks.ledger import Ledger
 from artery.workflows import Workflows
 
 
@@ -46,11 +49,14 @@ class FrontDoor:
             self.deprecations,
         )
         self.forwarder = Forwarder(declared.routes.values())
+        sources = list(declared.sources.values())
+        self.ledger = Ledger(sources, clock=runtime.clock.now)
         self.services: list[Service] = [
             self.keys,
             self.decisions,
             self.deprecations,
             self.forwarder,
+            self.ledger,
         ]
         scoped = admin.scoped_routes(
             runtime,
@@ -60,6 +66,7 @@ class FrontDoor:
                 *decisions.admin_routes(self.decisions),
                 *self.deprecations.routes(),
                 *strangler.admin_routes(self.forwarder, runtime),
+                *admin_sources.admin_routes(self.ledger),
             ],
         )
         described = OpenApi(declared, runtime.registry, scoped, publisher.source)
@@ -70,4 +77,7 @@ class FrontDoor:
             *problems.routes(self.gate),
             described.route(self.gate),
             *api.routes(declared, self.gate, runtime, publisher, self.forwarder),
+            *inbound.routes(
+                sources, publisher, self.ledger, self.decisions, clock=runtime.clock.now
+            ),
         ]

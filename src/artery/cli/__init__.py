@@ -22,6 +22,7 @@ from artery.cli import (
     integrations,
     keys,
     serving,
+    sources,
     topics,
     workflows,
 )
@@ -49,6 +50,7 @@ app.command()(delivery.breakers)
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(integrations.app, name="integrations")
 app.add_typer(keys.app, name="keys")
+app.add_typer(sources.app, name="sources")
 
 
 def print_version(value: bool) -> None:

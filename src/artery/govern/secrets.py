@@ -17,6 +17,8 @@ from artery.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# what vendors' secrets start with: such a "name" is a secret pasted into the code
+_SECRET_LIKE = re.compile(r"^(whsec_|whsk_|whpk_|sk_|rk_|shpss_|shpat_|ghp_|xox[abpr]-)")
 
 SecretRef = str | Sequence[str]
 
@@ -31,7 +33,7 @@ def variable_of(ref: str) -> str:
                 fix='write "env:NAME" with letters, digits and underscores',
             )
         return name
-    if not _NAME.match(ref):
+    if not _NAME.match(ref) or _SECRET_LIKE.match(ref) or len(ref) > 64:
         raise ConfigError(
             "a secret reference must name the secret, not hold it",
             fix='name it (secret="shop-hook" reads ARTERY_SECRET_SHOP_HOOK) or write'

@@ -101,6 +101,10 @@ class Ledger:
         if len(self._rejected) < 10_000:  # a flood while the store is down: keep the first
             self._rejected.append(rejection)
 
+    def attach(self, store: SqlStore) -> None:
+        """Read (``status``, ``rejections``) from ``store`` without serving: for tools."""
+        self._store = store
+
     async def start(self, runtime: Runtime) -> None:
         self._store = runtime.store
         first = self.now_us()

@@ -1,0 +1,93 @@
+"""``artery sources list|test``: the webhook sources with their liveness from the store,
+and a saved vendor payload mapped and checked without publishing anything."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from artery.cli import app as cli
+
+runner = CliRunner()
+
+MODULE = """
+from artery import App, Integration
+
+ORDER = {
+    "type": "object",
+    "required": ["order_id", "total_cents"],
+    "properties": {
+        "order_id": {"type": "string"},
+        "total_cents": {"type": "integer", "minimum": 0},
+    },
+}
+app = App("shop-hooks")
+shop = Integration("shop-sync", owner="team-shop")
+orders = shop.contract("shop.order", schema=ORDER)
+shop.webhook_source(
+    "shop", scheme="shopify", secret="cli-shop", emits=orders, mapping="shop.jmespath",
+    expect_every="15m",
+)
+app.include(shop)
+"""
+MAPPING = "{order_id: to_string(id), total_cents: round(multiply(to_number(total_price), `100`))}"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("ARTERY_SECRET_CLI_SHOP", "shpss_secret")
+    (tmp_path / "hooks_app.py").write_text(textwrap.dedent(MODULE))
+    (tmp_path / "shop.jmespath").write_text(MAPPING)
+    return tmp_path
+
+
+def artery(*args: str, store: str | None = None) -> Result:
+    store = store or "postgresql://nobody@127.0.0.1:1/none"  # test opens no store
+    return runner.invoke(cli, ["--store", store, *args], env={"COLUMNS": "240"})
+
+
+def test_test_prints_the_mapped_event_and_says_it_is_valid(work: Path) -> None:
+    (work / "order.json").write_text('{"id": 820982911946154508, "total_price": "403.00"}')
+    result = artery("sources", "test", "hooks_app:app", "shop", "order.json")
+    assert result.exit_code == 0, result.output
+    assert '"order_id": "820982911946154508"' in result.output
+    assert '"total_cents": 40300' in result.output
+    assert "valid shop.order event" in result.output
+
+
+def test_test_names_the_pointers_of_an_invalid_mapped_event(work: Path) -> None:
+    (work / "order.json").write_text('{"id": 7, "total_price": "-1.00"}')
+    result = artery("sources", "test", "hooks_app:app", "shop", "order.json")
+    assert result.exit_code != 0
+    assert "violates shop.order at /total_cents" in result.output
+
+
+def test_test_names_the_expression_a_payload_breaks(work: Path) -> None:
+    (work / "order.json").write_text('{"id": 7, "total_price": {"amount": 1}}')
+    result = artery("sources", "test", "hooks_app:app", "shop", "order.json")
+    assert result.exit_code != 0
+    assert "mapping file 'shop.jmespath' failed" in result.output
+
+
+def test_test_refuses_an_unknown_source_and_a_missing_file(work: Path) -> None:
+    assert "known: shop" in artery("sources", "test", "hooks_app:app", "nope", "x.json").output
+    missing = artery("sources", "test", "hooks_app:app", "shop", "x.json")
+    assert missing.exit_code != 0 and "not a readable JSON file" in missing.output
+
+
+def test_list_shows_each_source_with_its_liveness(work: Path, sqlite_url: str) -> None:
+    result = artery("sources", "list", "hooks_app:app", "--json", store=sqlite_url)
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.output)
+    assert entry["path"] == "/hooks/shop" and entry["scheme"] == "shopify"
+    assert entry["mapping"] == "file 'shop.jmespath'"
+    assert entry["accepted"] == 0 and entry["silent"] is False
+    assert entry["secret"] == ["ARTERY_SECRET_CLI_SHOP"]
+    assert "shpss_secret" not in result.output

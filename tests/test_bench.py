@@ -25,6 +25,7 @@ BENCH = Path(__file__).parent.parent / "bench"
             ["64 concurrent", "sequential"],
         ),
         ("gateway.py", ["--stores", "sqlite"], ["bare Starlette", "full path, sqlite", "p99"]),
+        ("mapping.py", [], ["shopify_order", "JMESPath us", "JSONata us"]),
     ],
 )
 def test_benchmark_quick_run_prints_its_table(

@@ -5,9 +5,9 @@ A mapping is a JMESPath expression (inline, or a ``.jmespath`` file) or a Python
 JMESPath over JSONata (``bench/mapping.py``, Shopify, Stripe and GitHub payloads):
 jsonata-python took 6-10x longer per payload (Shopify order 251 µs against 41 µs) and
 turned Shopify's 64-bit order ids into floats (``8.20982911946155e+17``), a silent
-corruption; JMESPath (AWS's jmespath, well kept) keeps them. JMESPath has no arithmetic, so four functions are added: ``multiply``,
-``round``, ``lower`` and ``upper`` (``round(multiply(to_number(total_price), `100`))``
-gives cents).
+corruption; JMESPath (AWS's jmespath, well kept) keeps them. JMESPath has no arithmetic,
+so four functions are added: ``multiply``, ``round``, ``lower`` and ``upper``
+(``round(multiply(to_number(total_price), `100`))`` gives cents).
 
 A mapping that fails on a payload is a 422 naming the expression and the type it met,
 never the value (a payload may hold personal data).

@@ -33,6 +33,8 @@ from artery.gateway.route import Handler as RouteHandler
 from artery.log import Retention
 from artery.retry import Retry
 from artery.webhooks import sources as webhook_sources
+from artery.webhooks.declare import WebhookDeclarations
+from artery.webhooks.destinations import Destination
 from artery.workflows import Schedule, Workflow
 from artery.workflows.definition import WorkflowFn
 from artery.workflows.schedules import validate as validate_schedule
@@ -64,7 +66,7 @@ def topic_of(target: Contract | str) -> str:
     return target.topic if isinstance(target, Contract) else target
 
 
-class Integration:
+class Integration(WebhookDeclarations):
     """Declarations with owners. ``owner`` owns the meaning of the data; ``transport_owner``
     runs the pipes (defaults to ``owner``). An integration without an owner is refused: an
     integration nobody owns is the one that dies quietly."""
@@ -105,6 +107,7 @@ class Integration:
         self.schedules: list[Schedule] = []
         self.routes: dict[str, ApiRoute] = {}
         self.sources: dict[str, webhook_sources.Source] = {}
+        self.destinations: dict[str, Destination] = {}
 
     def __repr__(self) -> str:
         return f"Integration({self.name!r}, owner={self.owner!r})"
@@ -368,41 +371,6 @@ class Integration:
         self._add_route(declared)
         return declared
 
-    def webhook_source(
-        self,
-        name: str,
-        *,
-        scheme: str | webhook_sources.Scheme,
-        secret: str | Sequence[str],
-        emits: Contract | str,
-        path: str | None = None,
-        mapping: webhook_sources.MappingSpec = None,
-        expect_every: str | float | None = None,
-        max_body: int = webhook_sources.MAX_BODY,
-        tolerance: str | float | None = None,
-    ) -> webhook_sources.Source:
-        """Receive a partner's webhook at ``path`` (default ``/hooks/<name>``): verify it
-        by ``scheme`` with the named ``secret`` (``"shop-hook"`` reads
-        ``ARTERY_SECRET_SHOP_HOOK``), map it (a JMESPath expression or file, or a function)
-        and publish it as an event of ``emits``. ``expect_every="15m"`` reports the source
-        silent when no valid call came for longer (``artery.webhooks``)."""
-        if name in self.sources:
-            raise ConfigError(f"webhook source {name!r} is declared twice", fix="declare it once")
-        declared = webhook_sources.source(
-            name,
-            integration=self.name,
-            scheme=scheme,
-            secret=secret,
-            emits=emits,
-            path=path,
-            mapping=mapping,
-            expect_every=expect_every,
-            max_body=max_body,
-            tolerance=tolerance,
-        )
-        self.sources[name] = declared
-        return declared
-
     def _add_route(self, declared: ApiRoute) -> None:
         if declared.key in self.routes:
             raise ConfigError(f"route {declared.key} is declared twice", fix="declare it once")
@@ -504,6 +472,10 @@ class Declarations:
     def sources(self) -> dict[str, webhook_sources.Source]:
         return {n: s for i in self.integrations.values() for n, s in i.sources.items()}
 
+    @property
+    def destinations(self) -> dict[str, Destination]:
+        return {n: d for i in self.integrations.values() for n, d in i.destinations.items()}
+
     def consumers_of(
         self, integration: Integration, contracts: dict[str, Contract] | None = None
     ) -> list[Consumer]:
@@ -551,6 +523,7 @@ class Declarations:
                 *((("route", key), r) for key, r in integration.routes.items()),
                 *((("route named", r.name), r) for r in integration.routes.values()),
                 *((("webhook source", n), w) for n, w in integration.sources.items()),
+                *((("webhook destination", n), d) for n, d in integration.destinations.items()),
             ]
             for name, value in names:
                 other, first = seen.setdefault(name, (integration.name, value))

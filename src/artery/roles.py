@@ -21,6 +21,7 @@ from artery.integration import Declarations
 from artery.log.retention import RetentionSweeper
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
+from artery.webhooks.outbound import Outbound
 from artery.workflows import Scheduler, WorkflowEngine, Workflows
 from artery.workflows.definition import WorkflowOptions
 
@@ -105,13 +106,21 @@ def assemble(
     if works:
         groups = [(c.group, c.topic, c.start) for c in consumers]
         parts.services.append(RetentionSweeper(groups))
+    outbound = None
+    if role is not None and declared.destinations:
+        outbound = Outbound(
+            list(declared.destinations.values()), declared.contracts, publisher.publish
+        )
+        parts.services.append(outbound)  # started before the workers that deliver for it
     if role in (Role.RUN, Role.GATEWAY) or (role is Role.WORKER and listen is not None):
-        front = FrontDoor(runtime, declared, parts.runs, publisher)
+        front = FrontDoor(runtime, declared, parts.runs, publisher, outbound)
         parts.services.extend(front.services)
         parts.http = HttpServer(listen or Listen(), front.mounts)
         parts.services.append(parts.http)  # started before, stopped after the workers
     if engine is not None:
         parts.services.append(engine)
+    if works and outbound is not None:
+        consumers.extend(outbound.consumers())
     if works and consumers:
         effects = Effects(publisher.publish, parts.runs.start)
         parts.services.append(Worker(consumers, effects, tuning.worker))

@@ -185,3 +185,12 @@ def test_docs_problems_md_is_the_catalog() -> None:
         "docs/problems.md differs from the catalog; regenerate it with"
         " ARTERY_WRITE_DOCS=1 pytest tests/gateway/test_problems.py"
     )
+
+
+def test_instance_is_the_path_once_under_a_mount() -> None:
+    from artery.gateway.problems import correlation
+
+    mounted = {"root_path": "/admin", "path": "/admin/destinations/x", "state": {}}
+    assert correlation(mounted)[0] == "/admin/destinations/x"
+    legacy = {"root_path": "/admin", "path": "/destinations/x", "state": {}}
+    assert correlation(legacy)[0] == "/admin/destinations/x"

@@ -171,6 +171,13 @@ _ENTRIES = (
         "send the body as JSON with Content-Type: application/json",
     ),
     ProblemType(
+        "artery.address-refused", "Address refused", 422,
+        "an outbound URL (a webhook destination) is not https, does not resolve, or resolves"
+        " to an address inside the network (loopback, private, link-local, cloud metadata)",
+        "use a public https URL; an internal host must be listed in"
+        " ARTERY_OUTBOUND_ALLOWED_HOSTS",
+    ),
+    ProblemType(
         "artery.mapping-failed", "Mapping failed", 422,
         "a webhook source's mapping could not turn the partner's payload into the canonical"
         " event; the detail names the mapping and the type it met",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from artery import admin
+from artery.admin import destinations as admin_destinations
 from artery.admin import sources as admin_sources
 from artery.admin import strangler
 from artery.gateway import api, decisions, health, problems
@@ -27,6 +28,7 @@ from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
 from artery.webhooks import inbound
 from artery.webhooks.ledger import Ledger
+from artery.webhooks.outbound import Outbound
 from artery.workflows import Workflows
 
 
@@ -34,7 +36,12 @@ class FrontDoor:
     """The gate, its parts and the mounts of one HTTP server."""
 
     def __init__(
-        self, runtime: Runtime, declared: Declarations, runs: Workflows, publisher: Publisher
+        self,
+        runtime: Runtime,
+        declared: Declarations,
+        runs: Workflows,
+        publisher: Publisher,
+        outbound: Outbound | None = None,
     ) -> None:
         self.keys = ApiKeys(runtime.store)
         self.decisions = decisions.StoreDecisions(runtime.store)
@@ -67,6 +74,7 @@ class FrontDoor:
                 *self.deprecations.routes(),
                 *strangler.admin_routes(self.forwarder, runtime),
                 *admin_sources.admin_routes(self.ledger),
+                *(admin_destinations.admin_routes(outbound) if outbound else []),
             ],
         )
         described = OpenApi(declared, runtime.registry, scoped, publisher.source)

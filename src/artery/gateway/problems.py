@@ -56,7 +56,9 @@ def correlation(scope: Scope | None) -> tuple[str | None, str | None]:
         return None, None
     state = scope.get("state") or {}
     found = state.get("request_id")
-    path = scope.get("root_path", "") + scope.get("path", "")
+    root, path = scope.get("root_path", ""), scope.get("path", "")
+    if not path.startswith(root):  # ASGI: path holds root_path; older servers left it out
+        path = root + path
     return (path or None), (found if isinstance(found, str) else None)
 
 

@@ -1,5 +1,6 @@
-"""The webhook sources' tables: each source's calls accepted and when last (liveness), its
-rejections counted per reason, and its last rejected calls, redacted.
+"""The webhooks' tables. Sources: each source's calls accepted and when last (liveness), its
+rejections counted per reason, and its last rejected calls, redacted. Destinations: each
+one's state (failing since, disabled) and every delivery attempt.
 
 Never edit a released migration; append a new one (see ``artery.store.migrations``).
 """
@@ -40,6 +41,37 @@ MIGRATIONS: Sequence[Migration] = (
                 headers_json {text} NOT NULL,
                 body_json {text} NOT NULL)""",
             "CREATE INDEX webhook_rejections_source ON webhook_rejections (source, id)",
+        ),
+    ),
+    (
+        "webhook destinations: state and every delivery attempt",
+        (
+            # ``failing_since``: the first failure of the current streak (NULL after a
+            # success); ``disabled_at`` set by 410 Gone, a streak over ``disable_after``,
+            # or a person.
+            """CREATE TABLE webhook_destination_state (
+                name {text} PRIMARY KEY,
+                failing_since {bigint},
+                disabled_at {bigint},
+                disabled_reason {text})""",
+            """CREATE TABLE webhook_attempts (
+                id {id},
+                destination {text} NOT NULL,
+                event_id {text} NOT NULL,
+                event_type {text} NOT NULL,
+                topic {text} NOT NULL,
+                event_partition {bigint} NOT NULL,
+                event_offset {bigint} NOT NULL,
+                attempt {bigint} NOT NULL,
+                trigger {text} NOT NULL,
+                at {bigint} NOT NULL,
+                outcome {text} NOT NULL,
+                status {bigint},
+                latency_us {bigint} NOT NULL,
+                response {text},
+                error {text})""",
+            "CREATE INDEX webhook_attempts_at ON webhook_attempts (destination, at)",
+            "CREATE INDEX webhook_attempts_event ON webhook_attempts (destination, event_id)",
         ),
     ),
 )

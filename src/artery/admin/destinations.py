@@ -1,0 +1,211 @@
+"""The admin API of webhook destinations:
+
+* ``GET /admin/destinations``: each one with its state (enabled, failing since, disabled).
+* ``GET /admin/destinations/{name}/attempts?outcome=&status=&since=&until=&limit=``:
+  its delivery attempts, newest first, filtered by outcome, HTTP status and time.
+* ``POST /admin/destinations/{name}/resend`` ``{"event_id": ...}``: send one event again,
+  now (never blocked by a dedupe key: a person asked for it).
+* ``POST /admin/destinations/{name}/disable`` and ``/enable``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from artery.admin.scoped import Scoped
+from artery.errors import ConfigError, NotFound
+from artery.gateway.policy import ADMIN_READ, ADMIN_WRITE
+from artery.webhooks.outbound import Outbound
+
+MAX_LIMIT = 500
+_COLUMNS = (
+    "event_id, event_type, attempt, trigger, at, outcome, status, latency_us, response, error"
+)
+
+
+def admin_routes(outbound: Outbound) -> list[Scoped]:
+    async def listed(request: Request) -> JSONResponse:
+        found = []
+        for name, d in sorted(outbound.destinations.items()):
+            row = await outbound.state(name)
+            found.append(
+                {
+                    "name": name,
+                    "url": d.url,
+                    "events": list(d.events),
+                    "ordered": d.ordered,
+                    "enabled": not (row and row[1] is not None),
+                    "failing_since": _iso(row[0]) if row and row[0] is not None else None,
+                    "disabled_at": _iso(row[1]) if row and row[1] is not None else None,
+                    "disabled_reason": row[2] if row else None,
+                }
+            )
+        return JSONResponse({"destinations": found})
+
+    async def attempts(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        outbound.known(name)
+        await outbound.attempts.flush()
+        where, params = _filters(name, request.query_params)
+        limit = _int(request.query_params.get("limit", "100"), "limit", 1, MAX_LIMIT)
+        sql = (
+            f"SELECT {_COLUMNS} FROM webhook_attempts WHERE {' AND '.join(where)}"
+            f" ORDER BY at DESC, id DESC LIMIT {limit}"
+        )
+        rows = await outbound.runtime.store.read(lambda tx: tx.execute(sql, params))
+        return JSONResponse({"destination": name, "attempts": [_attempt(r) for r in rows]})
+
+    async def resend(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        d = outbound.known(name)
+        event_id = _event_id(await request.body())
+        await outbound.attempts.flush()
+        event = await _event(outbound, name, event_id)
+        sent = await outbound.send(
+            d, event, await _next_attempt(outbound, name, event_id), "resend"
+        )
+        status = 200 if sent.outcome == "delivered" else 502
+        return JSONResponse(
+            {
+                "event_id": event_id,
+                "outcome": sent.outcome,
+                "status": sent.status,
+                "error": sent.error,
+            },
+            status_code=status,
+        )
+
+    async def disable(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        await outbound.disable(name, "disabled by a person (admin API)")
+        return JSONResponse({"destination": name, "enabled": False})
+
+    async def enable(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        await outbound.enable(name)
+        return JSONResponse({"destination": name, "enabled": True})
+
+    return [
+        Scoped("/destinations", listed, ("GET",), ADMIN_READ),
+        Scoped("/destinations/{name}/attempts", attempts, ("GET",), ADMIN_READ),
+        Scoped("/destinations/{name}/resend", resend, ("POST",), ADMIN_WRITE),
+        Scoped("/destinations/{name}/disable", disable, ("POST",), ADMIN_WRITE),
+        Scoped("/destinations/{name}/enable", enable, ("POST",), ADMIN_WRITE),
+    ]
+
+
+def _filters(name: str, query: Any) -> tuple[list[str], list[Any]]:
+    where: list[str] = ["destination = ?"]
+    params: list[Any] = [name]
+    outcome = query.get("outcome")
+    if outcome is not None:
+        if outcome not in ("delivered", "failed", "skipped"):
+            raise ConfigError(f"outcome={outcome!r}", fix="use delivered, failed or skipped")
+        where.append("outcome = ?")
+        params.append(outcome)
+    if query.get("status") is not None:
+        where.append("status = ?")
+        params.append(_int(query["status"], "status", 100, 599))
+    for key, op in (("since", ">="), ("until", "<")):
+        if query.get(key) is not None:
+            where.append(f"at {op} ?")
+            params.append(_time_us(query[key], key))
+    return where, params
+
+
+def _int(text: str, name: str, low: int, high: int) -> int:
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name}={text!r} is not usable", fix=f"use {low} to {high}")
+    return int(text)
+
+
+def _time_us(text: str, name: str) -> int:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{name}={text!r} is not a time", fix="use ISO 8601, e.g. 2026-12-05T10:00:00Z"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1_000_000)
+
+
+def _event_id(body: bytes) -> str:
+    try:
+        found = orjson.loads(body).get("event_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        found = None
+    if not isinstance(found, str) or not found:
+        raise ConfigError("the body names no event", fix='send {"event_id": "..."}')
+    return found
+
+
+async def _event(outbound: Outbound, name: str, event_id: str) -> Any:
+    """The event an earlier attempt carried, read back from the log."""
+    rows = await outbound.runtime.store.read(
+        lambda tx: tx.execute(
+            "SELECT topic, event_partition, event_offset FROM webhook_attempts"
+            " WHERE destination = ? AND event_id = ? AND event_offset >= 0 LIMIT 1",
+            (name, event_id),
+        )
+    )
+    if not rows:
+        raise NotFound(
+            f"destination {name!r} was never sent event {event_id!r}",
+            fix="take an event id from GET /admin/destinations/{name}/attempts",
+        )
+    topic, partition, offset = rows[0]
+    found = await outbound.runtime.log.read(topic, int(partition), int(offset), 1)
+    if not found or found[0].id != event_id:
+        raise NotFound(f"event {event_id!r} is no longer in the log", fix="it was retained away")
+    return found[0]
+
+
+async def _next_attempt(outbound: Outbound, name: str, event_id: str) -> int:
+    rows = await outbound.runtime.store.read(
+        lambda tx: tx.execute(
+            "SELECT MAX(attempt) FROM webhook_attempts WHERE destination = ? AND event_id = ?",
+            (name, event_id),
+        )
+    )
+    return int(rows[0][0] or 0) + 1
+
+
+def _attempt(row: Any) -> dict[str, Any]:
+    (
+        event_id,
+        event_type,
+        attempt,
+        trigger,
+        at,
+        outcome,
+        status,
+        latency_us,
+        response,
+        error,
+    ) = row
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "attempt": int(attempt),
+        "trigger": trigger,
+        "at": _iso(at),
+        "outcome": outcome,
+        "status": None if status is None else int(status),
+        "latency_ms": round(int(latency_us) / 1000, 3),
+        "response": response,
+        "error": error,
+    }
+
+
+def _iso(at_us: Any) -> str:
+    return datetime.fromtimestamp(int(at_us) / 1e6, UTC).isoformat().replace("+00:00", "Z")
+
+
+__all__ = ["admin_routes"]

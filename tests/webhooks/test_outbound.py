@@ -1,0 +1,268 @@
+"""Outbound webhooks over real HTTP: signed so the partner's own libraries (standardwebhooks,
+svix) verify them, retried on the destination's schedule, given up on 4xx, disabled on 410
+and after a long failing streak, recorded attempt by attempt, resent on request, and never
+held up by another destination that fails."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from receivers import NEW, OLD, Receiver, receiving, shop_app
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from svix.webhooks import Webhook as SvixWebhook
+
+from artery.gateway.server import Listen
+from artery.webhooks.guard import AddressRefused
+from artery.webhooks.schemes import StandardWebhooks
+from support import admin_client, eventually
+
+
+@pytest.fixture(autouse=True)
+def erp_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ARTERY_SECRET_ERP_HOOK", NEW)
+    yield
+
+
+async def published(app: Any, total: int = 1) -> str:
+    return str((await app.publish("shop.order", {"total": total})).id)
+
+
+async def attempts(app: Any, name: str = "erp", **query: str) -> list[dict[str, Any]]:
+    assert app.http is not None
+    async with await admin_client(app, app.http.url) as admin:
+        answer = await admin.get(f"/admin/destinations/{name}/attempts", params=query)
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["attempts"]
+    return found
+
+
+def running(app: Any):
+    return app.running("run", listen=Listen("127.0.0.1", 0))
+
+
+async def test_deliveries_verify_with_standardwebhooks_and_svix(
+    store_url: str, tmp_path: Path
+) -> None:
+    partner = Receiver()
+    async with receiving(tmp_path, partner):
+        app = shop_app(store_url, erp={"url": partner.url})
+        async with running(app):
+            event_id = await published(app, 42)
+            await eventually(lambda: len(partner.received) == 1, "a delivery")
+            (call,) = partner.received
+            StandardWebhook(NEW).verify(call.body.decode(), call.headers)  # raises if not
+            SvixWebhook(NEW).verify(call.body.decode(), call.headers)
+            with pytest.raises(Exception, match="(?i)signature"):
+                StandardWebhook(OLD).verify(call.body.decode(), call.headers)
+            sent = orjson.loads(call.body)
+            assert sent["id"] == event_id and sent["data"] == {"total": 42}
+            assert call.headers["webhook-id"] == event_id
+            assert orjson.loads(call.body)["type"] == "shop.order"
+            await eventually(lambda: _delivered(app), "the attempt recorded", timeout=5)
+
+
+async def _delivered(app: Any) -> bool:
+    found = await attempts(app)
+    return [a["outcome"] for a in found] == ["delivered"] and found[0]["status"] == 200
+
+
+async def test_during_a_rotation_both_secrets_sign(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARTERY_SECRET_ERP_HOOK", f"{NEW} {OLD}")
+    partner = Receiver()
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url})
+        async with running(app):
+            await published(app)
+            await eventually(lambda: len(partner.received) == 1, "a delivery")
+    (call,) = partner.received
+    assert len(call.headers["webhook-signature"].split()) == 2
+    for secret in (NEW, OLD):  # a receiver on either secret accepts it
+        StandardWebhook(secret).verify(call.body, call.headers)
+
+
+async def test_an_ed25519_key_signs_v1a(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    seed = key.private_bytes_raw()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    monkeypatch.setenv("ARTERY_SECRET_ERP_HOOK", "whsk_" + base64.b64encode(seed).decode())
+    partner = Receiver()
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url})
+        async with running(app):
+            await published(app)
+            await eventually(lambda: len(partner.received) == 1, "a delivery")
+    (call,) = partner.received
+    assert call.headers["webhook-signature"].startswith("v1a,")
+    whpk = "whpk_" + base64.b64encode(public).decode()
+    headers = {k.lower(): v for k, v in call.headers.items()}
+    assert StandardWebhooks().verify(headers, call.body, [whpk], int(headers["webhook-timestamp"]))
+
+
+async def test_a_failing_endpoint_is_retried_until_it_answers(
+    store_url: str, tmp_path: Path
+) -> None:
+    partner = Receiver(statuses=[503, 500, 200])
+    async with receiving(tmp_path, partner):
+        app = shop_app(store_url, erp={"url": partner.url})
+        async with running(app):
+            event_id = await published(app)
+            await eventually(lambda: len(partner.received) == 3, "three attempts")
+            assert set(partner.ids()) == {event_id}  # one id: the partner dedupes retries
+            await eventually(lambda: _outcomes(app, ["failed", "failed", "delivered"]), "log")
+            failed = await attempts(app, status="503")
+            assert [a["attempt"] for a in failed] == [1]
+
+
+async def _outcomes(app: Any, expected: list[str]) -> bool:
+    found = await attempts(app)
+    return [a["outcome"] for a in reversed(found)] == expected
+
+
+async def test_a_4xx_is_not_retried_and_the_event_is_dead_lettered(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    partner = Receiver(statuses=[422])
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url})
+        async with running(app):
+            await published(app)
+            await eventually(lambda: _dead(app, "webhook-erp"), "a dead letter")
+            assert len(partner.received) == 1
+
+
+async def _dead(app: Any, group: str) -> bool:
+    assert app.http is not None
+    async with await admin_client(app, app.http.url) as admin:
+        answer = await admin.get("/admin/dead-letters", params={"group": group})
+    return answer.status_code == 200 and len(answer.json()) == 1
+
+
+async def test_a_429_waits_as_long_as_retry_after_says(sqlite_url: str, tmp_path: Path) -> None:
+    partner = Receiver(statuses=[429, 200], headers={"Retry-After": "1"})
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url})
+        async with running(app):
+            await published(app)
+            await eventually(lambda: len(partner.received) == 2, "the retry")
+            first, second = (await attempts(app))[::-1]
+    gap = _seconds(second["at"]) - _seconds(first["at"])
+    assert gap >= 0.9  # not the 0.05 s of the schedule
+
+
+def _seconds(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+async def test_410_gone_disables_the_destination_and_says_so(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    partner = Receiver(statuses=[410])
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url})
+        async with running(app):
+            await published(app)
+            await eventually(lambda: _disabled_events(app), "the disabled event")
+            await published(app)  # skipped: the destination is disabled
+            await eventually(lambda: _outcomes(app, ["failed", "skipped"]), "a skip")
+            assert len(partner.received) == 1
+            assert app.http is not None
+            async with await admin_client(app, app.http.url) as admin:
+                (erp,) = (await admin.get("/admin/destinations")).json()["destinations"]
+            assert erp["enabled"] is False and "410" in erp["disabled_reason"]
+
+
+async def _disabled_events(app: Any) -> bool:
+    heads = await app.log.heads("artery.destination.disabled")
+    return sum(heads.values()) == 1
+
+
+async def test_a_destination_failing_past_disable_after_is_disabled(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    partner = Receiver(statuses=[500])
+    async with receiving(tmp_path, partner):
+        app = shop_app(
+            sqlite_url, erp={"url": partner.url, "disable_after": "0.1s", "schedule": ["0.1s"] * 5}
+        )
+        async with running(app):
+            await published(app)
+            await eventually(lambda: _disabled_events(app), "disabled after the streak")
+
+
+async def test_one_failing_destination_does_not_delay_another(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    broken, healthy = Receiver(statuses=[500]), Receiver()
+    async with receiving(tmp_path, broken, healthy):
+        app = shop_app(
+            sqlite_url,
+            broken={"url": broken.url, "schedule": ["10s"] * 3},
+            healthy={"url": healthy.url},
+        )
+        async with running(app):
+            for total in range(20):
+                await published(app, total)
+            await eventually(lambda: len(healthy.received) == 20, "all 20 to the healthy one")
+            assert len(broken.received) <= 20  # each tried once, then waiting 10 s
+
+
+async def test_a_filter_sends_only_the_events_it_selects(sqlite_url: str, tmp_path: Path) -> None:
+    partner = Receiver()
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url, "filter": "total > `100`"})
+        async with running(app):
+            await published(app, 5)
+            big = await published(app, 500)
+            await eventually(lambda: len(partner.received) == 1, "the big order")
+    assert partner.ids() == [big]
+
+
+async def test_a_person_can_resend_a_delivered_event(sqlite_url: str, tmp_path: Path) -> None:
+    partner = Receiver()
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url})
+        async with running(app):
+            event_id = await published(app)
+            await eventually(lambda: len(partner.received) == 1, "the delivery")
+            assert app.http is not None
+            async with await admin_client(app, app.http.url) as admin:
+                answer = await admin.post(
+                    "/admin/destinations/erp/resend", json={"event_id": event_id}
+                )
+                assert answer.status_code == 200, answer.text
+                missing = await admin.post("/admin/destinations/erp/resend", json={"event_id": "x"})
+                assert missing.status_code == 404
+            assert partner.ids() == [event_id, event_id]
+            found = await attempts(app)
+            assert [(a["trigger"], a["attempt"]) for a in found] == [("resend", 2), ("delivery", 1)]
+
+
+async def test_an_inside_address_stops_the_start(sqlite_url: str) -> None:
+    app = shop_app(sqlite_url, erp={"url": "https://169.254.169.254/latest/meta-data/"})
+    with pytest.raises(AddressRefused, match="metadata"):
+        async with running(app):
+            pass
+
+
+async def test_the_admin_api_needs_credentials(sqlite_url: str, tmp_path: Path) -> None:
+    partner = Receiver()
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url})
+        async with running(app), httpx.AsyncClient() as anonymous:
+            assert app.http is not None
+            answer = await anonymous.get(app.http.url + "/admin/destinations")
+            assert answer.status_code == 401

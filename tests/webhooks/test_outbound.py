@@ -60,7 +60,7 @@ async def test_deliveries_verify_with_standardwebhooks_and_svix(
             (call,) = partner.received
             StandardWebhook(NEW).verify(call.body.decode(), call.headers)  # raises if not
             SvixWebhook(NEW).verify(call.body.decode(), call.headers)
-            with pytest.raises(Exception, match="(?i)signature"):
+            with pytest.raises(Exception, match=r"(?i)signature"):
                 StandardWebhook(OLD).verify(call.body.decode(), call.headers)
             sent = orjson.loads(call.body)
             assert sent["id"] == event_id and sent["data"] == {"total": 42}

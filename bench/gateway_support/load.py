@@ -83,6 +83,21 @@ def percentile(ordered: list[float], q: float) -> float:
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     host, port, request = build_request(args.url, args.payload, args.header)
+    # --headers-file: one JSON list of "Name: value" per line, each request takes the next
+    # (signed webhooks: a fresh id and signature per call, or every call is a duplicate)
+    variants = [
+        build_request(args.url, args.payload, [*args.header, *orjson.loads(line)])[2]
+        for line in (Path(args.headers_file).read_bytes().splitlines() if args.headers_file else [])
+    ]
+    taken = 0
+
+    def next_request() -> bytes:
+        nonlocal taken
+        if not variants:
+            return request
+        taken += 1
+        return variants[(taken - 1) % len(variants)]
+
     connections = [
         Connection(*await asyncio.open_connection(host, port)) for _ in range(args.connections)
     ]
@@ -106,7 +121,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     return
                 sent = due
             try:
-                status = await conn.exchange(request)
+                status = await conn.exchange(next_request())
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 errors[type(exc).__name__] += 1
                 return
@@ -166,6 +181,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rate", type=float, help="requests/s, scheduled (open loop)")
+    parser.add_argument("--headers-file", help="JSON lines of extra headers, one per request")
     args = parser.parse_args()
     args.payload = Path(args.body).read_bytes()
     try:

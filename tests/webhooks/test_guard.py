@@ -143,9 +143,8 @@ async def test_the_checked_address_is_the_one_connected_to_with_the_name_kept() 
 async def test_dns_that_rebinds_between_calls_is_caught_on_the_second() -> None:
     capture = Capture()
     dns = resolver({"rebind.example": [["93.184.216.34"], ["127.0.0.1"]]})
-    async with httpx.AsyncClient(
-        transport=AddressGuard(AddressPolicy(), capture, resolve=dns)
-    ) as c:
+    guard = AddressGuard(AddressPolicy(), capture, resolve=dns, dns_ttl=0)  # looked up each time
+    async with httpx.AsyncClient(transport=guard) as c:
         await c.get("https://rebind.example/")
         with pytest.raises(AddressRefused, match="loopback"):
             await c.get("https://rebind.example/")
@@ -187,3 +186,14 @@ async def test_a_name_that_does_not_resolve_is_refused_as_retryable() -> None:
             "https://gone.example/"
         )
     assert refused.value.retryable
+
+
+async def test_a_resolved_name_is_reused_briefly_and_still_connects_where_checked() -> None:
+    capture = Capture()
+    dns = resolver({"cached.example": [["93.184.216.34"], ["127.0.0.1"]]})
+    async with httpx.AsyncClient(
+        transport=AddressGuard(AddressPolicy(), capture, resolve=dns)
+    ) as c:
+        await c.get("https://cached.example/")
+        await c.get("https://cached.example/")  # within the TTL: the checked answer again
+    assert [r.url.host for r in capture.requests] == ["93.184.216.34"] * 2

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from artery.errors import ArteryError
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+DNS_TTL = 5.0  # seconds a name's resolved addresses are reused (each is checked again)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _METADATA = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
@@ -119,10 +121,13 @@ class AddressGuard(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport | None = None,
         *,
         resolve: Resolver = system_resolve,
+        dns_ttl: float = DNS_TTL,
     ) -> None:
         self.policy = policy
         self.inner = inner or httpx.AsyncHTTPTransport()
         self.resolve = resolve
+        self.dns_ttl = dns_ttl
+        self._cache: dict[tuple[str, int], tuple[float, list[str]]] = {}
 
     async def check(self, text: str) -> httpx.URL:
         """``text`` as a URL this guard would call (at registration); raises
@@ -145,7 +150,7 @@ class AddressGuard(httpx.AsyncBaseTransport):
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
             addresses = [
-                ipaddress.ip_address(a.split("%")[0]) for a in await self.resolve(host, port)
+                ipaddress.ip_address(a.split("%")[0]) for a in await self._addresses(host, port)
             ]
         except (OSError, UnicodeError) as exc:
             raise AddressRefused(
@@ -167,6 +172,21 @@ class AddressGuard(httpx.AsyncBaseTransport):
                         " ARTERY_OUTBOUND_ALLOWED_HOSTS",
                     )
         return str(addresses[0])
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        """An address literal as it is; a name resolved, its answer reused for
+        ``dns_ttl`` seconds (the connection still goes to the address checked)."""
+        try:
+            return [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            pass
+        cached = self._cache.get((host, port))
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.dns_ttl:
+            return cached[1]
+        found = await self.resolve(host, port)
+        self._cache[(host, port)] = (now, found)
+        return found
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         address = await self.checked(request.url)

@@ -112,6 +112,7 @@ class Outbound:
         self._secrets: dict[str, tuple[str, ...]] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._failing: set[str] = set()  # destinations whose stored streak is running
         self._store: SqlStore | None = None
         self._runtime: Runtime | None = None
         self._disabled: dict[str, tuple[float, bool]] = {}  # name -> (read at, disabled)
@@ -171,6 +172,10 @@ class Outbound:
         await guard.aclose()
         await install(runtime, [DISABLED])
         names = [(name,) for name in self.destinations]
+        for name in self.destinations:  # another process may have seen the failures
+            row = await self.state(name)
+            if row is not None and row[0] is not None:
+                self._failing.add(name)
         if names:
             await runtime.store.write(
                 lambda tx: tx.executemany(
@@ -312,6 +317,10 @@ class Outbound:
         return rows[0] if rows else None
 
     async def _succeeded(self, d: Destination) -> None:
+        """Ends a failing streak: a write only when one is known to be running."""
+        if d.name not in self._failing:
+            return
+        self._failing.discard(d.name)
         assert self._store is not None
         await self._store.write(
             lambda tx: tx.execute(
@@ -322,6 +331,7 @@ class Outbound:
         )
 
     async def _failed(self, d: Destination, sent: Sent) -> None:
+        self._failing.add(d.name)
         assert self._store is not None
         now = int(time.time() * 1_000_000)
 
@@ -375,6 +385,7 @@ class Outbound:
 
     async def enable(self, name: str) -> None:
         self.known(name)
+        self._failing.discard(name)
         assert self._store is not None
         await self._store.write(
             lambda tx: tx.execute(

@@ -10,7 +10,7 @@
 * Outbound: deliveries/s of ``artery worker`` sending already-published events to a local
   receiver (signed, through the address guard, attempts recorded), from the receiver's
   first call to its last; beside it a bare httpx client posting the same body to the same
-  receiver, 8 requests at a time (httpx's best: its pool slows past ~8, 174 calls/s at 64).
+  receiver, 8 requests at a time (httpx's best: its pool slows past ~8, 296 calls/s at 64).
 
 Goals (issue 15): inbound at least 50% of its ceiling; outbound at least 50% of the bare
 client. The load generator is ``gateway_support/load.py`` (closed loop, 64 connections).

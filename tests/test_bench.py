@@ -26,6 +26,7 @@ BENCH = Path(__file__).parent.parent / "bench"
         ),
         ("gateway.py", ["--stores", "sqlite"], ["bare Starlette", "full path, sqlite", "p99"]),
         ("mapping.py", [], ["shopify_order", "JMESPath us", "JSONata us"]),
+        ("webhooks.py", [], ["artery source", "artery worker", "goals"]),
     ],
 )
 def test_benchmark_quick_run_prints_its_table(

@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
             ["row", "deliveries/s", "range", "of bare"],
             [
                 [
-                    "bare httpx client (64 at once)",
+                    "bare httpx client (8 at once)",
                     f"{bare.median:,.0f}",
                     bare.spread(lambda v: f"{v:,.0f}"),
                     "100%",

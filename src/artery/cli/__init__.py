@@ -16,6 +16,7 @@ from artery import __version__
 from artery.cli import (
     contracts,
     delivery,
+    destinations,
     doctor,
     events,
     groups,
@@ -51,6 +52,7 @@ app.add_typer(workflows.app, name="workflows")
 app.add_typer(integrations.app, name="integrations")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sources.app, name="sources")
+app.add_typer(destinations.app, name="destinations")
 
 
 def print_version(value: bool) -> None:

@@ -1,4 +1,5 @@
-"""``artery sources list|test``: the webhook sources with their liveness from the store,
+"""``artery sources list|test`` and ``artery destinations list|disable|enable``: the webhook
+sources with their liveness from the store,
 and a saved vendor payload mapped and checked without publishing anything."""
 
 from __future__ import annotations
@@ -91,3 +92,39 @@ def test_list_shows_each_source_with_its_liveness(work: Path, sqlite_url: str) -
     assert entry["accepted"] == 0 and entry["silent"] is False
     assert entry["secret"] == ["ARTERY_SECRET_CLI_SHOP"]
     assert "shpss_secret" not in result.output
+
+
+DESTINATIONS = """
+from artery import App, Integration
+
+app = App("out")
+shop = Integration("shop-sync", owner="team-shop")
+shop.contract("shop.order", schema={"type": "object"})
+shop.webhook_destination(
+    "erp", url="https://93.184.216.34/hooks", events=["shop.*"], secret="cli-erp"
+)
+app.include(shop)
+"""
+
+
+def test_destinations_disable_enable_and_list_on_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("ARTERY_SECRET_CLI_ERP", "whsec_" + "a" * 32)
+    (tmp_path / "out_app.py").write_text(textwrap.dedent(DESTINATIONS))
+    first = artery("destinations", "disable", "out_app:app", "erp", store=sqlite_url)
+    assert first.exit_code == 0, first.output
+    assert "erp: disabled" in first.output
+    again = artery("destinations", "disable", "out_app:app", "erp", store=sqlite_url)
+    assert "already disabled" in again.output
+    (entry,) = json.loads(
+        artery("destinations", "list", "out_app:app", "--json", store=sqlite_url).output
+    )
+    assert entry["enabled"] is False and "CLI" in entry["disabled_reason"]
+    artery("destinations", "enable", "out_app:app", "erp", store=sqlite_url)
+    (entry,) = json.loads(
+        artery("destinations", "list", "out_app:app", "--json", store=sqlite_url).output
+    )
+    assert entry["enabled"] is True

@@ -1,6 +1,6 @@
-"""``artery sources list|test`` and ``artery destinations list|disable|enable``: the webhook
-sources with their liveness from the store,
-and a saved vendor payload mapped and checked without publishing anything."""
+"""``artery sources list|test``: the webhook sources with their liveness from the store,
+and a saved vendor payload mapped and checked without publishing anything; ``artery
+destinations list|disable|enable``: destinations switched off and on in the store."""
 
 from __future__ import annotations
 

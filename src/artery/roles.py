@@ -22,6 +22,7 @@ from artery.log.retention import RetentionSweeper
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
 from artery.webhooks.outbound import Outbound
+from artery.webhooks.registry import RunTimeDestinations
 from artery.workflows import Scheduler, WorkflowEngine, Workflows
 from artery.workflows.definition import WorkflowOptions
 
@@ -103,27 +104,33 @@ def assemble(
         else None
     )
     parts = Parts(runtime, publisher, [], Workflows(workflows, runtime, engine))
-    if works:
-        groups = [(c.group, c.topic, c.start) for c in consumers]
-        parts.services.append(RetentionSweeper(groups))
-    outbound = None
-    if role is not None and declared.destinations:
+    outbound = registry = None
+    if role is not None:  # webhook destinations: declared in code, or made at run time
         outbound = Outbound(
             list(declared.destinations.values()), declared.contracts, publisher.publish
         )
+        registry = RunTimeDestinations(outbound)
         parts.services.append(outbound)  # started before the workers that deliver for it
+        if works:
+            consumers.extend(outbound.consumers())
+    if works:
+        groups = [(c.group, c.topic, c.start) for c in consumers]
+        parts.services.append(RetentionSweeper(groups))
     if role in (Role.RUN, Role.GATEWAY) or (role is Role.WORKER and listen is not None):
-        front = FrontDoor(runtime, declared, parts.runs, publisher, outbound)
+        front = FrontDoor(runtime, declared, parts.runs, publisher, outbound, registry)
         parts.services.extend(front.services)
         parts.http = HttpServer(listen or Listen(), front.mounts)
         parts.services.append(parts.http)  # started before, stopped after the workers
     if engine is not None:
         parts.services.append(engine)
-    if works and outbound is not None:
-        consumers.extend(outbound.consumers())
-    if works and consumers:
+    if works:  # even without consumers: destinations made at run time are added to it
         effects = Effects(publisher.publish, parts.runs.start)
-        parts.services.append(Worker(consumers, effects, tuning.worker))
+        worker = Worker(consumers, effects, tuning.worker)
+        parts.services.append(worker)
+        if registry is not None:
+            registry.worker = worker
+    if registry is not None:
+        parts.services.append(registry)  # after the worker, whose consumers it adds
     if works and declared.schedules:
         parts.services.append(Scheduler(declared.schedules, parts.runs))
     return parts

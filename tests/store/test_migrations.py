@@ -129,7 +129,7 @@ async def test_fresh_store_records_each_package_from_version_1(store_url: str) -
         "delivery": 2,
         "workflows": 2,
         "gateway": 1,
-        "webhooks": 2,
+        "webhooks": 3,
     }
 
 
@@ -230,7 +230,7 @@ def test_behind_names_each_package_below_its_latest() -> None:
         "delivery v0 of 2",
         "workflows v0 of 2",
         "gateway v0 of 1",
-        "webhooks v0 of 2",
+        "webhooks v0 of 3",
     ]
     assert behind(LATEST, SCHEMAS) == []
 
@@ -285,7 +285,7 @@ async def test_read_only_store_behind_names_the_packages_it_lacks(tmp_path: Path
     with immutable(tmp_path), pytest.raises(StoreReadOnly) as info:
         await open_store(url, schemas=(*SCHEMAS, AUDIT))
     lacking = (
-        "log v2 of 3, delivery v1 of 2, workflows v0 of 2, gateway v0 of 1, webhooks v0 of 2,"
+        "log v2 of 3, delivery v1 of 2, workflows v0 of 2, gateway v0 of 1, webhooks v0 of 3,"
         " audit v0 of 1"
     )
     assert f"needs schema migrations ({lacking})" in str(info.value)

@@ -5,6 +5,7 @@ held up by another destination that fails."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,3 +267,85 @@ async def test_the_admin_api_needs_credentials(sqlite_url: str, tmp_path: Path) 
             assert app.http is not None
             answer = await anonymous.get(app.http.url + "/admin/destinations")
             assert answer.status_code == 401
+
+
+# -- destinations made at run time -------------------------------------------------------------
+
+
+async def test_a_destination_created_over_the_admin_api_is_delivered_to_then_deleted(
+    store_url: str, tmp_path: Path
+) -> None:
+    first, moved = Receiver(), Receiver()
+    async with receiving(tmp_path, first, moved):
+        app = shop_app(store_url)  # nothing declared in code
+        async with running(app):
+            assert app.http is not None
+            async with await admin_client(app, app.http.url) as admin:
+                spec = {
+                    "name": "crm",
+                    "url": first.url,
+                    "events": ["shop.order"],
+                    "secret": "erp-hook",
+                    "schedule": ["0.05s"],
+                }
+                made = await admin.post("/admin/destinations", json=spec)
+                assert made.status_code == 201, made.text
+                again = await admin.post("/admin/destinations", json=spec)
+                assert again.status_code == 409
+                one = await published(app)
+                await eventually(lambda: first.ids() == [one], "delivery to the new one")
+                spec.pop("name")
+                changed = await admin.put(
+                    "/admin/destinations/crm", json={**spec, "url": moved.url}
+                )
+                assert changed.status_code == 200, changed.text
+                two = await published(app)
+                await eventually(lambda: moved.ids() == [two], "delivery to the new URL")
+                gone = await admin.delete("/admin/destinations/crm")
+                assert gone.status_code == 200, gone.text
+                await published(app)
+                await asyncio.sleep(0.5)
+                assert first.ids() == [one] and moved.ids() == [two]
+                listed = (await admin.get("/admin/destinations")).json()["destinations"]
+                assert listed == []
+
+
+async def test_run_time_destinations_are_checked_like_declared_ones(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    partner = Receiver()
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url})
+        async with running(app):
+            assert app.http is not None
+            async with await admin_client(app, app.http.url) as admin:
+                base = {"events": ["shop.order"], "secret": "erp-hook"}
+                inside = await admin.post(
+                    "/admin/destinations",
+                    json={"name": "meta", "url": "https://169.254.169.254/", **base},
+                )
+                assert inside.status_code == 422
+                assert inside.json()["type"].endswith("artery.address-refused")
+                unknown = await admin.post(
+                    "/admin/destinations",
+                    json={
+                        "name": "x",
+                        "url": partner.url,
+                        "events": ["nope.*"],
+                        "secret": "erp-hook",
+                    },
+                )
+                assert unknown.status_code == 400
+                code = await admin.put("/admin/destinations/erp", json={"url": partner.url, **base})
+                assert code.status_code == 409  # declared in code: changed in code
+                pasted = await admin.post(
+                    "/admin/destinations",
+                    json={
+                        "name": "y",
+                        "url": partner.url,
+                        "events": ["shop.order"],
+                        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La",
+                    },
+                )
+                assert pasted.status_code == 400
+                assert "MfKQ9r8" not in pasted.text

@@ -6,6 +6,9 @@
 * ``POST /admin/destinations/{name}/resend`` ``{"event_id": ...}``: send one event again,
   now (never blocked by a dedupe key: a person asked for it).
 * ``POST /admin/destinations/{name}/disable`` and ``/enable``.
+* ``POST /admin/destinations`` ``{"name", "url", "events", "secret", ...}`` (the arguments of
+  ``webhook_destination``, the secret by name), ``PUT /admin/destinations/{name}`` and
+  ``DELETE`` (``admin:destroy``): destinations made at run time (``webhooks/registry.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from starlette.responses import JSONResponse
 
 from artery.admin.scoped import Scoped
 from artery.errors import ConfigError, NotFound
-from artery.gateway.policy import ADMIN_READ, ADMIN_WRITE
+from artery.gateway.policy import ADMIN_DESTROY, ADMIN_READ, ADMIN_WRITE
 from artery.webhooks.outbound import Outbound
+from artery.webhooks.registry import RunTimeDestinations
 
 MAX_LIMIT = 500
 _COLUMNS = (
@@ -28,7 +32,7 @@ _COLUMNS = (
 )
 
 
-def admin_routes(outbound: Outbound) -> list[Scoped]:
+def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None) -> list[Scoped]:
     async def listed(request: Request) -> JSONResponse:
         found = []
         for name, d in sorted(outbound.destinations.items()):
@@ -90,8 +94,34 @@ def admin_routes(outbound: Outbound) -> list[Scoped]:
         await outbound.enable(name)
         return JSONResponse({"destination": name, "enabled": True})
 
+    async def create(request: Request) -> JSONResponse:
+        body = _json(await request.body())
+        name = body.pop("name", None) if isinstance(body, dict) else None
+        if not isinstance(name, str):
+            raise ConfigError("the body names no destination", fix='send {"name": ..., ...}')
+        made = await _registry().create(name, body)
+        return JSONResponse({"destination": made.name, "url": made.url}, status_code=201)
+
+    async def replace(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        made = await _registry().replace(name, _json(await request.body()))
+        return JSONResponse({"destination": made.name, "url": made.url})
+
+    async def delete(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        await _registry().delete(name)
+        return JSONResponse({"destination": name, "deleted": True})
+
+    def _registry() -> RunTimeDestinations:
+        if registry is None:
+            raise ConfigError("this process manages no destinations", fix="use artery run")
+        return registry
+
     return [
         Scoped("/destinations", listed, ("GET",), ADMIN_READ),
+        Scoped("/destinations", create, ("POST",), ADMIN_WRITE),
+        Scoped("/destinations/{name}", replace, ("PUT",), ADMIN_WRITE),
+        Scoped("/destinations/{name}", delete, ("DELETE",), ADMIN_DESTROY),
         Scoped("/destinations/{name}/attempts", attempts, ("GET",), ADMIN_READ),
         Scoped("/destinations/{name}/resend", resend, ("POST",), ADMIN_WRITE),
         Scoped("/destinations/{name}/disable", disable, ("POST",), ADMIN_WRITE),
@@ -134,6 +164,13 @@ def _time_us(text: str, name: str) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1_000_000)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ConfigError("the body is not JSON", fix="send the destination as JSON") from None
 
 
 def _event_id(body: bytes) -> str:

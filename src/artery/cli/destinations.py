@@ -35,6 +35,7 @@ def _with_outbound(ctx: typer.Context, target: str, work: Callable[[Outbound], A
 
     async def main() -> T:
         async with artery_app.running(None):
+
             async def publish(target: Any, data: Any, /, **attrs: Any) -> Any:
                 return await artery_app.publish(target, data, **attrs)
 

@@ -84,6 +84,25 @@ class Worker:
         with contextlib.suppress(StoreUnavailable):
             await self.leases.leave()
 
+    async def add(self, consumer: Consumer) -> None:
+        """Start delivering for a consumer made at run time (a webhook destination created
+        over the admin API); the next balancing round, within a second, leases it
+        partitions."""
+        await self.runtime.log.join(consumer.group, consumer.topic, consumer.start)
+        runner = ConsumerRunner(self, consumer)
+        runner.start()
+        self.runners.append(runner)
+
+    async def remove(self, group: str) -> None:
+        """Stop the consumers of ``group``; their partition leases lapse."""
+        leaving = [r for r in self.runners if r.consumer.group == group]
+        self.runners = [r for r in self.runners if r.consumer.group != group]
+        await asyncio.gather(*(r.stop(self.options.grace) for r in leaving))
+
+    @property
+    def started(self) -> bool:
+        return hasattr(self, "runtime")
+
     async def _balance_every_period(self) -> None:
         # Renewal needs ttl/3; balancing every second lets a new worker get its share
         # of partitions within about two seconds instead of two renewal periods.
@@ -92,7 +111,7 @@ class Worker:
 
     async def _balance_once(self) -> None:
         await self.leases.heartbeat()
-        for runner in self.runners:
+        for runner in list(self.runners):  # add() and remove() may change the list
             topic = await self.runtime.log.topic(runner.consumer.topic)
             # Measured before the renewal is written, so the local deadline falls before
             # the expiry stored (other workers' clocks must agree within the margin).

@@ -29,6 +29,7 @@ from artery.runtime import Runtime, Service
 from artery.webhooks import inbound
 from artery.webhooks.ledger import Ledger
 from artery.webhooks.outbound import Outbound
+from artery.webhooks.registry import RunTimeDestinations
 from artery.workflows import Workflows
 
 
@@ -42,6 +43,7 @@ class FrontDoor:
         runs: Workflows,
         publisher: Publisher,
         outbound: Outbound | None = None,
+        registry: RunTimeDestinations | None = None,
     ) -> None:
         self.keys = ApiKeys(runtime.store)
         self.decisions = decisions.StoreDecisions(runtime.store)
@@ -74,7 +76,7 @@ class FrontDoor:
                 *self.deprecations.routes(),
                 *strangler.admin_routes(self.forwarder, runtime),
                 *admin_sources.admin_routes(self.ledger),
-                *(admin_destinations.admin_routes(outbound) if outbound else []),
+                *(admin_destinations.admin_routes(outbound, registry) if outbound else []),
             ],
         )
         described = OpenApi(declared, runtime.registry, scoped, publisher.source)

@@ -121,35 +121,39 @@ class Outbound:
         return sorted({c.topic for s, c in self.contracts.items() if destination.matches(s)})
 
     def consumers(self) -> list[Consumer]:
-        found = []
-        for d in self.destinations.values():
-            topics = self.topics_of(d)
-            if not topics:
-                raise ConfigError(
-                    f"destination {d.name!r}: no declared contract matches {list(d.events)}",
-                    fix="name event types (contract subjects) the app declares",
-                )
-            for topic in topics:
-                found.append(
-                    Consumer(
-                        name=f"webhook:{d.name}",
-                        topic=topic,
-                        group=d.group,
-                        handler=self._handler(d),
-                        retry=Retry(attempts=len(d.schedule) + 1, base=1.0),
-                        timeout=d.timeout + 5.0,
-                        ordered=d.ordered,
-                        rate_limit=d.rate_limit,
-                        breaker=d.breaker,
-                        start="latest",
-                        integration=d.integration,
-                    )
-                )
-        return found
+        return [c for d in self.destinations.values() for c in self.consumers_of(d)]
 
-    def _handler(self, destination: Destination) -> Any:
+    def consumers_of(self, d: Destination) -> list[Consumer]:
+        """One consumer per topic whose contract ``d``'s event types match."""
+        topics = self.topics_of(d)
+        if not topics:
+            raise ConfigError(
+                f"destination {d.name!r}: no declared contract matches {list(d.events)}",
+                fix="name event types (contract subjects) the app declares",
+            )
+        return [
+            Consumer(
+                name=f"webhook:{d.name}",
+                topic=topic,
+                group=d.group,
+                handler=self._handler(d.name),
+                retry=Retry(attempts=len(d.schedule) + 1, base=1.0),
+                timeout=d.timeout + 5.0,
+                ordered=d.ordered,
+                rate_limit=d.rate_limit,
+                breaker=d.breaker,
+                start="latest",
+                integration=d.integration,
+            )
+            for topic in topics
+        ]
+
+    def _handler(self, name: str) -> Any:
         async def deliver(event: Event, ctx: DeliveryContext) -> None:
-            await self.deliver(destination, event, ctx.attempt)
+            found = self.destinations.get(name)
+            if found is None:  # deleted while this delivery waited: nothing to send
+                return
+            await self.deliver(found, event, ctx.attempt)
 
         return deliver
 
@@ -164,35 +168,61 @@ class Outbound:
     async def start(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._store = runtime.store
-        guard = AddressGuard(AddressPolicy.of(runtime.settings))
-        for d in self.destinations.values():
-            self._secrets[d.name] = secrets.resolve(d.secret)
-            signing.signature("check", 0, b"", self._secrets[d.name])  # bad secret: now
-            await guard.check(d.url)  # an inside address stops the start
-        await guard.aclose()
-        await install(runtime, [DISABLED])
-        names = [(name,) for name in self.destinations]
-        for name in self.destinations:  # another process may have seen the failures
-            row = await self.state(name)
-            if row is not None and row[0] is not None:
-                self._failing.add(name)
-        if names:
-            await runtime.store.write(
-                lambda tx: tx.executemany(
-                    "INSERT INTO webhook_destination_state (name) VALUES (?)"
-                    " ON CONFLICT (name) DO NOTHING",
-                    names,
-                )
-            )
-        policy = AddressPolicy.of(runtime.settings)
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-        for name in self.destinations:
-            transport = AddressGuard(policy, httpx.AsyncHTTPTransport(limits=limits))
-            self._clients[name] = httpx.AsyncClient(
-                transport=transport, follow_redirects=False, trust_env=False
-            )
-            self._slots[name] = asyncio.Semaphore(IN_FLIGHT)
+        for d in list(self.destinations.values()):
+            await self.put(d)
         await self.attempts.start(runtime)
+
+    async def check(self, d: Destination) -> None:
+        """Refuse ``d`` now if it could not be opened: secret unset or bad, URL refused."""
+        signing.signature("check", 0, b"", secrets.resolve(d.secret))
+        checker = AddressGuard(AddressPolicy.of(self.runtime.settings))
+        try:
+            await checker.check(d.url)
+        finally:
+            await checker.aclose()
+
+    async def put(self, d: Destination) -> None:
+        """Open (or reopen, changed) ``d``: its secrets now, its URL checked by the address
+        guard, its state row, its client. Refuses (``AddressRefused``, ``ConfigError``)
+        before anything of it changes."""
+        runtime = self.runtime
+        found = secrets.resolve(d.secret)
+        signing.signature("check", 0, b"", found)  # a bad secret fails now, not later
+        policy = AddressPolicy.of(runtime.settings)
+        checker = AddressGuard(policy)
+        try:
+            await checker.check(d.url)  # an inside address is refused at registration
+        finally:
+            await checker.aclose()
+        await runtime.store.write(
+            lambda tx: tx.execute(
+                "INSERT INTO webhook_destination_state (name) VALUES (?)"
+                " ON CONFLICT (name) DO NOTHING",
+                (d.name,),
+            )
+        )
+        row = await self.state(d.name)  # another process may have seen failures
+        if row is not None and row[0] is not None:
+            self._failing.add(d.name)
+        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+        transport = AddressGuard(policy, httpx.AsyncHTTPTransport(limits=limits))
+        old = self._clients.get(d.name)
+        self._secrets[d.name] = found
+        self._clients[d.name] = httpx.AsyncClient(
+            transport=transport, follow_redirects=False, trust_env=False
+        )
+        self._slots.setdefault(d.name, asyncio.Semaphore(IN_FLIGHT))
+        self.destinations[d.name] = d
+        if old is not None:
+            await old.aclose()
+
+    async def drop(self, name: str) -> None:
+        """Stop sending to ``name`` (deleted); its attempts and state stay on record."""
+        self.destinations.pop(name, None)
+        self._secrets.pop(name, None)
+        client = self._clients.pop(name, None)
+        if client is not None:
+            await client.aclose()
 
     async def stop(self) -> None:
         await self.attempts.stop()
@@ -371,6 +401,7 @@ class Outbound:
             return False
         since = changed[0][0]
         log.warning("webhook destination %s disabled: %s", name, reason)
+        await install(self.runtime, [DISABLED])  # registered on first use, then a no-op
         await self.publish(
             DISABLED,
             {

@@ -74,4 +74,16 @@ MIGRATIONS: Sequence[Migration] = (
             "CREATE INDEX webhook_attempts_event ON webhook_attempts (destination, event_id)",
         ),
     ),
+    (
+        "webhook destinations made at run time",
+        (
+            # ``spec_json``: the arguments of ``webhook_destination`` (the secret by name);
+            # every process polls this table and starts, changes or stops deliveries.
+            """CREATE TABLE webhook_destinations (
+                name {text} PRIMARY KEY,
+                spec_json {text} NOT NULL,
+                created_at {bigint} NOT NULL,
+                updated_at {bigint} NOT NULL)""",
+        ),
+    ),
 )

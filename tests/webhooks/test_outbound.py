@@ -349,3 +349,16 @@ async def test_run_time_destinations_are_checked_like_declared_ones(
                 )
                 assert pasted.status_code == 400
                 assert "MfKQ9r8" not in pasted.text
+
+
+async def test_an_ordered_destination_holds_later_events_behind_a_failing_one(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    partner = Receiver(statuses=[500, 500, 200])
+    async with receiving(tmp_path, partner):
+        app = shop_app(sqlite_url, erp={"url": partner.url, "ordered": True})
+        async with running(app):
+            first = (await app.publish("shop.order", {"total": 1}, key="customer-7")).id
+            second = (await app.publish("shop.order", {"total": 2}, key="customer-7")).id
+            await eventually(lambda: len(partner.received) == 4, "both delivered")
+    assert partner.ids() == [first, first, first, second]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -362,3 +363,24 @@ async def test_an_ordered_destination_holds_later_events_behind_a_failing_one(
             second = (await app.publish("shop.order", {"total": 2}, key="customer-7")).id
             await eventually(lambda: len(partner.received) == 4, "both delivered")
     assert partner.ids() == [first, first, first, second]
+
+
+async def test_a_time_range_is_replayed_to_one_destination(sqlite_url: str, tmp_path: Path) -> None:
+    erp, crm = Receiver(), Receiver()
+    async with receiving(tmp_path, erp, crm):
+        app = shop_app(sqlite_url, erp={"url": erp.url}, crm={"url": crm.url})
+        async with running(app):
+            early = await published(app, 1)
+            await eventually(lambda: len(erp.received) == 1, "the first delivery")
+            await asyncio.sleep(0.05)
+            middle = datetime.now(UTC).isoformat()
+            late = [await published(app, n) for n in (2, 3)]
+            await eventually(lambda: len(erp.received) == 3 and len(crm.received) == 3, "all")
+            assert app.http is not None
+            async with await admin_client(app, app.http.url) as admin:
+                answer = await admin.post("/admin/destinations/erp/replay", json={"since": middle})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["outcomes"] == {"delivered": 2}
+    ids = erp.ids()
+    assert ids[0] == early and sorted(ids[1:]) == sorted(late * 2)  # the range, once more
+    assert len(crm.received) == 3  # the other destination is untouched

@@ -5,6 +5,8 @@
   its delivery attempts, newest first, filtered by outcome, HTTP status and time.
 * ``POST /admin/destinations/{name}/resend`` ``{"event_id": ...}``: send one event again,
   now (never blocked by a dedupe key: a person asked for it).
+* ``POST /admin/destinations/{name}/replay`` ``{"since": ISO time, "until": ...}``: send
+  again every event of the range (at most ``MAX_REPLAY`` a call; ``next_since`` goes on).
 * ``POST /admin/destinations/{name}/disable`` and ``/enable``.
 * ``POST /admin/destinations`` ``{"name", "url", "events", "secret", ...}`` (the arguments of
   ``webhook_destination``, the secret by name), ``PUT /admin/destinations/{name}`` and
@@ -27,6 +29,7 @@ from artery.webhooks.outbound import Outbound
 from artery.webhooks.registry import RunTimeDestinations
 
 MAX_LIMIT = 500
+MAX_REPLAY = 1000  # events one replay call sends; "more" and "next_since" say where to go on
 _COLUMNS = (
     "event_id, event_type, attempt, trigger, at, outcome, status, latency_us, response, error"
 )
@@ -84,6 +87,32 @@ def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None
             status_code=status,
         )
 
+    async def replay(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        d = outbound.known(name)
+        body = _json(await request.body())
+        if not isinstance(body, dict) or "since" not in body:
+            raise ConfigError(
+                "the body names no time range", fix='send {"since": ..., "until": ...}'
+            )
+        since = _time_us(str(body["since"]), "since")
+        until = _time_us(str(body["until"]), "until") if body.get("until") else None
+        events = await _in_range(outbound, d, since, until)
+        outcomes: dict[str, int] = {}
+        for event in events[:MAX_REPLAY]:
+            sent = await outbound.send(d, event, 0, "replay")
+            outcomes[sent.outcome] = outcomes.get(sent.outcome, 0) + 1
+        more = len(events) > MAX_REPLAY
+        return JSONResponse(
+            {
+                "destination": name,
+                "sent": min(len(events), MAX_REPLAY),
+                "outcomes": outcomes,
+                "more": more,
+                "next_since": events[MAX_REPLAY].time.isoformat() if more else None,
+            }
+        )
+
     async def disable(request: Request) -> JSONResponse:
         name = request.path_params["name"]
         await outbound.disable(name, "disabled by a person (admin API)")
@@ -124,6 +153,7 @@ def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None
         Scoped("/destinations/{name}", delete, ("DELETE",), ADMIN_DESTROY),
         Scoped("/destinations/{name}/attempts", attempts, ("GET",), ADMIN_READ),
         Scoped("/destinations/{name}/resend", resend, ("POST",), ADMIN_WRITE),
+        Scoped("/destinations/{name}/replay", replay, ("POST",), ADMIN_WRITE),
         Scoped("/destinations/{name}/disable", disable, ("POST",), ADMIN_WRITE),
         Scoped("/destinations/{name}/enable", enable, ("POST",), ADMIN_WRITE),
     ]
@@ -164,6 +194,28 @@ def _time_us(text: str, name: str) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1_000_000)
+
+
+async def _in_range(outbound: Outbound, d: Any, since: int, until: int | None) -> list[Any]:
+    """The events of ``d``'s topics appended in [since, until), oldest first (at most one
+    more than a replay sends, to tell whether there are more)."""
+    log = outbound.runtime.log
+    start = datetime.fromtimestamp(since / 1e6, UTC)
+    end = None if until is None else datetime.fromtimestamp(until / 1e6, UTC)
+    found: list[Any] = []
+    for topic in outbound.topics_of(d):
+        heads = await log.heads(topic)
+        for partition, head in heads.items():
+            offset = await log.offset_at(topic, partition, start)
+            stop = head if end is None else await log.offset_at(topic, partition, end)
+            while offset < stop and len(found) <= MAX_REPLAY * 2:
+                batch = await log.read(topic, partition, offset, min(500, stop - offset))
+                if not batch:
+                    break
+                found.extend(e for e in batch if d.wants(e.data))
+                offset = (batch[-1].offset or offset) + 1
+    found.sort(key=lambda e: e.time)
+    return found[: MAX_REPLAY + 1]
 
 
 def _json(body: bytes) -> Any:

@@ -128,3 +128,55 @@ def test_destinations_disable_enable_and_list_on_the_store(
         artery("destinations", "list", "out_app:app", "--json", store=sqlite_url).output
     )
     assert entry["enabled"] is True
+
+
+def test_destinations_made_changed_and_removed_from_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("ARTERY_SECRET_CLI_ERP", "whsec_" + "a" * 32)
+    (tmp_path / "out_app.py").write_text(textwrap.dedent(DESTINATIONS))
+    made = artery(
+        "destinations",
+        "create",
+        "out_app:app",
+        "crm",
+        "--url",
+        "https://93.184.216.35/in",
+        "--event",
+        "shop.order",
+        "--secret",
+        "cli-erp",
+        store=sqlite_url,
+    )
+    assert made.exit_code == 0, made.output
+    names = {
+        e["name"]: e
+        for e in json.loads(
+            artery("destinations", "list", "out_app:app", "--json", store=sqlite_url).output
+        )
+    }
+    assert set(names) == {"erp", "crm"} and names["crm"]["url"] == "https://93.184.216.35/in"
+    inside = artery(
+        "destinations",
+        "update",
+        "out_app:app",
+        "crm",
+        "--url",
+        "https://10.0.0.8/",
+        "--event",
+        "shop.order",
+        "--secret",
+        "cli-erp",
+        store=sqlite_url,
+    )
+    assert inside.exit_code != 0 and "private" in inside.output
+    code = artery("destinations", "delete", "out_app:app", "erp", store=sqlite_url)
+    assert code.exit_code != 0 and "declared in the app's code" in code.output
+    gone = artery("destinations", "delete", "out_app:app", "crm", store=sqlite_url)
+    assert gone.exit_code == 0, gone.output
+    listed = json.loads(
+        artery("destinations", "list", "out_app:app", "--json", store=sqlite_url).output
+    )
+    assert [e["name"] for e in listed] == ["erp"]

@@ -1,6 +1,6 @@
-"""``artery destinations list|attempts|disable|enable MODULE:APP``: the app's webhook
-destinations, from the store: state (enabled, failing since, disabled and why) and the
-delivery attempts, filtered by outcome and status; switching one off and on again."""
+"""``artery destinations list|create|update|delete|disable|enable MODULE:APP``: webhook
+destinations, from the store: each one's state (enabled, failing since, disabled and why),
+destinations made, changed and removed at run time, and switching one off and on."""
 
 from __future__ import annotations
 
@@ -27,10 +27,16 @@ AsJson = Annotated[bool, typer.Option("--json", help="JSON instead of text")]
 T = TypeVar("T")
 
 
-def _with_outbound(ctx: typer.Context, target: str, work: Callable[[Outbound], Awaitable[T]]) -> T:
+def _with_outbound(
+    ctx: typer.Context,
+    target: str,
+    work: Callable[[Outbound], Awaitable[T]],
+    *,
+    any_app: bool = False,
+) -> T:
     artery_app: App = loaded(ctx, target)
     destinations = list(artery_app.declared.destinations.values())
-    if not destinations:
+    if not destinations and not any_app:
         raise ConfigError("the app declares no webhook destination", fix="declare one first")
 
     async def main() -> T:
@@ -70,7 +76,7 @@ def list_(ctx: typer.Context, target: Target, as_json: AsJson = False) -> None:
         return found
 
     with reported():
-        found = _with_outbound(ctx, target, states)
+        found = _registry_run(ctx, target, lambda r: states(r.outbound))
     if as_json:
         typer.echo(dumps(found, indent=True))
         return
@@ -99,3 +105,80 @@ def enable(ctx: typer.Context, target: Target, name: Name) -> None:
     with reported():
         _with_outbound(ctx, target, lambda o: o.enable(name))
     out.print(f"{name}: enabled", markup=False)
+
+
+Url = Annotated[str, typer.Option(help="https URL the events are posted to")]
+Events = Annotated[list[str], typer.Option("--event", help="event type (wildcards); repeatable")]
+Secret = Annotated[str, typer.Option(help="the signing secret's name (ARTERY_SECRET_<NAME>)")]
+Filter = Annotated[str | None, typer.Option(help="JMESPath the payload must satisfy")]
+RateLimit = Annotated[str | None, typer.Option("--rate-limit", help="e.g. 20/s")]
+Ordered = Annotated[bool, typer.Option(help="deliver each key's events in order")]
+
+
+def _spec(
+    url: str, event: list[str], secret: str, filter: str | None, rate: str | None, ordered: bool
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"url": url, "events": event, "secret": secret, "ordered": ordered}
+    if filter is not None:
+        spec["filter"] = filter
+    if rate is not None:
+        spec["rate_limit"] = rate
+    return spec
+
+
+def _registry_run(ctx: typer.Context, target: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    from artery.webhooks.registry import RunTimeDestinations
+
+    async def with_registry(outbound: Outbound) -> T:
+        registry = RunTimeDestinations(outbound)
+        registry.attach(outbound.runtime)
+        await registry.sync()  # the run-time destinations, besides those in code
+        return await work(registry)
+
+    return _with_outbound(ctx, target, with_registry, any_app=True)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    target: Target,
+    name: Name,
+    url: Url,
+    event: Events,
+    secret: Secret,
+    filter: Filter = None,
+    rate_limit: RateLimit = None,
+    ordered: Ordered = False,
+) -> None:
+    """Make a destination at run time (every process applies it within a second)."""
+    spec = _spec(url, event, secret, filter, rate_limit, ordered)
+    with reported():
+        _registry_run(ctx, target, lambda r: r.create(name, spec))
+    out.print(f"{name}: created", markup=False)
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    target: Target,
+    name: Name,
+    url: Url,
+    event: Events,
+    secret: Secret,
+    filter: Filter = None,
+    rate_limit: RateLimit = None,
+    ordered: Ordered = False,
+) -> None:
+    """Replace a run-time destination's settings."""
+    spec = _spec(url, event, secret, filter, rate_limit, ordered)
+    with reported():
+        _registry_run(ctx, target, lambda r: r.replace(name, spec))
+    out.print(f"{name}: updated", markup=False)
+
+
+@app.command()
+def delete(ctx: typer.Context, target: Target, name: Name) -> None:
+    """Remove a run-time destination (its attempts stay on record)."""
+    with reported():
+        _registry_run(ctx, target, lambda r: r.delete(name))
+    out.print(f"{name}: deleted", markup=False)

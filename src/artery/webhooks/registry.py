@@ -75,6 +75,10 @@ class RunTimeDestinations:
         self._task: asyncio.Task[None] | None = None
         self._runtime: Runtime | None = None
 
+    def attach(self, runtime: Runtime) -> None:
+        """Work on ``runtime``'s store without watching it: for tools (the CLI)."""
+        self._runtime = runtime
+
     async def start(self, runtime: Runtime) -> None:
         self._runtime = runtime
         guard = runtime.health.guard("webhook destinations", log)

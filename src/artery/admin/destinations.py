@@ -37,21 +37,7 @@ _COLUMNS = (
 
 def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None) -> list[Scoped]:
     async def listed(request: Request) -> JSONResponse:
-        found = []
-        for name, d in sorted(outbound.destinations.items()):
-            row = await outbound.state(name)
-            found.append(
-                {
-                    "name": name,
-                    "url": d.url,
-                    "events": list(d.events),
-                    "ordered": d.ordered,
-                    "enabled": not (row and row[1] is not None),
-                    "failing_since": _iso(row[0]) if row and row[0] is not None else None,
-                    "disabled_at": _iso(row[1]) if row and row[1] is not None else None,
-                    "disabled_reason": row[2] if row else None,
-                }
-            )
+        found = await outbound.described()
         return JSONResponse({"destinations": found})
 
     async def attempts(request: Request) -> JSONResponse:

@@ -59,31 +59,15 @@ def _with_outbound(
 def list_(ctx: typer.Context, target: Target, as_json: AsJson = False) -> None:
     """Each destination with its state."""
 
-    async def states(outbound: Outbound) -> list[dict[str, Any]]:
-        found = []
-        for name, d in sorted(outbound.destinations.items()):
-            row = await outbound.state(name)
-            found.append(
-                {
-                    "name": name,
-                    "url": d.url,
-                    "events": list(d.events),
-                    "enabled": not (row and row[1] is not None),
-                    "failing_since_us": row[0] if row else None,
-                    "disabled_reason": row[2] if row else None,
-                }
-            )
-        return found
-
     with reported():
-        found = _registry_run(ctx, target, lambda r: states(r.outbound))
+        found = _registry_run(ctx, target, lambda r: r.outbound.described())
     if as_json:
         typer.echo(dumps(found, indent=True))
         return
     table = Table("destination", "url", "events", "state")
     for entry in found:
         state = "enabled" if entry["enabled"] else f"DISABLED: {entry['disabled_reason']}"
-        if entry["enabled"] and entry["failing_since_us"]:
+        if entry["enabled"] and entry["failing_since"]:
             state = "enabled, failing"
         table.add_row(entry["name"], entry["url"], ", ".join(entry["events"]), state)
     out.print(table)

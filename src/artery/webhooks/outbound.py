@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -334,6 +335,25 @@ class Outbound:
         self._disabled[name] = (time.monotonic(), disabled)
         return disabled
 
+    async def described(self) -> list[dict[str, Any]]:
+        """Each destination with its state, as the admin API and the CLI show it."""
+        found = []
+        for name, d in sorted(self.destinations.items()):
+            row = await self.state(name)
+            found.append(
+                {
+                    "name": name,
+                    "url": d.url,
+                    "events": list(d.events),
+                    "ordered": d.ordered,
+                    "enabled": not (row and row[1] is not None),
+                    "failing_since": _iso(row[0]) if row and row[0] is not None else None,
+                    "disabled_at": _iso(row[1]) if row and row[1] is not None else None,
+                    "disabled_reason": row[2] if row else None,
+                }
+            )
+        return found
+
     async def state(self, name: str) -> Any:
         """``(failing_since, disabled_at, disabled_reason)`` of ``name``, or None."""
         assert self._store is not None
@@ -455,6 +475,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return min(max(0.0, when.timestamp() - time.time()), 86400.0)
+
+
+def _iso(at_us: Any) -> str:
+    return datetime.fromtimestamp(int(at_us) / 1e6, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _since(started: float) -> int:

@@ -4,6 +4,7 @@ covers every error type and is what docs/problems.md says."""
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import pkgutil
@@ -194,3 +195,11 @@ def test_instance_is_the_path_once_under_a_mount() -> None:
     assert correlation(mounted)[0] == "/admin/destinations/x"
     legacy = {"root_path": "/admin", "path": "/destinations/x", "state": {}}
     assert correlation(legacy)[0] == "/admin/destinations/x"
+
+
+def test_a_problem_quoting_non_ascii_input_is_plain_ascii_json() -> None:
+    from artery.gateway.problems import problem
+
+    answer = problem(404, "Not found", "no source named 'ü\\x16'", scope={"path": "/hooks/ü"})
+    assert answer.body.isascii()
+    assert json.loads(answer.body)["instance"] == "/hooks/ü"

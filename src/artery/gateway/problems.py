@@ -19,6 +19,7 @@ to do about it is ``catalog.CATALOG``, served at ``GET /problems``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -47,7 +48,16 @@ log = logging.getLogger("artery.http")
 
 
 class ProblemResponse(JSONResponse):
+    """Rendered as 7-bit ASCII (non-ASCII escaped): a problem may quote a request's path,
+    and clients that guess the charset of a type without one (requests does) misread
+    UTF-8 there; ASCII reads the same under any guess."""
+
     media_type = MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+        ).encode("ascii")
 
 
 def correlation(scope: Scope | None) -> tuple[str | None, str | None]:

@@ -12,7 +12,10 @@ Code that is handed a ``Clock`` uses it; code that has none yet calls the module
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Protocol
+
+from artery.errors import ConfigError
 
 MICROS = 1_000_000
 
@@ -81,3 +84,21 @@ def now_us() -> int:
     """Wall time in microseconds from the system clock, for code not handed a ``Clock``.
     Spelled out rather than delegated: it runs on every append and checkpoint."""
     return int(time.time() * MICROS)
+
+
+def iso_us(at_us: int) -> str:
+    """Stored microseconds as the ISO 8601 UTC instant the admin API and CLI show."""
+    return datetime.fromtimestamp(int(at_us) / MICROS, UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_instant(text: str, option: str) -> datetime:
+    """An ISO 8601 instant with a timezone (a naive time would be ambiguous)."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r} is not an ISO 8601 time", fix="use e.g. 2026-01-31T12:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ConfigError(f"{option} {text!r} has no timezone", fix="append Z or an offset")
+    return parsed

@@ -219,7 +219,7 @@ async def test_one_failing_destination_does_not_delay_another(
             for total in range(20):
                 await published(app, total)
             await eventually(lambda: len(healthy.received) == 20, "all 20 to the healthy one")
-            assert len(broken.received) <= 20  # each tried once, then waiting 10 s
+            assert 1 <= len(broken.received) <= 20  # tried, failing, each retry 10 s away
 
 
 async def test_a_filter_sends_only_the_events_it_selects(sqlite_url: str, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from artery.admin.scoped import Scoped
+from artery.clock import iso_us, parse_instant
 from artery.errors import ConfigError, NotFound
 from artery.gateway.policy import ADMIN_DESTROY, ADMIN_READ, ADMIN_WRITE
 from artery.webhooks.outbound import Outbound
@@ -171,15 +172,7 @@ def _int(text: str, name: str, low: int, high: int) -> int:
 
 
 def _time_us(text: str, name: str) -> int:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"{name}={text!r} is not a time", fix="use ISO 8601, e.g. 2026-12-05T10:00:00Z"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1_000_000)
+    return int(parse_instant(text, name).timestamp() * 1_000_000)
 
 
 async def _in_range(outbound: Outbound, d: Any, since: int, until: int | None) -> list[Any]:
@@ -270,17 +263,13 @@ def _attempt(row: Any) -> dict[str, Any]:
         "event_type": event_type,
         "attempt": int(attempt),
         "trigger": trigger,
-        "at": _iso(at),
+        "at": iso_us(at),
         "outcome": outcome,
         "status": None if status is None else int(status),
         "latency_ms": round(int(latency_us) / 1000, 3),
         "response": response,
         "error": error,
     }
-
-
-def _iso(at_us: Any) -> str:
-    return datetime.fromtimestamp(int(at_us) / 1e6, UTC).isoformat().replace("+00:00", "Z")
 
 
 __all__ = ["admin_routes"]

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -149,16 +148,3 @@ def json_argument(value: str, name: str) -> Any:
 
 def dumps(value: Any, *, indent: bool = False) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else None).decode()
-
-
-def parse_instant(text: str, option: str) -> datetime:
-    """An ISO 8601 instant with a timezone (a naive time would be ambiguous)."""
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"{option} {text!r} is not an ISO 8601 time", fix="use e.g. 2026-01-31T12:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise ConfigError(f"{option} {text!r} has no timezone", fix="append Z or an offset")
-    return parsed

@@ -13,10 +13,10 @@ from artery.cli._shared import (
     dumps,
     fits_store,
     out,
-    parse_instant,
     reported,
     run,
 )
+from artery.clock import parse_instant
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetters, Filter
 from artery.errors import ConfigError

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from artery.cli._shared import fits_store, out, parse_instant, reported, run
+from artery.cli._shared import fits_store, out, reported, run
+from artery.clock import parse_instant
 from artery.runtime import Runtime
 
 app = typer.Typer(help="Consumer groups: positions, lag, replay.", no_args_is_help=True)

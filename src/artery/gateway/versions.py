@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from artery.admin.scoped import Scoped
+from artery.clock import iso_us
 from artery.gateway.policy import ADMIN_READ, Deprecation
 from artery.runtime import Runtime
 from artery.store import Tx
@@ -146,10 +147,6 @@ def _shown(row: Any) -> dict[str, Any]:
         "route": route,
         "client": client,
         "calls": int(calls),
-        "first_call": _iso(first_at),
-        "last_call": _iso(last_at),
+        "first_call": iso_us(first_at),
+        "last_call": iso_us(last_at),
     }
-
-
-def _iso(at_us: int) -> str:
-    return datetime.fromtimestamp(int(at_us) / 1e6, UTC).isoformat().replace("+00:00", "Z")

@@ -16,11 +16,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from artery.clock import iso_us
 from artery.runtime import Runtime
 from artery.store import SqlStore
 from artery.store.protocol import Tx
@@ -171,7 +171,7 @@ class Ledger:
         )
         return [
             {
-                "at": _iso(at),
+                "at": iso_us(at),
                 "reason": reason,
                 "status": int(status),
                 "detail": detail,
@@ -250,15 +250,11 @@ def _status(found: Source, row: Any | None, reasons: dict[str, int], now_us: int
     return {
         **describe(found),
         "accepted": int(row[3]) if row else 0,
-        "last_accepted_at": _iso(last) if last is not None else None,
+        "last_accepted_at": iso_us(last) if last is not None else None,
         "silent": silent,
         "quiet_for": round(quiet_us / 1e6, 3),
         "rejected": reasons,
     }
-
-
-def _iso(at_us: int) -> str:
-    return datetime.fromtimestamp(int(at_us) / 1e6, UTC).isoformat().replace("+00:00", "Z")
 
 
 __all__ = ["KEPT", "REDACTED", "Ledger", "Rejection", "redacted_headers", "shape"]

@@ -28,12 +28,12 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
 
+from artery.clock import iso_us
 from artery.delivery.consumer import Consumer, DeliveryContext
 from artery.envelope import Event
 from artery.errors import ConfigError, NotFound
@@ -47,12 +47,13 @@ from artery.store import SqlStore
 from artery.store.protocol import Tx
 from artery.webhooks import signing
 from artery.webhooks.destinations import Destination
-from artery.webhooks.guard import AddressGuard, AddressPolicy, AddressRefused
+from artery.webhooks.guard import AddressGuard, AddressPolicy, AddressRefused, guarded_client
 
 EXCERPT = 1024  # bytes of a partner's answer kept per attempt
 # Calls in flight per destination. httpx's pool slows down past ~8 concurrent requests
-# (1,546 calls/s at 8, 296 at 64 on the project machine), so each destination gets its own
-# client of this many connections and deliveries queue for them.
+# (measured ad hoc against bench/webhooks_support/receiver.py; bench/webhooks.py compares
+# Artery with a bare client at 8, its best), so each destination gets its own client of
+# this many connections and deliveries queue for them.
 IN_FLIGHT = 8
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 DISABLED_SUBJECT = "artery.destination.disabled"
@@ -174,7 +175,8 @@ class Outbound:
         await self.attempts.start(runtime)
 
     async def check(self, d: Destination) -> None:
-        """Refuse ``d`` now if it could not be opened: secret unset or bad, URL refused."""
+        """Refuse ``d`` now if it could not be opened: secret unset or bad, URL refused
+        by the address guard (at registration; every request is checked again)."""
         signing.signature("check", 0, b"", secrets.resolve(d.secret))
         checker = AddressGuard(AddressPolicy.of(self.runtime.settings))
         try:
@@ -187,14 +189,7 @@ class Outbound:
         guard, its state row, its client. Refuses (``AddressRefused``, ``ConfigError``)
         before anything of it changes."""
         runtime = self.runtime
-        found = secrets.resolve(d.secret)
-        signing.signature("check", 0, b"", found)  # a bad secret fails now, not later
-        policy = AddressPolicy.of(runtime.settings)
-        checker = AddressGuard(policy)
-        try:
-            await checker.check(d.url)  # an inside address is refused at registration
-        finally:
-            await checker.aclose()
+        await self.check(d)
         await runtime.store.write(
             lambda tx: tx.execute(
                 "INSERT INTO webhook_destination_state (name) VALUES (?)"
@@ -206,11 +201,10 @@ class Outbound:
         if row is not None and row[0] is not None:
             self._failing.add(d.name)
         limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-        transport = AddressGuard(policy, httpx.AsyncHTTPTransport(limits=limits))
         old = self._clients.get(d.name)
-        self._secrets[d.name] = found
-        self._clients[d.name] = httpx.AsyncClient(
-            transport=transport, follow_redirects=False, trust_env=False
+        self._secrets[d.name] = secrets.resolve(d.secret)
+        self._clients[d.name] = guarded_client(
+            runtime.settings, timeout=d.timeout, inner=httpx.AsyncHTTPTransport(limits=limits)
         )
         self._slots.setdefault(d.name, asyncio.Semaphore(IN_FLIGHT))
         self.destinations[d.name] = d
@@ -301,9 +295,7 @@ class Outbound:
         self, d: Destination, body: bytes, headers: dict[str, str], started: float
     ) -> Sent:
         client = self._clients[d.name]
-        request = client.build_request(
-            "POST", d.url, content=body, headers=headers, timeout=d.timeout
-        )
+        request = client.build_request("POST", d.url, content=body, headers=headers)
         response = await client.send(request, stream=True)
         try:
             excerpt = await _excerpt(response)
@@ -347,8 +339,8 @@ class Outbound:
                     "events": list(d.events),
                     "ordered": d.ordered,
                     "enabled": not (row and row[1] is not None),
-                    "failing_since": _iso(row[0]) if row and row[0] is not None else None,
-                    "disabled_at": _iso(row[1]) if row and row[1] is not None else None,
+                    "failing_since": iso_us(row[0]) if row and row[0] is not None else None,
+                    "disabled_at": iso_us(row[1]) if row and row[1] is not None else None,
                     "disabled_reason": row[2] if row else None,
                 }
             )
@@ -475,10 +467,6 @@ def _retry_after(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return min(max(0.0, when.timestamp() - time.time()), 86400.0)
-
-
-def _iso(at_us: Any) -> str:
-    return datetime.fromtimestamp(int(at_us) / 1e6, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _since(started: float) -> int:

@@ -26,7 +26,7 @@ def _decoded(secret: str, prefix: str) -> bytes:
     except (binascii.Error, ValueError):
         raise ConfigError(
             f"a destination's signing secret is not base64 after its {prefix} prefix",
-            fix="make one with `artery destinations secret` or any Standard Webhooks tool",
+            fix="use the secret as a Standard Webhooks or Svix dashboard shows it (whsec_...)",
         ) from None
 
 
@@ -54,11 +54,4 @@ def headers(msg_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) ->
     }
 
 
-def new_secret() -> str:
-    """A fresh ``whsec_`` secret (24 random bytes, as Svix makes them)."""
-    import secrets as random_source
-
-    return "whsec_" + base64.b64encode(random_source.token_bytes(24)).decode()
-
-
-__all__ = ["headers", "new_secret", "signature"]
+__all__ = ["headers", "signature"]

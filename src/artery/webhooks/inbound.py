@@ -27,7 +27,7 @@ from artery.gateway.api import MalformedBody, scrubbed
 from artery.gateway.gate import Decision, Decisions, request_id
 from artery.govern import secrets
 from artery.publishing import Publisher
-from artery.webhooks.ledger import Ledger, Rejection, redacted_headers, shape
+from artery.webhooks.ledger import Ledger, Rejection
 from artery.webhooks.schemes import SignatureRefused
 from artery.webhooks.sources import Source
 
@@ -139,8 +139,8 @@ class SourceEndpoint:
                 status=exc.http_status,
                 detail=exc.message,
                 request_id=request_id(request),
-                headers=redacted_headers(request.headers),
-                body=shape(request.scope.get("state", {}).get("webhook_body", b"")),
+                headers=request.headers,
+                body=request.scope.get("state", {}).get("webhook_body", b""),
             )
         )
 

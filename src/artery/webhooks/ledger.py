@@ -5,8 +5,10 @@ longer than its ``expect_every`` is reported; rejections counted per reason; and
 A rejected call is kept redacted: header names with their values, except credentials and
 signatures (``[redacted]``), and the body's shape only, every value replaced by its type:
 ``{"customer": {"email": "<string>"}}``. Enough to see a missing field or a wrong header,
-nothing a log reader should not hold. Writes are batched (one transaction per interval);
-a failing flush keeps its rows, backs off and marks the process unhealthy.
+nothing a log reader should not hold. Redacting and shaping happen when a batch is written,
+and only for the calls kept, so a flood of bad calls costs a count each. Writes are batched
+(one transaction per interval); a failing flush keeps its rows, backs off and marks the
+process unhealthy.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -41,8 +44,8 @@ class Rejection:
     status: int
     detail: str
     request_id: str | None
-    headers: dict[str, str]
-    body: Any
+    headers: Mapping[str, str] = field(repr=False)  # as received: redacted when written
+    body: bytes = field(repr=False)  # as received: shaped when written
 
 
 def redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -85,7 +88,8 @@ class Ledger:
         self.clock = clock
         self.interval = interval
         self._accepted: dict[str, list[int]] = {}  # source -> [calls, last_at_us]
-        self._rejected: list[Rejection] = []
+        self._counts: dict[tuple[str, str], list[int]] = {}  # (source, reason) -> [n, last]
+        self._recent: dict[str, deque[Rejection]] = {}  # the last KEPT per source
         self._store: SqlStore | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -98,8 +102,13 @@ class Ledger:
         counted[1] = max(counted[1], self.now_us())
 
     def rejected(self, rejection: Rejection) -> None:
-        if len(self._rejected) < 10_000:  # a flood while the store is down: keep the first
-            self._rejected.append(rejection)
+        counted = self._counts.setdefault((rejection.source, rejection.reason), [0, 0])
+        counted[0] += 1
+        counted[1] = max(counted[1], rejection.at_us)
+        recent = self._recent.get(rejection.source)
+        if recent is None:
+            recent = self._recent[rejection.source] = deque(maxlen=KEPT)
+        recent.append(rejection)
 
     def attach(self, store: SqlStore) -> None:
         """Read (``status``, ``rejections``) from ``store`` without serving: for tools."""
@@ -127,18 +136,19 @@ class Ledger:
         await self.flush()
 
     async def flush(self) -> None:
-        if self._store is None or not (self._accepted or self._rejected):
+        if self._store is None or not (self._accepted or self._counts):
             return
         accepted, self._accepted = self._accepted, {}
-        rejected, self._rejected = self._rejected, []
+        counts, self._counts = self._counts, {}
+        recent, self._recent = self._recent, {}
         try:
-            await self._store.write(lambda tx: _write(tx, accepted, rejected))
+            await self._store.write(lambda tx: _write(tx, accepted, counts, recent))
         except BaseException:
-            for source, (calls, last) in accepted.items():
-                counted = self._accepted.setdefault(source, [0, 0])
-                counted[0] += calls
-                counted[1] = max(counted[1], last)
-            self._rejected[:0] = rejected
+            _add_back(self._accepted, accepted)
+            _add_back(self._counts, counts)
+            for source, kept in recent.items():
+                newer = self._recent.get(source, ())
+                self._recent[source] = deque([*kept, *newer], maxlen=KEPT)
             raise
 
     async def status(self) -> list[dict[str, Any]]:
@@ -191,18 +201,25 @@ def _declare(tx: Tx, names: list[tuple[str, int]]) -> None:
     )
 
 
-def _write(tx: Tx, accepted: dict[str, list[int]], rejected: list[Rejection]) -> None:
+def _add_back(into: dict[Any, list[int]], counted: dict[Any, list[int]]) -> None:
+    for key, (n, last) in counted.items():
+        found = into.setdefault(key, [0, 0])
+        found[0] += n
+        found[1] = max(found[1], last)
+
+
+def _write(
+    tx: Tx,
+    accepted: dict[str, list[int]],
+    counts: dict[tuple[str, str], list[int]],
+    recent: dict[str, deque[Rejection]],
+) -> None:
     tx.executemany(
         "UPDATE webhook_sources SET accepted = accepted + ?, last_accepted_at = CASE"
         " WHEN last_accepted_at IS NULL OR last_accepted_at < ? THEN ? ELSE last_accepted_at"
         " END WHERE name = ?",
         [(calls, last, last, source) for source, (calls, last) in accepted.items()],
     )
-    counts: dict[tuple[str, str], list[int]] = {}
-    for r in rejected:
-        counted = counts.setdefault((r.source, r.reason), [0, 0])
-        counted[0] += 1
-        counted[1] = max(counted[1], r.at_us)
     tx.executemany(
         "INSERT INTO webhook_rejection_counts (source, reason, rejected, last_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (source, reason) DO UPDATE SET"
@@ -221,13 +238,14 @@ def _write(tx: Tx, accepted: dict[str, list[int]], rejected: list[Rejection]) ->
                 r.status,
                 r.detail[:500],
                 r.request_id,
-                orjson.dumps(r.headers).decode(),
-                orjson.dumps(r.body).decode(),
+                orjson.dumps(redacted_headers(r.headers)).decode(),
+                orjson.dumps(shape(r.body)).decode(),
             )
-            for r in rejected
+            for kept in recent.values()
+            for r in kept
         ],
     )
-    for source in {r.source for r in rejected}:
+    for source in recent:
         tx.execute(
             "DELETE FROM webhook_rejections WHERE source = ? AND id < (SELECT MIN(id) FROM"
             " (SELECT id FROM webhook_rejections WHERE source = ? ORDER BY id DESC LIMIT ?)"

@@ -143,6 +143,28 @@ async def test_concurrent_duplicates_are_stored_once(log: EventLog) -> None:
     assert len(await all_events(log)) == 1
 
 
+async def test_a_large_batch_claims_its_keys_once_each(log: EventLog) -> None:
+    """Over 500 keys (claimed a statement per 500), repeated inside the batch and across
+    batches: each key is stored once, and every repeat answers with the stored event."""
+
+    def keyed(n: int) -> Event:
+        return Event(
+            type="orders", source="t", data={"order": str(n), "total": n}, idempotencykey=f"k{n}"
+        )
+
+    before = await log.append("orders", [keyed(n) for n in range(0, 1300, 100)])
+    batch = [keyed(n) for n in range(1200)] + [keyed(n) for n in range(0, 1200, 7)]
+    stored = await log.append("orders", batch)
+    assert len(stored) == len(batch)
+    by_key = {e.idempotencykey: e for e in stored[:1200]}
+    assert all(by_key[e.idempotencykey].id == e.id for e in stored[1200:])
+    earlier = {e.idempotencykey: e.id for e in before}
+    assert all(by_key[k].id == found for k, found in earlier.items() if k in by_key)
+    kept = await all_events(log)
+    assert len(kept) == 1200 + 1  # k1200 came only before
+    assert len({e.id for e in kept}) == len(kept)
+
+
 async def test_expired_idempotency_key_allows_a_new_event(store: SqlStore) -> None:
     registry = Registry(store)
     await registry.register("orders", ORDER)

@@ -211,18 +211,22 @@ def _append(
 ) -> list[Event]:
     placed: list[Event | None] = [None] * len(records)
     fresh: list[int] = []
-    claimed: dict[str, int] = {}
+    firsts: dict[str, int] = {}  # each key's first record; a repeat is resolved below
     for index, record in enumerate(records):
         key = record.event.idempotencykey
         if key is None:
             fresh.append(index)
-        elif key in claimed:
-            placed[index] = None  # same key twice in one batch: resolved below
-        elif _claim_key(tx, topic, key, stamp, window_us):
+        elif key not in firsts:
+            firsts[key] = index
+    won = _claim_keys(tx, topic, list(firsts), stamp, window_us)
+    claimed: dict[str, int] = {}
+    for key, index in firsts.items():
+        if key in won:
             claimed[key] = index
             fresh.append(index)
         else:
             placed[index] = _stored_for_key(tx, topic, key)
+    fresh.sort()
     by_partition: dict[int, list[int]] = {}
     for index in fresh:
         by_partition.setdefault(records[index].partition, []).append(index)
@@ -255,28 +259,38 @@ def _append(
         rows,
     )
     if claimed:
-        firsts = [(placed[i], key) for key, i in claimed.items()]
+        owners = [(placed[i], key) for key, i in claimed.items()]
         tx.executemany(
             "UPDATE idempotency_keys SET partition = ?, event_offset = ?"
             " WHERE topic = ? AND key = ?",
-            [(e.partition, e.offset, topic, key) for e, key in firsts if e is not None],
+            [(e.partition, e.offset, topic, key) for e, key in owners if e is not None],
         )
     for index, record in enumerate(records):
         if placed[index] is None:
-            placed[index] = placed[claimed[record.event.idempotencykey or ""]]
+            placed[index] = placed[firsts[record.event.idempotencykey or ""]]
     return [event for event in placed if event is not None]
 
 
-def _claim_key(tx: Tx, topic: str, key: str, stamp: int, window_us: int) -> bool:
-    """Take the key for this append; False if a live claim exists (a duplicate)."""
-    row = tx.one(
-        "INSERT INTO idempotency_keys (topic, key, partition, event_offset, expires_at)"
-        " VALUES (?, ?, -1, -1, ?) ON CONFLICT (topic, key) DO UPDATE"
-        " SET partition = -1, event_offset = -1, expires_at = excluded.expires_at"
-        " WHERE idempotency_keys.expires_at <= ? RETURNING key",
-        (topic, key, stamp + window_us, stamp),
-    )
-    return row is not None
+_CLAIMS_PER_STATEMENT = 500  # 3 parameters each, well under SQLite's 32,766
+
+
+def _claim_keys(tx: Tx, topic: str, keys: list[str], stamp: int, window_us: int) -> set[str]:
+    """Take the keys for this append, one statement per 500 (a statement per key was the
+    writer's busiest line under webhook load); those with a live claim (duplicates) are
+    not returned."""
+    won: set[str] = set()
+    for start in range(0, len(keys), _CLAIMS_PER_STATEMENT):
+        chunk = keys[start : start + _CLAIMS_PER_STATEMENT]
+        rows = tx.execute(
+            "INSERT INTO idempotency_keys (topic, key, partition, event_offset, expires_at)"
+            f" VALUES {', '.join(['(?, ?, -1, -1, ?)'] * len(chunk))}"
+            " ON CONFLICT (topic, key) DO UPDATE"
+            " SET partition = -1, event_offset = -1, expires_at = excluded.expires_at"
+            " WHERE idempotency_keys.expires_at <= ? RETURNING key",
+            [*(p for key in chunk for p in (topic, key, stamp + window_us)), stamp],
+        )
+        won.update(row[0] for row in rows)
+    return won
 
 
 def _stored_for_key(tx: Tx, topic: str, key: str) -> Event:

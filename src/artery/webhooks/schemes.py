@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,7 +85,17 @@ def _check_time(stamp: str, now: float, tolerance: float) -> float:
 
 
 def _mac(key: bytes, content: bytes, algorithm: str = "sha256") -> bytes:
-    return hmac.new(key, content, algorithm).digest()
+    mac = _keyed(key, algorithm).copy()
+    mac.update(content)
+    return mac.digest()
+
+
+@functools.lru_cache(maxsize=256)
+def _keyed(key: bytes, algorithm: str) -> hmac.HMAC:
+    """An HMAC already keyed, copied per call: OpenSSL 3 looks the algorithm up and sets
+    the key again on every ``hmac.new``/``hmac.digest``, which took longer than hashing a
+    1 KiB body (3.9 µs against 2.9 µs copied, and far more under load)."""
+    return hmac.new(key, digestmod=algorithm)
 
 
 def _any_equal(candidates: Sequence[bytes], expected: Sequence[bytes]) -> bool:
@@ -119,10 +130,11 @@ class StandardWebhooks:
         entries = [e.partition(",") for e in signature.split()]
         v1 = [_b64(value) for version, _, value in entries if version == "v1"]
         v1a = [_b64(value) for version, _, value in entries if version == "v1a"]
-        macs = [_mac(key, content) for key in _hmac_keys(secrets)]
+        macs = [_mac(key, content) for key in _hmac_keys(tuple(secrets))]
         if _any_equal([s for s in v1 if s is not None], macs):
             return Verified(msg_id, when)
-        if any(_ed25519_ok(key, s, content) for key in _public_keys(secrets) for s in v1a if s):
+        public = _public_keys(tuple(secrets))
+        if any(_ed25519_ok(key, s, content) for key in public for s in v1a if s):
             return Verified(msg_id, when)
         raise _bad()
 
@@ -137,7 +149,8 @@ def _b64(text: str) -> bytes | None:
         return None
 
 
-def _hmac_keys(secrets: Sequence[str]) -> list[bytes]:
+@functools.lru_cache(maxsize=256)  # decoded once per set of secrets, not once per call
+def _hmac_keys(secrets: tuple[str, ...]) -> list[bytes]:
     keys = []
     for secret in secrets:
         if secret.startswith(("whpk_", "whsk_")):
@@ -152,7 +165,8 @@ def _hmac_keys(secrets: Sequence[str]) -> list[bytes]:
     return keys
 
 
-def _public_keys(secrets: Sequence[str]) -> list[Ed25519PublicKey]:
+@functools.lru_cache(maxsize=256)
+def _public_keys(secrets: tuple[str, ...]) -> list[Ed25519PublicKey]:
     keys = []
     for secret in secrets:
         if secret.startswith("whpk_"):

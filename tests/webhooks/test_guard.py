@@ -177,6 +177,19 @@ async def test_listed_internal_hosts_and_networks_get_through() -> None:
         await guard.check("https://10.20.30.41/x")
 
 
+async def test_a_host_declared_in_code_gets_through_over_http_and_no_other() -> None:
+    """The strangler's legacy upstream (or an issuer's JWKS host) is named by the app, not
+    by a caller: it may be inside and plain http; any other inside host stays refused."""
+    dns = resolver({"legacy.internal": [["10.1.2.3"]], "other.internal": [["10.1.2.4"]]})
+    policy = AddressPolicy.of(Settings(), declared=["Legacy.Internal."])
+    guard = AddressGuard(policy, Capture(), resolve=dns)
+    await guard.check("http://legacy.internal:8080/orders")
+    with pytest.raises(AddressRefused, match="private"):
+        await guard.check("https://other.internal/")
+    with pytest.raises(AddressRefused, match="http://"):
+        await guard.check("http://93.184.216.34/")
+
+
 async def test_a_name_that_does_not_resolve_is_refused_as_retryable() -> None:
     async def nowhere(host: str, port: int) -> list[str]:
         raise OSError("Name or service not known")

@@ -42,6 +42,7 @@ from artery.gateway.route import ApiRoute, Split
 from artery.runtime import Runtime
 from artery.store import SqlStore
 from artery.store.protocol import Tx
+from artery.webhooks.guard import AddressPolicy, guarded_client
 
 log = logging.getLogger("artery.gateway.strangler")
 
@@ -129,16 +130,23 @@ class Forwarder:
 
     async def start(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-            timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT),
-            follow_redirects=False,  # a redirect is the upstream's answer, relayed as is
-            trust_env=False,  # no proxy from the environment between gateway and upstream
-        )
+        self._client = self._new_client(runtime)
         await self.refresh()
         await self.recorder.start(runtime)
         guard = runtime.health.guard("traffic-splits", log)
         self._poller = asyncio.create_task(guard.run(self._poll), name="artery-traffic-splits")
+
+    def _new_client(self, runtime: Runtime) -> httpx.AsyncClient:
+        """Through the address guard, which lets the declared upstreams through (a legacy
+        system is usually inside) and nothing else; no redirect followed (one is the
+        upstream's answer, relayed as is), no proxy from the environment."""
+        upstreams = {httpx.URL(r.upstream).host for r in self.routes.values() if r.upstream}
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        return guarded_client(
+            AddressPolicy.of(runtime.settings, declared=upstreams),
+            timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT),
+            inner=httpx.AsyncHTTPTransport(limits=limits),
+        )
 
     async def stop(self) -> None:
         if self._poller is not None:

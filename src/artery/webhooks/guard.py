@@ -13,6 +13,12 @@ connect (rebinding). Plain ``http`` is refused unless ``outbound_allow_http``; h
 CIDRs) in ``outbound_allowed_hosts`` are let through explicitly. The guard follows no
 redirects itself, and checks each request the client makes, so a redirect to an inside
 address is refused too.
+
+Every outbound client goes through it: webhook deliveries (``outbound``), the strangler's
+forwarding to legacy upstreams and the fetch of an external issuer's JWKS. Hosts declared
+in code or configuration (an upstream, the JWKS URL) are ``declared``: let through over
+http or https whatever they resolve to, since no caller chose them; the other checks
+(no redirects, connect to the checked address) still hold.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -54,13 +60,20 @@ class AddressRefused(ArteryError):
 class AddressPolicy:
     allow_http: bool = False
     allowed: tuple[str, ...] = ()  # host names, addresses or CIDRs let through
+    declared: frozenset[str] = frozenset()  # hosts named by code or configuration
 
     @classmethod
-    def of(cls, settings: Settings) -> AddressPolicy:
-        return cls(settings.outbound_allow_http, settings.outbound_allowed_hosts)
+    def of(cls, settings: Settings, *, declared: Iterable[str] = ()) -> AddressPolicy:
+        return cls(
+            settings.outbound_allow_http,
+            settings.outbound_allowed_hosts,
+            frozenset(h.lower().rstrip(".") for h in declared),
+        )
 
     def check_scheme(self, url: httpx.URL) -> None:
         if url.scheme == "https" or (url.scheme == "http" and self.allow_http):
+            return
+        if url.scheme == "http" and url.host.lower().rstrip(".") in self.declared:
             return
         raise AddressRefused(
             f"{url.scheme}:// URLs are not called",
@@ -68,7 +81,8 @@ class AddressPolicy:
         )
 
     def host_allowed(self, host: str) -> bool:
-        return host.lower().rstrip(".") in (a.lower() for a in self.allowed)
+        name = host.lower().rstrip(".")
+        return name in self.declared or name in (a.lower() for a in self.allowed)
 
     def address_allowed(self, address: IP) -> bool:
         for entry in self.allowed:
@@ -203,11 +217,16 @@ class AddressGuard(httpx.AsyncBaseTransport):
 
 
 def guarded_client(
-    settings: Settings, *, timeout: float = 15.0, inner: httpx.AsyncBaseTransport | None = None
+    policy: Settings | AddressPolicy,
+    *,
+    timeout: float | httpx.Timeout = 15.0,
+    inner: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """The httpx client every outbound call uses: guarded, no redirects followed."""
+    if not isinstance(policy, AddressPolicy):
+        policy = AddressPolicy.of(policy)
     return httpx.AsyncClient(
-        transport=AddressGuard(AddressPolicy.of(settings), inner),
+        transport=AddressGuard(policy, inner),
         follow_redirects=False,
         timeout=timeout,
         trust_env=False,  # a proxy from the environment would connect instead of the guard

@@ -26,6 +26,7 @@ import httpx
 import jwt
 
 from artery.clock import Clock, SystemClock
+from artery.webhooks.guard import AddressPolicy, guarded_client
 
 log = logging.getLogger("artery.gateway.auth")
 
@@ -104,9 +105,10 @@ class RemoteJwks:
             self._fetched_at = now
 
     async def _fetch(self) -> Any:
-        async with httpx.AsyncClient(
-            transport=self._transport, timeout=self.timeout, follow_redirects=False
-        ) as client:
+        # through the address guard like every outbound call (the issuer's host is
+        # configured, so it is let through; redirects are not followed)
+        policy = AddressPolicy(declared=frozenset({httpx.URL(self.url).host}))
+        async with guarded_client(policy, timeout=self.timeout, inner=self._transport) as client:
             response = await client.get(self.url, headers={"Accept": "application/json"})
             response.raise_for_status()
             return response.json()

@@ -25,7 +25,7 @@ BENCH = Path(__file__).parent.parent / "bench"
             ["64 concurrent", "sequential"],
         ),
         ("gateway.py", ["--stores", "sqlite"], ["bare Starlette", "full path, sqlite", "p99"]),
-        ("mapping.py", [], ["shopify_order", "JMESPath us", "JSONata us"]),
+        ("mapping.py", [], ["shopify_order", "Artery us", "jmespath us", "JSONata us"]),
         ("webhooks.py", [], ["artery source", "artery worker", "goals"]),
     ],
 )

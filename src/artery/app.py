@@ -28,6 +28,8 @@ from artery.gateway.server import HttpServer, Listen
 from artery.health import Health
 from artery.integration import Contract, Declarations, Integration, resolve
 from artery.log import EventLog
+from artery.observe.metrics import Metrics
+from artery.observe.tracing import Tracing
 from artery.publishing import Publisher, envelope
 from artery.roles import Parts, Role, Tuning, assemble, stop_quietly
 from artery.runtime import Runtime, Service, install, open_runtime
@@ -62,6 +64,7 @@ class App(Integration):
         self.worker_options = worker or WorkerOptions()
         self.workflow_options = workflow or WorkflowOptions()
         self.clock = clock  # the time services see; None: the system's
+        self.tracing: Tracing | None = None  # None: built from settings when started
         self._stack: contextlib.AsyncExitStack | None = None
         self._parts: Parts | None = None
 
@@ -123,11 +126,23 @@ class App(Integration):
         self.declared.check()
         self._stack = stack = contextlib.AsyncExitStack()
         try:
-            opening = open_runtime(self.settings, health=self.health, clock=self.clock)
+            opening = open_runtime(
+                self.settings,
+                health=self.health,
+                clock=self.clock,
+                metrics=self._metrics(),
+                tracing=self.tracing or Tracing(self.name, enabled=self.settings.tracing),
+            )
             runtime = await stack.enter_async_context(opening)
             await install(runtime, self.declared.contracts.values())
             tuning = Tuning(self.worker_options, self.workflow_options)
-            publisher = Publisher(runtime.log, self.name, self.declared.contracts)
+            publisher = Publisher(
+                runtime.log,
+                self.name,
+                self.declared.contracts,
+                metrics=runtime.metrics if self.settings.metrics else None,
+                tracing=runtime.tracing,
+            )
             self._parts = assemble(chosen, runtime, self.declared, publisher, tuning, listen)
             for service in self._parts.services:
                 stack.push_async_callback(stop_quietly, service)
@@ -141,6 +156,12 @@ class App(Integration):
         if stack is not None:
             await stack.aclose()  # services in reverse order, then the store
         self._parts = None
+
+    def _metrics(self) -> Metrics:
+        """This run's metrics; the histogram of sync times gets every SLO's threshold as a
+        bucket boundary, so rules can count the events synced in time."""
+        slos = self.declared.slos.values()
+        return Metrics([s.sync_within for s in slos if s.sync_within is not None])
 
     # -- runtime -------------------------------------------------------------------------
 

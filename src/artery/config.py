@@ -37,6 +37,9 @@ class Settings:
     # -- outbound HTTP (webhook deliveries): the address guard --
     outbound_allow_http: bool = False  # plain http:// destinations (development only)
     outbound_allowed_hosts: tuple[str, ...] = ()  # internal hosts/CIDRs allowed explicitly
+    # -- observability --
+    metrics: bool = True  # count outcomes for /metrics and the records SLOs are read from
+    tracing: bool = True  # OpenTelemetry spans (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set)
 
     def __post_init__(self) -> None:
         if self.max_event_size < 1:

@@ -31,6 +31,7 @@ from artery.gateway.policy import DEFAULT_QUOTA, Deprecation, MiB, Policy, Quota
 from artery.gateway.route import ApiRoute, Split
 from artery.gateway.route import Handler as RouteHandler
 from artery.log import Retention
+from artery.observe.declare import BusinessCounter, ObserveDeclarations, Slo
 from artery.retry import Retry
 from artery.webhooks import sources as webhook_sources
 from artery.webhooks.declare import WebhookDeclarations
@@ -66,7 +67,7 @@ def topic_of(target: Contract | str) -> str:
     return target.topic if isinstance(target, Contract) else target
 
 
-class Integration(WebhookDeclarations):
+class Integration(WebhookDeclarations, ObserveDeclarations):
     """Declarations with owners. ``owner`` owns the meaning of the data; ``transport_owner``
     runs the pipes (defaults to ``owner``). An integration without an owner is refused: an
     integration nobody owns is the one that dies quietly."""
@@ -108,6 +109,8 @@ class Integration(WebhookDeclarations):
         self.routes: dict[str, ApiRoute] = {}
         self.sources: dict[str, webhook_sources.Source] = {}
         self.destinations: dict[str, Destination] = {}
+        self.slo_declared: Slo | None = None
+        self.counters: dict[str, BusinessCounter] = {}
 
     def __repr__(self) -> str:
         return f"Integration({self.name!r}, owner={self.owner!r})"
@@ -163,11 +166,14 @@ class Integration(WebhookDeclarations):
         breaker: str | None = None,
         breaker_policy: BreakerPolicy | None = None,
         start: str = "earliest",
+        partner: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register an async ``handler(event, ctx)`` for the contract's topic under ``group``.
 
         Delivery is at-least-once; pass ``ctx.idempotency_key`` to the partner for
         exactly-once effects, or set ``dedupe=True`` so a completed event is never re-run.
+        ``partner`` names whom the handler calls, one of the integration's ``partners``
+        (its only one by default), for metrics, records and recovery times.
         """
         topic = self.topic_of(contract)
         if (group, topic) in self.consumers:
@@ -180,6 +186,7 @@ class Integration(WebhookDeclarations):
         if start not in ("earliest", "latest"):
             raise ConfigError(f"bad start {start!r}", fix="use 'earliest' or 'latest'")
         limit = Limit.parse(rate_limit) if isinstance(rate_limit, str) else rate_limit
+        called = self._partner(partner)
 
         def register(handler: Handler) -> Handler:
             self.consumers[(group, topic)] = Consumer(
@@ -197,10 +204,21 @@ class Integration(WebhookDeclarations):
                 breaker_policy=breaker_policy or BreakerPolicy(),
                 start=start,
                 integration=self.name,
+                partner=called,
             )
             return handler
 
         return register
+
+    def _partner(self, partner: str | None) -> str | None:
+        if partner is None:
+            return self.partners[0] if len(self.partners) == 1 else None
+        if self.partners and partner not in self.partners:
+            raise ConfigError(
+                f"partner {partner!r} is not one of integration {self.name!r}'s partners",
+                fix=f"use one of {list(self.partners)}, or add it to partners=[...]",
+            )
+        return partner
 
     # -- workflows -------------------------------------------------------------------------
 
@@ -475,6 +493,15 @@ class Declarations:
     @property
     def destinations(self) -> dict[str, Destination]:
         return {n: d for i in self.integrations.values() for n, d in i.destinations.items()}
+
+    @property
+    def slos(self) -> dict[str, Slo]:
+        """Each integration's SLO, by integration name (those that declare one)."""
+        return {n: i.slo_declared for n, i in self.integrations.items() if i.slo_declared}
+
+    @property
+    def counters(self) -> list[BusinessCounter]:
+        return [c for i in self.integrations.values() for c in i.counters.values()]
 
     def consumers_of(
         self, integration: Integration, contracts: dict[str, Contract] | None = None

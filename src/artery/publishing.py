@@ -10,6 +10,9 @@ from typing import Any, Protocol
 from artery.envelope import Event, new_id
 from artery.integration import Contract, resolve, topic_of
 from artery.log import EventLog
+from artery.observe import tracing
+from artery.observe.metrics import Metrics
+from artery.observe.tracing import Tracing
 
 
 class Publish(Protocol):
@@ -28,6 +31,7 @@ def envelope(
     subject: str | None = None,
     correlation_id: str | None = None,
     traceparent: str | None = None,
+    tracestate: str | None = None,
     id: str | None = None,
 ) -> Event:
     """The envelope ``publish`` would store (type = the contract's subject); ``id`` is new
@@ -42,6 +46,7 @@ def envelope(
         idempotencykey=idempotency_key,
         correlationid=correlation_id,
         traceparent=traceparent,
+        tracestate=tracestate,
     )
 
 
@@ -49,10 +54,20 @@ class Publisher:
     """Publishes as ``artery://<source>``; ``contracts`` maps declared subjects to their
     contracts, so a subject names its topic."""
 
-    def __init__(self, log: EventLog, source: str, contracts: Mapping[str, Contract]):
+    def __init__(
+        self,
+        log: EventLog,
+        source: str,
+        contracts: Mapping[str, Contract],
+        *,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+    ):
         self.log = log
         self.source = source
         self.contracts = dict(contracts)  # as declared when the app started
+        self.metrics = metrics
+        self.tracer = (tracing or Tracing(source, enabled=False)).tracer
 
     async def publish(self, target: Contract | str, data: Any, /, **attrs: Any) -> Event:
         """Validate and append one event; returns it with its topic, partition and offset.
@@ -61,11 +76,27 @@ class Publisher:
         returns the event stored the first time instead of storing a second one."""
         declared = resolve(self.contracts, target)
         topic = topic_of(declared)
-        event = envelope(self.source, declared, data, **attrs)
-        carried = (await self.log.topic(topic)).subject
-        if event.type != carried:  # named by its topic: the event follows the topic's contract
-            event = dataclasses.replace(event, type=carried)
-        (stored,) = await self.log.append(topic, [event])
+        given = attrs.pop("traceparent", None), attrs.pop("tracestate", None)
+        parent = tracing.extract(*given) if given[0] else None  # else: the current span
+        with self.tracer.start_as_current_span(
+            f"send {topic}",
+            context=parent,
+            kind=tracing.SpanKind.PRODUCER,
+            attributes=tracing.messaging("send", topic),
+        ) as span:
+            traceparent, tracestate = tracing.carried(span)
+            if traceparent is None:  # tracing off: the caller's context travels as it is
+                traceparent, tracestate = given
+            event = envelope(
+                self.source, declared, data, traceparent=traceparent, tracestate=tracestate, **attrs
+            )
+            carried = (await self.log.topic(topic)).subject
+            if event.type != carried:  # named by its topic: it follows the topic's contract
+                event = dataclasses.replace(event, type=carried)
+            if span.is_recording():
+                span.set_attribute("messaging.message.id", event.id)
+            (stored,) = await self.log.append(topic, [event])
+        self._count(declared, stored.type, 1)
         return stored
 
     async def publish_many(self, target: Contract | str, events: Sequence[Event]) -> list[Event]:
@@ -73,5 +104,29 @@ class Publisher:
 
         Each event's ``type`` must be the contract the topic carries (``app.event`` builds
         them so); a mismatch is refused rather than stored under a contract it does not
-        claim."""
-        return await self.log.append(topic_of(resolve(self.contracts, target)), events)
+        claim. The batch is one ``send`` span; events without a trace context of their own
+        carry it."""
+        declared = resolve(self.contracts, target)
+        topic = topic_of(declared)
+        with self.tracer.start_as_current_span(
+            f"send {topic}",
+            kind=tracing.SpanKind.PRODUCER,
+            attributes=tracing.messaging("send", topic, batch__message_count=len(events)),
+        ) as span:
+            traceparent, tracestate = tracing.carried(span)
+            if traceparent is not None:
+                events = [
+                    e
+                    if e.traceparent
+                    else dataclasses.replace(e, traceparent=traceparent, tracestate=tracestate)
+                    for e in events
+                ]
+            stored = await self.log.append(topic, events)
+        if stored:
+            self._count(declared, stored[0].type, len(stored))
+        return stored
+
+    def _count(self, declared: Contract | str, event_type: str, n: int) -> None:
+        if self.metrics is not None:
+            owner = (declared.integration if isinstance(declared, Contract) else None) or "none"
+            self.metrics.child(self.metrics.published, owner, event_type).inc(n)

@@ -19,6 +19,7 @@ from artery.gateway.front import FrontDoor
 from artery.gateway.server import HttpServer, Listen
 from artery.integration import Declarations
 from artery.log.retention import RetentionSweeper
+from artery.observe.parts import CounterBinding, observed_worker, records_for
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
 from artery.webhooks.outbound import Outbound
@@ -113,6 +114,12 @@ def assemble(
         parts.services.append(outbound)  # started before the workers that deliver for it
         if works:
             consumers.extend(outbound.consumers())
+    observing = role is not None and runtime.settings.metrics
+    records = records_for(declared) if works and observing else None
+    if observing:
+        parts.services.append(CounterBinding(declared.counters))
+    if records is not None:
+        parts.services.append(records)  # stopped after the workers, so it flushes their last
     if works:
         groups = [(c.group, c.topic, c.start) for c in consumers]
         parts.services.append(RetentionSweeper(groups))
@@ -120,12 +127,17 @@ def assemble(
         front = FrontDoor(runtime, declared, parts.runs, publisher, outbound, registry)
         parts.services.extend(front.services)
         parts.http = HttpServer(listen or Listen(), front.mounts)
+        if observing:
+            parts.services.append(front.gauges())
         parts.services.append(parts.http)  # started before, stopped after the workers
     if engine is not None:
         parts.services.append(engine)
     if works:  # even without consumers: destinations made at run time are added to it
         effects = Effects(publisher.publish, parts.runs.start)
-        worker = Worker(consumers, effects, tuning.worker)
+        options = tuning.worker
+        if records is not None:
+            options = observed_worker(options, consumers, runtime.metrics, records)
+        worker = Worker(consumers, effects, options)
         parts.services.append(worker)
         if registry is not None:
             registry.worker = worker

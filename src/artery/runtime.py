@@ -18,6 +18,8 @@ from artery.config import Settings
 from artery.contracts import Registry
 from artery.health import Health
 from artery.log import EventLog, StoreLog
+from artery.observe.metrics import Metrics
+from artery.observe.tracing import Tracing
 from artery.schema import SCHEMAS
 from artery.store import SqlStore, open_store
 
@@ -33,14 +35,22 @@ class Runtime:
     log: EventLog
     health: Health = field(default_factory=Health)
     clock: Clock = field(default_factory=SystemClock)
+    metrics: Metrics = field(default_factory=Metrics)
+    tracing: Tracing = field(default_factory=lambda: Tracing("artery", enabled=False))
 
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, health: Health | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    health: Health | None = None,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the store named by ``settings`` (migrating every package's schema) for the
-    block, then close it. ``clock`` is the time services see (a ``ManualClock`` in tests)."""
+    block, then close it. ``clock`` is the time services see (a ``ManualClock`` in tests);
+    ``metrics`` and ``tracing`` are the app's (tools get their own, unexported)."""
     clock = clock or SystemClock()
     store = await open_store(
         settings.store, sqlite_synchronous=settings.sqlite_synchronous, schemas=SCHEMAS
@@ -54,7 +64,16 @@ async def open_runtime(
             max_event_size=settings.max_event_size,
             clock=clock,
         )
-        yield Runtime(settings, store, registry, log, health or Health(), clock)
+        yield Runtime(
+            settings,
+            store,
+            registry,
+            log,
+            health or Health(),
+            clock,
+            metrics or Metrics(),
+            tracing or Tracing("artery", enabled=False),
+        )
     finally:
         await store.close()
 

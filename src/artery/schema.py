@@ -12,6 +12,7 @@ from artery.contracts import schema as contracts
 from artery.delivery import schema as delivery
 from artery.gateway import schema as gateway
 from artery.log import schema as log
+from artery.observe import schema as observe
 from artery.store.migrations import Schema
 from artery.webhooks import schema as webhooks
 from artery.workflows import schema as workflows
@@ -23,4 +24,5 @@ SCHEMAS: tuple[Schema, ...] = (
     Schema("workflows", workflows.MIGRATIONS),
     Schema("gateway", gateway.MIGRATIONS),
     Schema("webhooks", webhooks.MIGRATIONS),
+    Schema("observe", observe.MIGRATIONS),
 )

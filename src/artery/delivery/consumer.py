@@ -40,6 +40,7 @@ class Consumer:
     breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     start: str = "earliest"
     integration: str | None = None  # the integration that declared it
+    partner: str | None = None  # whom its handler calls (metrics and records name it)
 
 
 class StartWorkflow(Protocol):

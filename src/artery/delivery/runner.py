@@ -280,7 +280,11 @@ class ConsumerRunner:
                     tx, consumer.group, consumer.name, event, number, due, errors
                 )
 
-            return "retry" if await self._settle(partition, later) else "abandoned"
+            if not await self._settle(partition, later):
+                return "abandoned"
+            for scheduled in self.seam.retry:
+                await scheduled(attempt, delay)
+            return "retry"
         reason = (
             "permanent error"
             if isinstance(exc, Permanent)

@@ -24,6 +24,8 @@ from artery.gateway.strangler import Forwarder
 from artery.gateway.throttle import StoreThrottle
 from artery.gateway.versions import Deprecations
 from artery.integration import Declarations
+from artery.observe import endpoint as metrics_endpoint
+from artery.observe.gauges import Gauges
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
 from artery.webhooks import inbound
@@ -80,8 +82,11 @@ class FrontDoor:
             ],
         )
         described = OpenApi(declared, runtime.registry, scoped, publisher.source)
+        self.metrics = runtime.metrics
+        self.outbound = outbound
         self.mounts: list[BaseRoute] = [
             *health.routes(runtime),
+            *metrics_endpoint.routes(runtime.metrics, self.gate),
             admin.mount(scoped, self.gate),
             *endpoints.routes(self.tokens, self.keys, self.gate),
             *problems.routes(self.gate),
@@ -91,3 +96,14 @@ class FrontDoor:
                 sources, publisher, self.ledger, self.decisions, clock=runtime.clock.now
             ),
         ]
+
+    def gauges(self) -> Gauges:
+        """The gauges this server exports, refreshed from the store in the background."""
+        outbound = self.outbound
+
+        async def destinations() -> dict[str, bool]:
+            if outbound is None:
+                return {}
+            return {d["name"]: not d["enabled"] for d in await outbound.described()}
+
+        return Gauges(self.metrics, sources=self.ledger.status, destinations=destinations)

@@ -146,6 +146,7 @@ class Outbound:
                 breaker=d.breaker,
                 start="latest",
                 integration=d.integration,
+                partner=d.name,  # a destination is a partner of its own
             )
             for topic in topics
         ]

@@ -134,9 +134,13 @@ def assemble(
         parts.services.append(engine)
     if works:  # even without consumers: destinations made at run time are added to it
         effects = Effects(publisher.publish, parts.runs.start)
-        options = tuning.worker
-        if records is not None:
-            options = observed_worker(options, consumers, runtime.metrics, records)
+        options = observed_worker(
+            tuning.worker,
+            consumers,
+            runtime.metrics if observing else None,
+            records,
+            runtime.tracing.tracer if runtime.settings.tracing else None,
+        )
         worker = Worker(consumers, effects, options)
         parts.services.append(worker)
         if registry is not None:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support import api_key, bearer, eventually
 
 from artery import App, Integration, Listen, Permanent
 from artery.delivery.consumer import DeliveryContext
 from artery.envelope import Event
+from support import api_key, bearer, eventually
 
 ORDER = {
     "type": "object",

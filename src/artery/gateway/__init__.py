@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.routing import BaseRoute, Match, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from artery.config import Settings
 from artery.gateway.edge import Edge
+from artery.observe.http import Observed
+from artery.observe.metrics import Metrics
+from artery.observe.tracing import Tracing
 
 
 class _Router(Router):
@@ -55,22 +58,38 @@ def _shadowed(route: Route, earlier: Sequence[BaseRoute]) -> bool:
 
 
 class HttpApp:
-    """The ASGI application of ``mounts`` behind the edge."""
+    """The ASGI application of ``mounts`` behind the edge, itself inside the observer
+    (requests counted and traced, ``observe/http.py``) when there is one."""
 
-    def __init__(self, mounts: Sequence[BaseRoute], settings: Settings) -> None:
+    def __init__(
+        self,
+        mounts: Sequence[BaseRoute],
+        settings: Settings,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+    ) -> None:
         self.router = _Router(mounts)
         self.edge = Edge(self.router, settings)
+        self.outer: ASGIApp = self.edge
+        if metrics is not None or (tracing is not None and tracing.recording):
+            self.outer = Observed(self.edge, metrics, tracing or Tracing("", enabled=False))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self  # routing then raises 404 and 405, which the edge renders
-        await self.edge(scope, receive, send)
+        await self.outer(scope, receive, send)
 
 
-def http_app(mounts: Sequence[BaseRoute], settings: Settings | None = None) -> HttpApp:
+def http_app(
+    mounts: Sequence[BaseRoute],
+    settings: Settings | None = None,
+    *,
+    metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
+) -> HttpApp:
     """One ASGI application serving ``mounts``, with the edge's checks (configured by
     ``settings``; the defaults answer loopback host names only, with no CORS) and RFC 9457
-    errors for all of them."""
-    return HttpApp(mounts, settings or Settings())
+    errors for all of them; requests counted into ``metrics`` and traced by ``tracing``."""
+    return HttpApp(mounts, settings or Settings(), metrics, tracing)
 
 
 __all__ = ["HttpApp", "http_app"]

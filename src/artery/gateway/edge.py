@@ -4,7 +4,8 @@ In order, for each HTTP request:
 
 1. Correlation. A sane ``X-Request-Id`` (visible ASCII, at most 200 characters) is kept,
    anything else replaced by a new one; a valid W3C ``traceparent`` (version 00) continues
-   its trace, anything else starts a new one. This hop's span gets a new id. Both go into
+   its trace, anything else starts a new one. This hop's span gets a new id (the server
+   span's, when spans are recorded: ``observe/http.py`` runs first). Both go into
    ``scope["state"]`` (``request_id``, ``traceparent``) for the routes and the events they
    create, and onto every response, errors included.
 2. Header limits: more than ``max_header_count`` fields or ``max_header_bytes`` bytes is a
@@ -124,12 +125,9 @@ class Edge:
             return
         headers = _first_values(scope["headers"], (REQUEST_ID, TRACEPARENT, "host", "origin"))
         request_id = request_id_of(headers.get(REQUEST_ID))
-        traceparent = traceparent_of(headers.get(TRACEPARENT))
-        scope["state"] = {
-            **(scope.get("state") or {}),
-            "request_id": request_id,
-            "traceparent": traceparent,
-        }
+        state = scope.get("state") or {}
+        traceparent = state.get("traceparent") or traceparent_of(headers.get(TRACEPARENT))
+        scope["state"] = {**state, "request_id": request_id, "traceparent": traceparent}
         echoed = [(b"x-request-id", request_id.encode()), (b"traceparent", traceparent.encode())]
         origin = headers.get("origin")
         try:

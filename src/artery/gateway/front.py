@@ -93,7 +93,12 @@ class FrontDoor:
             described.route(self.gate),
             *api.routes(declared, self.gate, runtime, publisher, self.forwarder),
             *inbound.routes(
-                sources, publisher, self.ledger, self.decisions, clock=runtime.clock.now
+                sources,
+                publisher,
+                self.ledger,
+                self.decisions,
+                clock=runtime.clock.now,
+                metrics=runtime.metrics if runtime.settings.metrics else None,
             ),
         ]
 

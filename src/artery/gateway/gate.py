@@ -209,6 +209,7 @@ class Guarded:
         self.endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})["route"] = self.route  # metrics and spans name it
         request = Request(scope, receive, send)
         response = await self.gate.serve(request, self.route, self.policy, self.endpoint)
         await response(scope, receive, send)

@@ -155,7 +155,12 @@ class HttpServer:
         warn_if_exposed(self.host, self.port, runtime.settings)
         loop, http = protocols(self.head_timeout)
         config = uvicorn.Config(
-            http_app(self.mounts, runtime.settings),
+            http_app(
+                self.mounts,
+                runtime.settings,
+                metrics=runtime.metrics if runtime.settings.metrics else None,
+                tracing=runtime.tracing,
+            ),
             loop=loop,
             http=http,
             lifespan="off",

@@ -146,6 +146,7 @@ class Forwarder:
             AddressPolicy.of(runtime.settings, declared=upstreams),
             timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT),
             inner=httpx.AsyncHTTPTransport(limits=limits),
+            tracing=runtime.tracing if runtime.settings.tracing else None,
         )
 
     async def stop(self) -> None:

@@ -7,11 +7,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from opentelemetry.trace import Tracer
+
 from artery.delivery.consumer import Consumer
+from artery.delivery.middleware import Middleware
 from artery.delivery.worker import WorkerOptions
 from artery.integration import Declarations
 from artery.observe.declare import BusinessCounter
 from artery.observe.delivery import DeliveryObserver
+from artery.observe.delivery_tracing import DeliveryTracing
 from artery.observe.metrics import Metrics
 from artery.observe.records import Records
 from artery.runtime import Runtime
@@ -25,11 +29,20 @@ def owners(consumers: Sequence[Consumer]) -> dict[str, tuple[str, str]]:
 
 
 def observed_worker(
-    options: WorkerOptions, consumers: Sequence[Consumer], metrics: Metrics, records: Records
+    options: WorkerOptions,
+    consumers: Sequence[Consumer],
+    metrics: Metrics | None,
+    records: Records | None,
+    tracer: Tracer | None,
 ) -> WorkerOptions:
-    """``options`` with the delivery observer after the app's own middleware."""
-    observer = DeliveryObserver(owners(consumers), metrics, records)
-    return dataclasses.replace(options, middleware=(*options.middleware, observer))
+    """``options`` with the delivery span and observer after the app's own middleware
+    (the span outermost of the two, so the observer's time is inside it)."""
+    added: list[Middleware] = []
+    if tracer is not None:
+        added.append(DeliveryTracing(tracer))
+    if metrics is not None:
+        added.append(DeliveryObserver(owners(consumers), metrics, records))
+    return dataclasses.replace(options, middleware=(*options.middleware, *added))
 
 
 def records_for(declared: Declarations) -> Records:

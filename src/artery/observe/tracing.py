@@ -13,9 +13,10 @@ fields cannot reach them.
 
 Export: with ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) set, spans go
 to it over OTLP/HTTP, sampled as ``OTEL_TRACES_SAMPLER`` says (default: parent-based,
-always on). Without an endpoint nothing is exported and spans are not recorded: contexts
-still get fresh span ids, so a caller's trace continues through Artery to its partners,
-at a fraction of a recorded span's cost. ``ARTERY_TRACING=false`` turns even that off.
+always on). Without an endpoint nothing is recorded (a recorded span costs ~25 µs here,
+spent for nobody): the API's no-op tracer still passes the caller's context along, so a
+trace continues through Artery to its partners (the gateway still gives its hop a new span
+id). ``ARTERY_TRACING=false`` records nothing even with an endpoint.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import Link, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -59,12 +59,11 @@ class Tracing:
         chosen = list(processors or ())
         if not chosen and any(env.get(name) for name in _ENDPOINTS):
             chosen.append(BatchSpanProcessor(_otlp_exporter()))
-        self.recording = bool(chosen)
-        explicit = bool(env.get("OTEL_TRACES_SAMPLER"))
-        sampler = None if self.recording or explicit else ALWAYS_OFF
-        self.provider = TracerProvider(
-            sampler=sampler, resource=Resource.create({"service.name": service})
-        )
+        if not chosen:
+            self.tracer = trace.NoOpTracer()
+            return
+        self.recording = True
+        self.provider = TracerProvider(resource=Resource.create({"service.name": service}))
         for processor in chosen:
             self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("artery")

@@ -34,6 +34,8 @@ import httpx
 
 from artery.config import Settings
 from artery.errors import ArteryError
+from artery.observe.http_client import TracedTransport
+from artery.observe.tracing import Tracing
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -221,12 +223,17 @@ def guarded_client(
     *,
     timeout: float | httpx.Timeout = 15.0,
     inner: httpx.AsyncBaseTransport | None = None,
+    tracing: Tracing | None = None,
 ) -> httpx.AsyncClient:
-    """The httpx client every outbound call uses: guarded, no redirects followed."""
+    """The httpx client every outbound call uses: guarded, no redirects followed, and
+    carrying the trace (``observe/http_client.py``) unless ``tracing`` is None."""
     if not isinstance(policy, AddressPolicy):
         policy = AddressPolicy.of(policy)
+    transport: httpx.AsyncBaseTransport = AddressGuard(policy, inner)
+    if tracing is not None:
+        transport = TracedTransport(transport, tracing)
     return httpx.AsyncClient(
-        transport=AddressGuard(policy, inner),
+        transport=transport,
         follow_redirects=False,
         timeout=timeout,
         trust_env=False,  # a proxy from the environment would connect instead of the guard

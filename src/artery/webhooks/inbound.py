@@ -26,6 +26,7 @@ from artery.errors import ArteryError, ContractViolation, PayloadTooLarge
 from artery.gateway.api import MalformedBody, scrubbed
 from artery.gateway.gate import Decision, Decisions, request_id
 from artery.govern import secrets
+from artery.observe.metrics import Metrics
 from artery.publishing import Publisher
 from artery.webhooks.ledger import Ledger, Rejection
 from artery.webhooks.schemes import SignatureRefused
@@ -43,8 +44,10 @@ class SourceEndpoint:
         decisions: Decisions,
         *,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.source = source
+        self.metrics = metrics
         self.secrets = secrets.resolve(source.secret)  # a missing secret fails the start
         self.publisher = publisher
         self.ledger = ledger
@@ -55,6 +58,8 @@ class SourceEndpoint:
         self.credential = f"signature:{source.scheme.name}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.setdefault("state", {})
+        state["route"], state["client"] = self.key, self.subject  # for metrics and spans
         # Plain ASGI, not Starlette's Request/Response: a source is the busiest route a
         # gateway serves, and the two objects were a tenth of its CPU (bench/webhooks.py).
         try:
@@ -125,10 +130,21 @@ class SourceEndpoint:
         except ContractViolation as exc:
             raise scrubbed(exc, mapped) from None
         self.ledger.accepted(self.source.name)
+        self._count("duplicate" if event.id != fresh else "accepted")
         return 200, {"id": event.id, "topic": event.topic, "duplicate": event.id != fresh}
+
+    def _count(self, outcome: str, reason: str | None = None) -> None:
+        m, found = self.metrics, self.source
+        if m is None:
+            return
+        integration = found.integration or "none"
+        m.child(m.ingested, integration, found.name, found.subject, outcome).inc()
+        if reason is not None:
+            m.child(m.rejections, found.name, reason).inc()
 
     def refuse(self, request: Request, exc: ArteryError) -> None:
         reason = exc.reason if isinstance(exc, SignatureRefused) else exc.code.split(".")[-1]
+        self._count("rejected", reason)
         if isinstance(exc, SignatureRefused | PayloadTooLarge):
             self.decide(request.scope, False, exc.message)
         self.ledger.rejected(
@@ -179,12 +195,13 @@ def routes(
     decisions: Decisions,
     *,
     clock: Callable[[], float] = time.time,
+    metrics: Metrics | None = None,
 ) -> list[BaseRoute]:
     """One POST route per source."""
     return [
         Route(
             found.path,
-            SourceEndpoint(found, publisher, ledger, decisions, clock=clock),
+            SourceEndpoint(found, publisher, ledger, decisions, clock=clock, metrics=metrics),
             methods=["POST"],
         )
         for found in sources

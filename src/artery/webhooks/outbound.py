@@ -205,7 +205,10 @@ class Outbound:
         old = self._clients.get(d.name)
         self._secrets[d.name] = secrets.resolve(d.secret)
         self._clients[d.name] = guarded_client(
-            runtime.settings, timeout=d.timeout, inner=httpx.AsyncHTTPTransport(limits=limits)
+            runtime.settings,
+            timeout=d.timeout,
+            inner=httpx.AsyncHTTPTransport(limits=limits),
+            tracing=runtime.tracing if runtime.settings.tracing else None,
         )
         self._slots.setdefault(d.name, asyncio.Semaphore(IN_FLIGHT))
         self.destinations[d.name] = d

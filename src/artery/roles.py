@@ -8,6 +8,7 @@ opened ``Runtime``; no caller adds or removes services by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,6 +21,7 @@ from artery.gateway.server import HttpServer, Listen
 from artery.integration import Declarations
 from artery.log.retention import RetentionSweeper
 from artery.observe.parts import CounterBinding, observed_worker, records_for
+from artery.observe.workflow import StepObserver
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
 from artery.webhooks.outbound import Outbound
@@ -99,11 +101,12 @@ def assemble(
     works = role is not None and role.works
     workflows = declared.workflows
     consumers = list(declared.consumers.values())
-    engine = (
-        WorkflowEngine(workflows, publisher.publish, tuning.workflow)
-        if works and workflows
-        else None
-    )
+    observing = role is not None and runtime.settings.metrics
+    options = tuning.workflow
+    if observing:
+        added = (*options.middleware, StepObserver(runtime.metrics))
+        options = dataclasses.replace(options, middleware=added)
+    engine = WorkflowEngine(workflows, publisher.publish, options) if works and workflows else None
     parts = Parts(runtime, publisher, [], Workflows(workflows, runtime, engine))
     outbound = registry = None
     if role is not None:  # webhook destinations: declared in code, or made at run time
@@ -114,7 +117,6 @@ def assemble(
         parts.services.append(outbound)  # started before the workers that deliver for it
         if works:
             consumers.extend(outbound.consumers())
-    observing = role is not None and runtime.settings.metrics
     records = records_for(declared) if works and observing else None
     if observing:
         parts.services.append(CounterBinding(declared.counters))

@@ -107,10 +107,17 @@ class RateLimiter:
     free cell first (no strict fairness).
     """
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_wait: Callable[[str, float], None] | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock  # wall-clock seconds; every process sharing a limit must agree
         self._queues: dict[str, asyncio.Lock] = {}
+        self.on_wait = on_wait  # told (limit name, seconds) after each wait, for metrics
 
     async def try_acquire(self, limit: Limit) -> float:
         """Take a cell if one is free now and return 0.0; else return the seconds to wait.
@@ -130,11 +137,14 @@ class RateLimiter:
         wait = await self.try_acquire(limit)
         if wait <= 0:
             return
+        began = time.monotonic()
         queue = self._queues.setdefault(limit.name, asyncio.Lock())
         async with queue:
             while wait > 0:
                 await asyncio.sleep(wait + random.uniform(0, min(wait, _JITTER)))
                 wait = await self.try_acquire(limit)
+        if self.on_wait is not None:
+            self.on_wait(limit.name, time.monotonic() - began)
 
     def _attempt(self, limit: Limit, cells: int = 1) -> Callable[[Tx], Grant]:
         interval = limit.interval_us

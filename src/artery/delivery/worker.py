@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from artery.delivery.breaker import Breakers
@@ -61,7 +61,7 @@ class Worker:
     async def start(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.leases = runtime.log.coordinator(self.worker_id, self.options.lease_ttl)
-        self.limiter = RateLimiter(runtime.store)
+        self.limiter = RateLimiter(runtime.store, on_wait=_counted_waits(runtime))
         self.breakers = Breakers(runtime.store, self.worker_id)
         await self.leases.heartbeat()
         for consumer in self.consumers:
@@ -122,3 +122,16 @@ class Worker:
             deadline = renewed_at + self.options.lease_ttl * LEASE_MARGIN
             await runner.assign(assignment.keep, assignment.surplus, deadline)
             await runner.sync_positions()
+
+
+def _counted_waits(runtime: Runtime) -> Callable[[str, float], None] | None:
+    """Rate-limit waits into the app's metrics (none when metrics are off)."""
+    if not runtime.settings.metrics:
+        return None
+    m = runtime.metrics
+
+    def waited(limit: str, seconds: float) -> None:
+        m.child(m.rate_waits, limit).inc()
+        m.child(m.rate_waited, limit).inc(seconds)
+
+    return waited

@@ -15,10 +15,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from artery.delivery.breaker import Breakers
 from artery.observe.metrics import Metrics
 from artery.runtime import Runtime
 
 log = logging.getLogger("artery.observe")
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 SourceStatus = Callable[[], Awaitable[list[dict[str, Any]]]]
 DestinationStatus = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -62,6 +64,8 @@ class Gauges:
         self.loops_health(runtime)
         await self.backlog(runtime)
         m = self.metrics
+        for breaker in await Breakers(runtime.store, "metrics").states():
+            m.child(m.breaker, breaker["name"]).set(BREAKER_STATES.get(breaker["state"], 2))
         if self.sources is not None:
             for source in await self.sources():
                 m.child(m.silent, source["name"]).set(1 if source["silent"] else 0)

@@ -318,6 +318,11 @@ class Outbound:
     def _record(self, d: Destination, event: Event, attempt: int, trigger: str, sent: Sent) -> None:
         at = int(time.time() * 1_000_000)
         self.attempts.add(AttemptRow(d.name, event, attempt, trigger, at, sent))
+        runtime = self._runtime
+        if runtime is not None and runtime.settings.metrics:
+            status = str(sent.status) if sent.status is not None else sent.error or sent.outcome
+            m = runtime.metrics
+            m.child(m.destination_attempts, d.name, _status_label(status)).inc()
 
     # -- state -------------------------------------------------------------------------
 
@@ -503,5 +508,12 @@ def _insert_attempts(tx: Tx, rows: Sequence[AttemptRow]) -> None:
         ],
     )
 
+
+
+def _status_label(status: str) -> str:
+    """An attempt's status as a bounded label: the HTTP code, or the error's kind."""
+    if status.isdigit():
+        return status
+    return status.split(":")[0].split(" ")[0][:40] or "error"
 
 __all__ = ["DISABLED", "DISABLED_SUBJECT", "Outbound", "Sent"]

@@ -382,6 +382,9 @@ class WorkflowEngine:
         error = await self.scrubbed(run, error)
         await self.write(lambda tx: history.finish(tx, run.run_id, status, result, error, flagged))
         run.status, run.result, run.error, run.flagged = status, result, error, flagged
+        if self.runtime.settings.metrics:
+            m = self.runtime.metrics
+            m.child(m.workflow_runs, run.workflow, str(status.value)).inc()
         future = self.outcomes.pop(run.run_id, None)
         if future is not None and not future.done():
             future.set_result(run)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import platform
 import re
@@ -63,12 +64,19 @@ from common import (
     table,
 )
 from delivery_support.payload import make_order
+from observe_support.modes import MODES, environment
 
 BENCH = Path(__file__).resolve().parent
 SUPPORT = BENCH / "gateway_support"
 PATH = "/v1/orders"
 SCOPE = "orders:write"
 RATIO_GOAL = 0.40  # full path requests/s over the bare ceiling's
+COST_GOAL = 0.15  # throughput metrics and tracing may cost (issue 16)
+OBSERVED_NAMES = {
+    "off": "off",
+    "on": "on (no collector)",
+    "exported": "on, spans exported",
+}
 P99_GOAL_MS = 20.0  # full path p99 at half of its peak
 GENERATORS = ("auto", "wrk", "python")
 
@@ -126,12 +134,16 @@ def artery_cli(*args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def serving(name: str, argv: list[str], port: int, folder: Path) -> Iterator[str]:
+def serving(
+    name: str, argv: list[str], port: int, folder: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run a server process until the block ends (SIGTERM, then wait); yields its base URL
-    once it answers HTTP."""
+    once it answers HTTP. ``env`` is added to this process's environment."""
     err = folder / f"{name}.err"
     with err.open("wb") as stderr:
-        proc = subprocess.Popen(argv, stdout=stderr, stderr=stderr, cwd=BENCH)
+        proc = subprocess.Popen(
+            argv, stdout=stderr, stderr=stderr, cwd=BENCH, env={**os.environ, **(env or {})}
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -295,6 +307,7 @@ class Load:
         self.wrk = generator == "wrk" or (generator == "auto" and shutil.which("wrk") is not None)
         if generator == "wrk" and shutil.which("wrk") is None:
             raise RuntimeError("--generator wrk: wrk is not installed (apt-get install wrk)")
+        self.generator = generator
         self.plan = plan
         self.body = body
         self.folder = folder
@@ -345,6 +358,7 @@ class Results:
     full: dict[str, Figures] = field(default_factory=dict)  # store -> peak
     steady_full: dict[str, tuple[float, Figures]] = field(default_factory=dict)
     steady_bare: dict[str, tuple[float, Figures]] = field(default_factory=dict)
+    observed: dict[str, Figures] = field(default_factory=dict)  # mode -> peak (first store)
     failures: list[str] = field(default_factory=list)
 
 
@@ -369,21 +383,53 @@ def bench(plan: Plan, stores: list[str], args: argparse.Namespace) -> tuple[Resu
                     continue
                 half = results.full[store].rps.median / 2
                 results.steady_bare[store] = (half, load.steady(bare, half))
+        observability(load, stores[0], args.postgres, folder, results)
     return results, load
 
 
 def full_path(load: Load, store: str, postgres: str, folder: Path, results: Results) -> None:
-    with fresh_store(store, postgres) as url:
-        key = create_key(url)
-        port = free_port()
-        argv = artery_cli(
-            "--store", url, "gateway", "gateway_support.orders_app:app", "--port", str(port)
-        )
-        with serving(f"gateway-{store}", argv, port, folder) as base:
-            full = Target(f"full path ({store})", base + PATH, (f"Authorization: Bearer {key}",))
-            results.full[store] = load.peak(full)
-            half = results.full[store].rps.median / 2
-            results.steady_full[store] = (half, load.steady(full, half))
+    with fresh_store(store, postgres) as url, gateway(url, store, folder) as full:
+        results.full[store] = load.peak(full)
+        half = results.full[store].rps.median / 2
+        results.steady_full[store] = (half, load.steady(full, half))
+
+
+@contextlib.contextmanager
+def gateway(
+    url: str, store: str, folder: Path, env: dict[str, str] | None = None
+) -> Iterator[Target]:
+    key = create_key(url)
+    port = free_port()
+    argv = artery_cli(
+        "--store", url, "gateway", "gateway_support.orders_app:app", "--port", str(port)
+    )
+    with serving(f"gateway-{store}", argv, port, folder, env) as base:
+        yield Target(f"full path ({store})", base + PATH, (f"Authorization: Bearer {key}",))
+
+
+def observability(load: Load, store: str, postgres: str, folder: Path, results: Results) -> None:
+    """The full path's peak with metrics and tracing off, on (the defaults: no collector)
+    and with every span exported to a local OTLP sink; alternated run by run."""
+    port = free_port()
+    sink_argv = [sys.executable, str(BENCH / "observe_support/otlp_sink.py"), "--port", str(port)]
+    with serving("otlp-sink", sink_argv, port, folder) as sink:
+        for _ in range(load.plan.runs):
+            for mode in MODES:
+                log(f"full path on {store}, observability {mode}")
+                with (
+                    fresh_store(store, postgres) as url,
+                    gateway(url, store, folder, environment(mode, sink)) as full,
+                ):
+                    once = Load(
+                        load.generator,
+                        dataclasses.replace(load.plan, runs=1),
+                        load.body,
+                        load.folder,
+                    )
+                    figures = once.peak(full)
+                    results.observed.setdefault(mode, Figures()).add(
+                        figures.rps.median, figures.p50.median, figures.p99.median
+                    )
 
 
 def ms(value: float) -> str:
@@ -426,6 +472,9 @@ def report(results: Results, stores: list[str], load: Load) -> tuple[str, bool]:
             f" {ms(steady.p99.median)} ms (goal < {P99_GOAL_MS:g} ms:"
             f" {'met' if p99_ok else 'NOT met'})"
         )
+    cost_rows, cost_goals = observability_report(results, stores[0])
+    passed = passed and all("NOT" not in line for line in cost_goals)
+    goals.extend(cost_goals)
     lines = [
         f"peak, {load.plan.connections} connections ({load.peak_tool}):",
         table(
@@ -441,10 +490,38 @@ def report(results: Results, stores: list[str], load: Load) -> tuple[str, bool]:
             right=[1, 2, 3, 4, 5],
         ),
         "",
+        f"observability, full path on {stores[0]} (peak; runs alternate off, on, exported):",
+        table(
+            ["metrics + tracing", "req/s", "range", "p99 ms", "cost"], cost_rows, right=[1, 2, 3, 4]
+        ),
+        "",
         "goals:",
         *(f"  {line}" for line in goals),
     ]
     return "\n".join(lines), passed
+
+
+def observability_report(results: Results, store: str) -> tuple[list[list[str]], list[str]]:
+    off = results.observed.get("off")
+    if off is None:
+        return [], []
+    rows, goals = [], []
+    for mode in MODES:
+        figures = results.observed.get(mode)
+        if figures is None:
+            continue
+        cost = 1 - figures.rps.median / off.rps.median
+        rows.append(
+            [OBSERVED_NAMES[mode], rate(figures.rps.median), figures.rps.spread(rate),
+             ms(figures.p99.median), "-" if mode == "off" else f"{100 * cost:.0f}%"]
+        )  # fmt: skip
+        if mode != "off":
+            verdict = "met" if cost <= COST_GOAL else "NOT met"
+            goals.append(
+                f"observability {mode} on {store}: costs {100 * cost:.0f}% of the off"
+                f" throughput (goal <= {100 * COST_GOAL:.0f}%: {verdict})"
+            )
+    return rows, goals
 
 
 def describe(plan: Plan, stores: list[str], load: Load) -> str:

@@ -57,7 +57,7 @@ def build_app(
 ) -> App:
     """The benchmark app; ``settings`` given outright so ARTERY_* or artery.toml cannot
     change durability (SQLite ``synchronous=FULL``)."""
-    app = App("bench-delivery", settings=Settings(store=store, sqlite_synchronous="FULL"))
+    app = App("bench-delivery", settings=Settings.load(store=store, sqlite_synchronous="FULL"))
     orders = app.contract(SUBJECT, schema=SCHEMA, partitions=PARTITIONS)
     pause = HANDLERS[handler]
     cpu_at_first = [0.0]

@@ -19,7 +19,7 @@ from artery import App, Settings
 
 QUOTA = os.environ.get("ARTERY_BENCH_QUOTA", "100000000/1s")
 
-app = App("bench-gateway", settings=Settings(sqlite_synchronous="FULL"))
+app = App("bench-gateway", settings=Settings.load(sqlite_synchronous="FULL"))  # ARTERY_* apply
 orders = app.contract(SUBJECT, schema=SCHEMA)
 app.ingest(
     "/v1/orders",

@@ -67,7 +67,8 @@ class Publisher:
         self.source = source
         self.contracts = dict(contracts)  # as declared when the app started
         self.metrics = metrics
-        self.tracer = (tracing or Tracing(source, enabled=False)).tracer
+        chosen = tracing or Tracing(source, enabled=False)
+        self.tracer, self.recording = chosen.tracer, chosen.recording
 
     async def publish(self, target: Contract | str, data: Any, /, **attrs: Any) -> Event:
         """Validate and append one event; returns it with its topic, partition and offset.
@@ -77,6 +78,13 @@ class Publisher:
         declared = resolve(self.contracts, target)
         topic = topic_of(declared)
         given = attrs.pop("traceparent", None), attrs.pop("tracestate", None)
+        if not self.recording:  # no span: the given context, else the current one, travels
+            if given[0] is None:
+                given = tracing.carried(tracing.trace.get_current_span())
+            event = envelope(
+                self.source, declared, data, traceparent=given[0], tracestate=given[1], **attrs
+            )
+            return await self._append(declared, topic, event)
         parent = tracing.extract(*given) if given[0] else None  # else: the current span
         with self.tracer.start_as_current_span(
             f"send {topic}",
@@ -90,12 +98,14 @@ class Publisher:
             event = envelope(
                 self.source, declared, data, traceparent=traceparent, tracestate=tracestate, **attrs
             )
-            carried = (await self.log.topic(topic)).subject
-            if event.type != carried:  # named by its topic: it follows the topic's contract
-                event = dataclasses.replace(event, type=carried)
-            if span.is_recording():
-                span.set_attribute("messaging.message.id", event.id)
-            (stored,) = await self.log.append(topic, [event])
+            span.set_attribute("messaging.message.id", event.id)
+            return await self._append(declared, topic, event)
+
+    async def _append(self, declared: Contract | str, topic: str, event: Event) -> Event:
+        carried = (await self.log.topic(topic)).subject
+        if event.type != carried:  # named by its topic: it follows the topic's contract
+            event = dataclasses.replace(event, type=carried)
+        (stored,) = await self.log.append(topic, [event])
         self._count(declared, stored.type, 1)
         return stored
 

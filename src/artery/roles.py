@@ -20,6 +20,7 @@ from artery.gateway.front import FrontDoor
 from artery.gateway.server import HttpServer, Listen
 from artery.integration import Declarations
 from artery.log.retention import RetentionSweeper
+from artery.observe.beacon import Beacon
 from artery.observe.parts import CounterBinding, observed_worker, records_for
 from artery.observe.workflow import StepObserver
 from artery.publishing import Publisher
@@ -102,11 +103,11 @@ def assemble(
     workflows = declared.workflows
     consumers = list(declared.consumers.values())
     observing = role is not None and runtime.settings.metrics
-    options = tuning.workflow
+    steps = tuning.workflow
     if observing:
-        added = (*options.middleware, StepObserver(runtime.metrics))
-        options = dataclasses.replace(options, middleware=added)
-    engine = WorkflowEngine(workflows, publisher.publish, options) if works and workflows else None
+        added = (*steps.middleware, StepObserver(runtime.metrics))
+        steps = dataclasses.replace(steps, middleware=added)
+    engine = WorkflowEngine(workflows, publisher.publish, steps) if works and workflows else None
     parts = Parts(runtime, publisher, [], Workflows(workflows, runtime, engine))
     outbound = registry = None
     if role is not None:  # webhook destinations: declared in code, or made at run time
@@ -118,6 +119,8 @@ def assemble(
         if works:
             consumers.extend(outbound.consumers())
     records = records_for(declared) if works and observing else None
+    if role is not None:  # every process says which of its loops fail (artery status)
+        parts.services.append(Beacon(role.value))
     if observing:
         parts.services.append(CounterBinding(declared.counters))
     if records is not None:
@@ -141,7 +144,7 @@ def assemble(
             consumers,
             runtime.metrics if observing else None,
             records,
-            runtime.tracing.tracer if runtime.settings.tracing else None,
+            runtime.tracing if runtime.settings.tracing else None,
         )
         worker = Worker(consumers, effects, options)
         parts.services.append(worker)

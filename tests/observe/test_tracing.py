@@ -83,8 +83,12 @@ class Traced:
         return [s for s in self.finished() if s.name == name]
 
 
-@pytest.fixture
-async def traced(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Traced]:
+@pytest.fixture(params=["recorded"])
+async def traced(
+    request: pytest.FixtureRequest, sqlite_url: str, tmp_path: Path
+) -> AsyncIterator[Traced]:
+    """The app with spans recorded in memory ("recorded"), or with no collector at all
+    ("carried": nothing recorded, the context only travels)."""
     receiver = Receiver()
     async with receiving(tmp_path, receiver):
         settings = Settings(
@@ -107,7 +111,8 @@ async def traced(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Traced]:
         )
         app.include(shop)
         exporter = InMemorySpanExporter()
-        app.tracing = Tracing("traced", processors=[SimpleSpanProcessor(exporter)])
+        if request.param == "recorded":
+            app.tracing = Tracing("traced", processors=[SimpleSpanProcessor(exporter)])
         async with app.running("run", listen=Listen("127.0.0.1", 0)):
             assert app.http is not None
             yield Traced(app, app.http.url, exporter, receiver)
@@ -189,3 +194,19 @@ async def test_a_redriven_dead_letter_starts_a_trace_linked_to_the_first(traced:
     assert (
         EMAIL not in orjson.dumps([orjson.loads(s.to_json()) for s in traced.finished()]).decode()
     )
+
+
+@pytest.mark.parametrize("traced", ["carried"], indirect=True)
+async def test_without_a_collector_the_callers_trace_still_reaches_the_partner(
+    traced: Traced,
+) -> None:
+    answer = await post_order(traced, "o-2")
+    assert answer.status_code == 202, answer.text
+    await eventually(lambda: bool(traced.receiver.received), "the partner's call")
+    assert traced.finished() == []  # nothing recorded
+    sent = traced.receiver.received[0]["traceparent"]
+    version, trace_id, span_id, flags = sent.split("-")
+    assert trace_id == CALLER.split("-")[1] and flags == "01"
+    assert span_id != CALLER.split("-")[2]  # the gateway's hop, not the caller's span
+    stored = [e for p in range(8) for e in await traced.app.log.read("shop.order", p, 0, 10)]
+    assert [e.traceparent for e in stored] == [f"{version}-{trace_id}-{span_id}-{flags}"]

@@ -27,11 +27,24 @@ __all__ = ["DeliveryTracing"]
 
 
 class DeliveryTracing(Middleware):
-    def __init__(self, tracer: trace.Tracer) -> None:
-        self.tracer = tracer
+    def __init__(self, tracing_: tracing.Tracing) -> None:
+        self.tracer = tracing_.tracer
+        self.recording = tracing_.recording
 
     def around_attempt(self, attempt: Attempt, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        if not self.recording:
+            return self._carried(attempt, call)
         return self._traced(attempt, call)
+
+    async def _carried(self, attempt: Attempt, call: Callable[[], Awaitable[T]]) -> T:
+        """No span: the event's context made current, for what the handler publishes or
+        calls (a redelivery scheduled by hand carries it too: only a recorded span links)."""
+        token = tracing.attach_remote(attempt.event.traceparent, attempt.event.tracestate)
+        try:
+            return await call()
+        finally:
+            if token is not None:
+                otel_context.detach(token)  # type: ignore[arg-type]
 
     async def _traced(self, attempt: Attempt, call: Callable[[], Awaitable[T]]) -> T:
         event = attempt.event

@@ -80,24 +80,27 @@ class Gauges:
             m.child(m.loop_healthy, loop).set(0 if loop in failing else 1)
 
     async def backlog(self, runtime: Runtime) -> None:
-        """Per group and topic: events not yet processed, and how old the oldest is (the
-        first event past each partition's committed offset)."""
         m = self.metrics
-        now = time.time()
-        totals: dict[tuple[str, str], list[float]] = {}  # (group, topic) -> [lag, age]
-        for position in await runtime.log.positions():
-            lag = position.lag
-            found = totals.setdefault((position.group, position.topic), [0.0, 0.0])
-            found[0] += lag
-            if lag:
-                first = await runtime.log.read(
-                    position.topic, position.partition, position.committed, 1
-                )
-                if first:
-                    found[1] = max(found[1], now - first[0].time.timestamp())
-        for (group, topic), (events, age) in totals.items():
+        for (group, topic), (events, age) in (await backlog(runtime)).items():
             m.child(m.backlog, group, topic).set(events)
             m.child(m.oldest, group, topic).set(round(age, 3))
 
 
-__all__ = ["Gauges"]
+async def backlog(runtime: Runtime) -> dict[tuple[str, str], tuple[int, float]]:
+    """Per (group, topic): events not yet processed, and the age in seconds of the oldest
+    (the first event past each partition's committed offset)."""
+    now = time.time()
+    totals: dict[tuple[str, str], tuple[int, float]] = {}
+    for position in await runtime.log.positions():
+        events, age = totals.get((position.group, position.topic), (0, 0.0))
+        if position.lag:
+            first = await runtime.log.read(
+                position.topic, position.partition, position.committed, 1
+            )
+            if first:
+                age = max(age, now - first[0].time.timestamp())
+        totals[(position.group, position.topic)] = (events + position.lag, age)
+    return totals
+
+
+__all__ = ["Gauges", "backlog"]

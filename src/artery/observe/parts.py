@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from opentelemetry.trace import Tracer
-
 from artery.delivery.consumer import Consumer
 from artery.delivery.middleware import Middleware
 from artery.delivery.worker import WorkerOptions
@@ -18,6 +16,7 @@ from artery.observe.delivery import DeliveryObserver
 from artery.observe.delivery_tracing import DeliveryTracing
 from artery.observe.metrics import Metrics
 from artery.observe.records import Records
+from artery.observe.tracing import Tracing
 from artery.runtime import Runtime
 
 NONE = "none"  # the label of a consumer that names no partner
@@ -33,13 +32,13 @@ def observed_worker(
     consumers: Sequence[Consumer],
     metrics: Metrics | None,
     records: Records | None,
-    tracer: Tracer | None,
+    tracing: Tracing | None,
 ) -> WorkerOptions:
     """``options`` with the delivery span and observer after the app's own middleware
     (the span outermost of the two, so the observer's time is inside it)."""
     added: list[Middleware] = []
-    if tracer is not None:
-        added.append(DeliveryTracing(tracer))
+    if tracing is not None:
+        added.append(DeliveryTracing(tracing))
     if metrics is not None:
         added.append(DeliveryObserver(owners(consumers), metrics, records))
     return dataclasses.replace(options, middleware=(*options.middleware, *added))

@@ -10,6 +10,8 @@ burn rates, status and ROI are computed without a metrics server.
   when its first event was delivered (time to first value).
 * ``interventions``: what a person did by hand (a redrive, a manual signal, a resend), for
   the interventions-per-1,000-events indicator.
+* ``observe_processes``: each running process's failing background loops, refreshed every
+  few seconds, so ``artery status`` (another process) can see them.
 
 Never edit a released migration; append a new one (see ``artery.store.migrations``).
 """
@@ -55,6 +57,21 @@ MIGRATIONS: Sequence[Migration] = (
                 actor {text},
                 detail {text})""",
             "CREATE INDEX interventions_by_at ON interventions (at)",
+        ),
+    ),
+    (
+        "observe: each process's background loops, for artery status",
+        (
+            # written every few seconds by each running process (``observe/beacon.py``);
+            # a row not refreshed for a minute is a process that stopped or hangs
+            """CREATE TABLE observe_processes (
+                process {text} PRIMARY KEY,
+                role {text} NOT NULL,
+                host {text} NOT NULL,
+                pid {bigint} NOT NULL,
+                started_at {bigint} NOT NULL,
+                seen_at {bigint} NOT NULL,
+                failing_json {text} NOT NULL)""",
         ),
     ),
 )

@@ -90,8 +90,10 @@ from delivery_support.payload import (
     make_order,
     partition_key,
 )
+from observe_support.modes import MODES, environment
 
 from artery import App, Contract, Event, Settings
+from gateway import free_port
 
 BENCH = Path(__file__).resolve().parent
 WORKER_SCRIPT = BENCH / "delivery_support" / "worker.py"
@@ -104,6 +106,7 @@ CELERY_POOL = {"noop": ("threads", 32, 4), "sleep20": ("threads", 256, 4)}
 CELERY_BROKER = os.environ.get("ARTERY_BENCH_CELERY_BROKER", "redis://127.0.0.1:6379/15")
 STAGING = "bench_staging"  # Celery tasks wait here until the workers are ready
 THROUGHPUT_GOAL = 10_000.0  # noop, SQLite, one worker process
+OBSERVE_COST_GOAL = 0.15  # throughput metrics and tracing may cost (issue 16)
 RATIO_GOAL = 3.0  # Artery over Celery, noop, one worker, SQLite
 P99_GOAL_MS = 50.0  # at half of peak load
 LATENCY_WARMUP = 1.0  # seconds of latency samples discarded at the start (at most a third)
@@ -172,6 +175,8 @@ class Results:
     throughput: dict[Key, Samples] = field(default_factory=dict)
     # (system, store) -> (offered rate, p50 samples ms, p99 samples ms, delivered samples)
     latency: list[LatencyRow] = field(default_factory=list)
+    observed: dict[str, Samples] = field(default_factory=dict)  # mode -> noop x1 events/s
+    observed_store: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -283,6 +288,7 @@ async def start_artery_workers(
     latency: bool = False,
     poll_interval: float | None = None,
     lease_ttl: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> list[Child]:
     started = []
     for index in range(workers):
@@ -303,7 +309,7 @@ async def start_artery_workers(
             argv += ["--poll-interval", str(poll_interval)]
         if lease_ttl is not None:
             argv += ["--lease-ttl", str(lease_ttl)]
-        started.append(spawn(f"artery-{index}", argv, folder))
+        started.append(spawn(f"artery-{index}", argv, folder, env))
     # Balanced means every worker is consuming: all 8 partitions leased, evenly.
     want = [PARTITIONS // workers] * workers
     begun = time.monotonic()
@@ -331,6 +337,7 @@ async def artery_throughput(
     count: int,
     pool: list[dict[str, Any]],
     lease_ttl: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> float:
     app, orders = bench_app(url)
     with tempfile.TemporaryDirectory(prefix="artery-bench-run-") as tmp:
@@ -341,7 +348,9 @@ async def artery_throughput(
                 for n in range(count)
             ]
             async with children(
-                await start_artery_workers(app, url, handler, workers, folder, lease_ttl=lease_ttl)
+                await start_artery_workers(
+                    app, url, handler, workers, folder, lease_ttl=lease_ttl, env=env
+                )
             ) as started:
                 await app.publish_many(orders, events)
                 published = time.time()
@@ -758,8 +767,56 @@ def report(results: Results, plan: Plan) -> str:
                 f" {rate(row.offered)}/s): {row.p99.median:.1f} ms"
                 f" {verdict(row.p99.median < P99_GOAL_MS)}"
             )
+    lines.extend(observability_report(results))
     lines.extend(results.notes)
     return "\n".join(lines)
+
+
+async def bench_observability(store: str, plan: Plan, postgres_url: str, into: Results) -> None:
+    """noop x1 throughput with metrics and tracing off, on (no collector) and exporting
+    every span to a local OTLP sink, alternated run by run so drift hits each alike."""
+    pool = [make_order(n) for n in range(1024)]
+    into.observed_store = store
+    with tempfile.TemporaryDirectory(prefix="artery-bench-otlp-") as tmp:
+        port = free_port()
+        sink_argv = [
+            sys.executable,
+            str(BENCH / "observe_support/otlp_sink.py"),
+            "--port",
+            str(port),
+        ]
+        async with children([spawn("otlp-sink", sink_argv, Path(tmp))]):
+            await asyncio.sleep(1.0)  # the sink listens before the first export (1 s batches)
+            sink = f"http://127.0.0.1:{port}"
+            for run in range(plan.runs):
+                for mode in MODES:
+                    with fresh_store(store, postgres_url) as url:
+                        value = await artery_throughput(
+                            url, "noop", 1, plan.artery_events["noop"], pool,
+                            env=environment(mode, sink),
+                        )  # fmt: skip
+                    into.observed.setdefault(mode, Samples()).add(value)
+                    log(f"  observability {mode} {store} noop x1 run {run + 1}: {rate(value)}/s")
+
+
+def observability_report(results: Results) -> list[str]:
+    off = results.observed.get("off")
+    if off is None:
+        return []
+    lines = ["", f"observability, noop x1 on {STORE_LABEL[results.observed_store]}:"]
+    for mode in MODES:
+        found = results.observed.get(mode)
+        if found is None:
+            continue
+        cost = 1 - found.median / off.median
+        shown = "" if mode == "off" else f", costs {100 * cost:.0f}% of off"
+        goal = "" if mode == "off" else f" (goal <= {100 * OBSERVE_COST_GOAL:.0f}%):"
+        check = "" if mode == "off" else f" {verdict(cost <= OBSERVE_COST_GOAL)}"
+        lines.append(
+            f"  metrics + tracing {mode}: {rate(found.median)}/s ({found.spread(rate)}){shown}"
+            f"{goal}{check}"
+        )
+    return lines
 
 
 def verdict(ok: bool) -> str:
@@ -822,6 +879,8 @@ async def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for store in stores:
         await bench_artery(store, plan, args.postgres, results)
+    if stores:
+        await bench_observability(stores[0], plan, args.postgres, results)
     if "celery" in systems:
         await bench_celery(plan, results)
     results.notes.append(

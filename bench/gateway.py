@@ -75,7 +75,8 @@ COST_GOAL = 0.15  # throughput metrics and tracing may cost (issue 16)
 OBSERVED_NAMES = {
     "off": "off",
     "on": "on (no collector)",
-    "exported": "on, spans exported",
+    "sampled": "on, 10% of traces exported",
+    "exported": "on, every span exported",
 }
 P99_GOAL_MS = 20.0  # full path p99 at half of its peak
 GENERATORS = ("auto", "wrk", "python")

@@ -21,6 +21,7 @@ from artery.gateway.server import HttpServer, Listen
 from artery.integration import Declarations
 from artery.log.retention import RetentionSweeper
 from artery.observe.beacon import Beacon
+from artery.observe.log_context import LogContext
 from artery.observe.parts import CounterBinding, observed_worker, records_for
 from artery.observe.workflow import StepObserver
 from artery.publishing import Publisher
@@ -146,6 +147,8 @@ def assemble(
             records,
             runtime.tracing if runtime.settings.tracing else None,
         )
+        logged = (LogContext.reading(runtime.log, consumers), *options.middleware)
+        options = dataclasses.replace(options, middleware=logged)  # log fields outermost
         worker = Worker(consumers, effects, options)
         parts.services.append(worker)
         if registry is not None:

@@ -6,6 +6,7 @@ holds a classified value."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +155,7 @@ async def test_one_trace_from_the_request_to_the_partners_call(traced: Traced) -
         traced.named("POST")[0],
     ]
     assert chain[0].parent is not None and chain[0].parent.span_id == 0x00F067AA0BA902B7
-    for parent, child in zip(chain, chain[1:], strict=False):
+    for parent, child in itertools.pairwise(chain):
         assert child.context.trace_id == trace_id, child.name
         assert child.parent is not None and child.parent.span_id == parent.context.span_id, (
             f"{child.name} is not a child of {parent.name}"

@@ -46,6 +46,12 @@ async def attempts(app: Any, name: str = "erp", **query: str) -> list[dict[str, 
     return found
 
 
+async def interventions(app: Any) -> list[tuple[Any, ...]]:
+    return await app.store.read(
+        lambda tx: tx.execute("SELECT kind, integration, actor, detail FROM interventions")
+    )
+
+
 def running(app: Any):
     return app.running("run", listen=Listen("127.0.0.1", 0))
 
@@ -251,6 +257,10 @@ async def test_a_person_can_resend_a_delivered_event(sqlite_url: str, tmp_path: 
             assert partner.ids() == [event_id, event_id]
             found = await attempts(app)
             assert [(a["trigger"], a["attempt"]) for a in found] == [("resend", 2), ("delivery", 1)]
+            # a person's act, on the record (the refused one is not)
+            assert await interventions(app) == [
+                ("resend", "shop", "tests", f"event {event_id!r} to 'erp': delivered")
+            ]
 
 
 async def test_an_inside_address_stops_the_start(sqlite_url: str) -> None:
@@ -381,6 +391,9 @@ async def test_a_time_range_is_replayed_to_one_destination(sqlite_url: str, tmp_
                 answer = await admin.post("/admin/destinations/erp/replay", json={"since": middle})
             assert answer.status_code == 200, answer.text
             assert answer.json()["outcomes"] == {"delivered": 2}
+            ((kind, integration, actor, detail),) = await interventions(app)
+            assert (kind, integration, actor) == ("replay", "shop", "tests")
+            assert detail.startswith("2 event(s) to 'erp' from ")
     ids = erp.ids()
     assert ids[0] == early and sorted(ids[1:]) == sorted(late * 2)  # the range, once more
     assert len(crm.received) == 3  # the other destination is untouched

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from starlette.routing import Mount, Route
 
-from artery.admin import delivery, workflows
+from artery.admin import delivery, report, slos, workflows
 from artery.admin.scoped import Scoped
 from artery.gateway.gate import Gate
 from artery.gateway.policy import Policy
@@ -32,6 +32,8 @@ def scoped_routes(
     return [
         *delivery.routes(runtime, declarations),
         *workflows.routes(runtime, declarations, runs),
+        *report.routes(runtime),
+        *slos.routes(runtime, declarations),
         *more,
     ]
 

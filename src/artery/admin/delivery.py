@@ -16,7 +16,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from artery.admin.scoped import Scoped
+from artery.admin.scoped import Scoped, actor
 from artery.delivery import retry_schedule
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetter, DeadLetters, Filter
@@ -25,6 +25,7 @@ from artery.errors import ConfigError, NotFound
 from artery.gateway.policy import ADMIN_DESTROY, ADMIN_READ, ADMIN_WRITE
 from artery.govern import topic_redactor
 from artery.log import EventLog
+from artery.observe import interventions
 from artery.store import LARGEST_INTEGER
 
 if TYPE_CHECKING:
@@ -203,7 +204,8 @@ def routes(runtime: Runtime, declarations: Declarations) -> list[Scoped]:
 
     async def redrive(request: Request) -> JSONResponse:
         where = filter_from_body(await json_object(request))
-        return JSONResponse({"redriven": await letters.redrive(where)})
+        count = await letters.redrive(where, record=interventions.redriven(actor(request)))
+        return JSONResponse({"redriven": count})
 
     async def purge(request: Request) -> JSONResponse:
         body = await json_object(request)

@@ -22,10 +22,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from artery.admin.scoped import Scoped
+from artery.admin.scoped import Scoped, actor
 from artery.clock import iso_us, parse_instant
 from artery.errors import ConfigError, NotFound
 from artery.gateway.policy import ADMIN_DESTROY, ADMIN_READ, ADMIN_WRITE
+from artery.observe import interventions
 from artery.webhooks.outbound import Outbound
 from artery.webhooks.registry import RunTimeDestinations
 
@@ -63,6 +64,13 @@ def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None
         sent = await outbound.send(
             d, event, await _next_attempt(outbound, name, event_id), "resend"
         )
+        await interventions.noted(
+            outbound.runtime.store,
+            interventions.RESEND,
+            integration=d.integration,
+            actor=actor(request),
+            detail=f"event {event_id!r} to {name!r}: {sent.outcome}",
+        )
         status = 200 if sent.outcome == "delivered" else 502
         return JSONResponse(
             {
@@ -90,6 +98,14 @@ def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None
             sent = await outbound.send(d, event, 0, "replay")
             outcomes[sent.outcome] = outcomes.get(sent.outcome, 0) + 1
         more = len(events) > MAX_REPLAY
+        if outcomes:
+            await interventions.noted(
+                outbound.runtime.store,
+                interventions.REPLAY,
+                integration=d.integration,
+                actor=actor(request),
+                detail=f"{sum(outcomes.values())} event(s) to {name!r} from {iso_us(since)}",
+            )
         return JSONResponse(
             {
                 "destination": name,

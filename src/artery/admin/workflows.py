@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from artery.admin.delivery import _flag, _limit, json_object, json_value
-from artery.admin.scoped import Scoped
+from artery.admin.scoped import Scoped, actor
 from artery.contracts import Registry
 from artery.errors import ConfigError, ContractViolation
 from artery.gateway.policy import ADMIN_READ, ADMIN_WRITE
 from artery.gateway.problems import TYPE_BASE, ProblemResponse, title_of
 from artery.govern import Redactor, contract_redactor
+from artery.observe import interventions
 from artery.workflows import Run, RunDetail, StepRecord, Workflow, Workflows
 
 if TYPE_CHECKING:
@@ -209,7 +210,9 @@ def routes(runtime: Runtime, declarations: Declarations, runs: Workflows) -> lis
     async def signal(request: Request) -> JSONResponse:
         run_id, name = request.path_params["run_id"], request.path_params["name"]
         payload = await json_value(request, None, "send the signal payload as JSON")
-        await runs.signal(run_id, name, payload)
+        await runs.signal(
+            run_id, name, payload, record=interventions.signalled(actor(request), name)
+        )
         return JSONResponse({"run_id": run_id, "signal": name}, status_code=202)
 
     async def cancel(request: Request) -> JSONResponse:

@@ -22,8 +22,11 @@ from artery.cli import (
     groups,
     integrations,
     keys,
+    report,
     serving,
+    slo,
     sources,
+    status,
     topics,
     workflows,
 )
@@ -53,6 +56,9 @@ app.add_typer(integrations.app, name="integrations")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sources.app, name="sources")
 app.add_typer(destinations.app, name="destinations")
+app.add_typer(slo.app, name="slo")
+app.command()(report.report)
+app.command("status")(status.status_command)
 
 
 def print_version(value: bool) -> None:

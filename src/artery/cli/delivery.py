@@ -20,6 +20,7 @@ from artery.clock import parse_instant
 from artery.delivery.breaker import Breakers
 from artery.delivery.dead_letters import DeadLetters, Filter
 from artery.errors import ConfigError
+from artery.observe.interventions import REPLAY, cli_actor, noted, redriven
 from artery.runtime import Runtime
 
 # -- dead letters --------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def redrive(
     where = selection(ids, group, consumer, integration, event_type, error_type)
 
     async def work(rt: Runtime) -> None:
-        count = await DeadLetters(rt.store).redrive(where)
+        count = await DeadLetters(rt.store).redrive(where, record=redriven(cli_actor()))
         out.print(f"redriven {count} dead letter(s)")
 
     run(ctx, work)
@@ -239,6 +240,9 @@ def replay(
             to_time=instant,
             to="earliest" if from_beginning else None,
         )
+        start = from_time or ("the beginning" if from_beginning else f"offset {from_offset}")
+        detail = f"group {group!r} on {topic!r} from {start}"
+        await noted(rt.store, REPLAY, integration=None, actor=cli_actor(), detail=detail)
         ends = {p.partition: p.next for p in before}
         table = Table("partition", "next offset", "to read", title=f"{group} on {topic}")
         for partition, offset in sorted(offsets.items()):

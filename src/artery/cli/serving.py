@@ -3,14 +3,14 @@
 Each imports the user's ``App`` (``MODULE:ATTR``) and runs its role until SIGTERM or SIGINT,
 then stops gracefully: running handlers finish within the grace period, offsets are
 committed and leases handed back, and the process exits 0. ``--store`` overrides the store
-the app was configured with.
+the app was configured with. Logs go to stderr, structured (``observe.logs``: JSON lines,
+or readable on a terminal), from when the arguments and the app are checked and it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +20,7 @@ from artery.admin import PREFIX
 from artery.cli._shared import CliState, out, reported
 from artery.cli.loader import load_app
 from artery.gateway.server import Listen
+from artery.observe import logs
 from artery.roles import Role
 
 if TYPE_CHECKING:
@@ -53,10 +54,8 @@ def run_fast(main: Coroutine[Any, Any, None]) -> None:
 
 def serve(app: App, role: Role, listen: Listen | None, shown: str | None = None) -> None:
     """Run ``app`` in ``role`` until SIGTERM/SIGINT, saying when it is up and where."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    with reported():
+        logs.configure()
     name = shown or role.value
 
     def announce(running: App) -> None:

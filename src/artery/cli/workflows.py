@@ -23,6 +23,7 @@ from artery.cli.delivery import when
 from artery.cli.serving import loaded
 from artery.errors import UnknownWorkflow
 from artery.govern import Redactor
+from artery.observe.interventions import cli_actor, signalled
 from artery.runtime import Runtime
 from artery.workflows import Run, RunDetail, StepRecord, Workflows
 
@@ -275,7 +276,7 @@ def signal(
         payload = None if data is None else json_argument(data, "--data")
 
     async def work(rt: Runtime) -> None:
-        await operations(rt).signal(run_id, name, payload)
+        await operations(rt).signal(run_id, name, payload, record=signalled(cli_actor(), name))
         out.print(f"sent signal {name!r} to run {run_id!r}", markup=False)
 
     run(ctx, work)

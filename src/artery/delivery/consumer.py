@@ -8,7 +8,7 @@ declaration, so every worker process running the same code behaves the same.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -90,7 +90,7 @@ class DeliveryContext(NamedTuple):
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
-        return logging.LoggerAdapter(
+        return _HandlerLog(
             logging.getLogger(f"artery.handler.{self.integration or 'app'}"),
             {"group": self.group, "event_id": self.event.id, "attempt": self.attempt},
         )
@@ -104,3 +104,12 @@ class DeliveryContext(NamedTuple):
     ) -> Any:
         """Start a workflow run (idempotent per ``id``); returns its handle."""
         return await self.effects.start_workflow(name, input, id=id, started_by=started_by)
+
+
+class _HandlerLog(logging.LoggerAdapter[logging.Logger]):
+    """``ctx.log``: the delivery's fields on every record, beside the handler's own
+    ``extra=`` (a plain adapter would drop those)."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        kwargs["extra"] = {**kwargs.get("extra", {}), **(self.extra or {})}
+        return msg, kwargs

@@ -12,7 +12,7 @@ redrive its own; letters buried before integrations were recorded name none (``N
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,8 +228,13 @@ class DeadLetters:
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
-    async def redrive(self, where: Filter) -> int:
-        """Schedule the selected dead letters for a fresh run; returns how many."""
+    async def redrive(
+        self, where: Filter, *, record: Callable[[Tx, Sequence[DeadLetter]], None] | None = None
+    ) -> int:
+        """Schedule the selected dead letters for a fresh run; returns how many.
+
+        ``record`` is called with the letters redriven, in the same transaction, so a note
+        of who redrove them (the admin API's and CLI's intervention) commits with them."""
         _require_selection(where, "redrive")
         sql, params = where.where()
 
@@ -239,14 +244,17 @@ class DeadLetters:
                 params,
             )
             stamp = now_us()
-            for letter in map(_row, rows):
+            letters = [_row(r) for r in rows]
+            for letter in letters:
                 retry_schedule.schedule(
                     tx, letter.group, letter.consumer, letter.event, 0, stamp, []
                 )
                 tx.execute(
                     "UPDATE dead_letters SET redriven_at = ? WHERE id = ?", (stamp, letter.id)
                 )
-            return len(rows)
+            if record is not None and letters:
+                record(tx, letters)
+            return len(letters)
 
         return await self._store.write(op)
 
@@ -261,6 +269,17 @@ class DeadLetters:
         return await self._store.write(
             lambda tx: len(tx.execute(f"DELETE FROM dead_letters WHERE {sql} RETURNING id", params))
         )
+
+
+def open_before(tx: Tx, before_us: int) -> list[tuple[str | None, int, int]]:
+    """Per integration (None: buried before integrations were recorded), the dead letters
+    not redriven that were buried before ``before_us``: how many, and the oldest's time."""
+    rows = tx.execute(
+        "SELECT integration, COUNT(*), MIN(created_at) FROM dead_letters"
+        " WHERE redriven_at IS NULL AND created_at < ? GROUP BY integration",
+        (before_us,),
+    )
+    return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
 
 def _require_selection(where: Filter, verb: str) -> None:

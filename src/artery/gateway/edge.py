@@ -39,6 +39,7 @@ from artery import ids
 from artery.config import Settings
 from artery.errors import ArteryError, Forbidden
 from artery.gateway import problems
+from artery.observe import log_context
 
 REQUEST_ID = "x-request-id"
 TRACEPARENT = "traceparent"
@@ -161,6 +162,7 @@ class Edge:
                 message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
+        logged = log_context.enter_request(request_id, traceparent)  # fields of its log lines
         try:
             await self.app(scope, receive, marked)
         except ClientDisconnect:
@@ -169,6 +171,8 @@ class Edge:
             if started:  # too late for a problem response; uvicorn drops the connection
                 raise
             await problems.for_exception(exc, scope)(scope, receive, marked)
+        finally:
+            log_context.leave(logged)
 
     def check_headers(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
         count = size = 0

@@ -5,7 +5,15 @@ from artery.govern.redaction import (
     Redactor,
     contract_redactor,
     for_storing,
+    topic_paths,
     topic_redactor,
 )
 
-__all__ = ["REDACTED", "Redactor", "contract_redactor", "for_storing", "topic_redactor"]
+__all__ = [
+    "REDACTED",
+    "Redactor",
+    "contract_redactor",
+    "for_storing",
+    "topic_paths",
+    "topic_redactor",
+]

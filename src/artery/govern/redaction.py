@@ -188,12 +188,17 @@ def _scrub(value: Any, pattern: re.Pattern[str]) -> Any:
 async def topic_redactor(log: EventLog, topic: str | None, data: Any) -> Redactor:
     """The redactor of an event read from ``topic``: by the contract the topic carries,
     never by the ``type`` its producer claimed. Unknown topic or contract: hide it all."""
+    return Redactor.of(data, await topic_paths(log, topic))
+
+
+async def topic_paths(log: EventLog, topic: str | None) -> list[str] | None:
+    """The sensitive paths of the contract ``topic`` carries (any version); None when the
+    topic or its contract is unknown. Both look-ups are cached in memory."""
     subject: str | None = None
     if topic is not None:
         with contextlib.suppress(UnknownTopic):
             subject = (await log.topic(topic)).subject
-    paths = None if subject is None else await log.registry.sensitive_paths_anywhere(subject)
-    return Redactor.of(data, paths)
+    return None if subject is None else await log.registry.sensitive_paths_anywhere(subject)
 
 
 async def contract_redactor(

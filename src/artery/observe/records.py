@@ -63,6 +63,7 @@ class Records:
         self.interval = interval
         self.clock = clock
         self._minutes: dict[tuple[str, str, str, int], list[int]] = {}
+        self._current: dict[Labels, tuple[int, list[int]]] = {}  # each lane's minute row
         self._streaks: dict[tuple[str, str], _Streak] = {}
         self._delivered_first: dict[str, int] = {}
         self._marked: set[str] = set()  # integrations whose first delivery is on record
@@ -73,10 +74,15 @@ class Records:
     # -- counting (on the delivery path) -------------------------------------------------
 
     def _row(self, labels: Labels, now_us: int) -> list[int]:
-        key = (labels.integration, labels.partner, labels.consumer, now_us - now_us % _MINUTE_US)
+        minute = now_us - now_us % _MINUTE_US
+        current = self._current.get(labels)
+        if current is not None and current[0] == minute:
+            return current[1]
+        key = (labels.integration, labels.partner, labels.consumer, minute)
         row = self._minutes.get(key)
         if row is None:
             row = self._minutes[key] = [0, 0, 0, 0, 0]
+        self._current[labels] = (minute, row)
         return row
 
     def delivered(self, labels: Labels, synced_in: float | None) -> None:
@@ -141,6 +147,7 @@ class Records:
         if self._store is None or not (self._minutes or self._streaks or self._delivered_first):
             return
         minutes, self._minutes = self._minutes, {}
+        self._current = {}
         streaks, self._streaks = self._streaks, {}
         firsts, self._delivered_first = self._delivered_first, {}
         sweep_before = None

@@ -509,11 +509,11 @@ def _insert_attempts(tx: Tx, rows: Sequence[AttemptRow]) -> None:
     )
 
 
-
 def _status_label(status: str) -> str:
     """An attempt's status as a bounded label: the HTTP code, or the error's kind."""
     if status.isdigit():
         return status
     return status.split(":")[0].split(" ")[0][:40] or "error"
+
 
 __all__ = ["DISABLED", "DISABLED_SUBJECT", "Outbound", "Sent"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -127,7 +127,16 @@ class Workflows:
                 return None
             raise
 
-    async def signal(self, run_id: str, name: str, payload: Any = None) -> None:
+    async def signal(
+        self,
+        run_id: str,
+        name: str,
+        payload: Any = None,
+        *,
+        record: Callable[[Tx, Run], None] | None = None,
+    ) -> None:
+        """Deliver signal ``name`` to a live run. ``record`` is called with the run in the
+        signal's own transaction (the admin API and CLI note a person's signal there)."""
         run = await self.get(run_id)
         if run.status in TERMINAL:
             raise Conflict(
@@ -135,7 +144,13 @@ class Workflows:
                 fix="signal a run that is still going (artery workflows list)",
             )
         encode_json(payload, f"the payload of signal {name!r}")
-        await self.store.write(lambda tx: history.add_signal(tx, run_id, name, payload))
+
+        def op(tx: Tx) -> None:
+            history.add_signal(tx, run_id, name, payload)
+            if record is not None:
+                record(tx, run)
+
+        await self.store.write(op)
         self._nudge()
 
     async def cancel(self, run_id: str) -> None:

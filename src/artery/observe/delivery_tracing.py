@@ -33,6 +33,8 @@ class DeliveryTracing(Middleware):
 
     def around_attempt(self, attempt: Attempt, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
         if not self.recording:
+            if attempt.event.traceparent is None:  # no context to carry: no wrapper at all
+                return call()
             return self._carried(attempt, call)
         return self._traced(attempt, call)
 

@@ -23,7 +23,7 @@ from artery.log.retention import RetentionSweeper
 from artery.observe.beacon import Beacon
 from artery.observe.log_context import LogContext
 from artery.observe.parts import CounterBinding, observed_worker, records_for
-from artery.observe.workflow import StepObserver
+from artery.observe.workflow import StepObserver, StepTracing
 from artery.publishing import Publisher
 from artery.runtime import Runtime, Service
 from artery.webhooks.outbound import Outbound
@@ -105,9 +105,12 @@ def assemble(
     consumers = list(declared.consumers.values())
     observing = role is not None and runtime.settings.metrics
     steps = tuning.workflow
+    added = list(steps.middleware)
+    if runtime.settings.tracing:
+        added.append(StepTracing(runtime.tracing))
     if observing:
-        added = (*steps.middleware, StepObserver(runtime.metrics))
-        steps = dataclasses.replace(steps, middleware=added)
+        added.append(StepObserver(runtime.metrics))
+    steps = dataclasses.replace(steps, middleware=tuple(added))
     engine = WorkflowEngine(workflows, publisher.publish, steps) if works and workflows else None
     parts = Parts(runtime, publisher, [], Workflows(workflows, runtime, engine))
     outbound = registry = None

@@ -29,6 +29,7 @@ from artery.envelope import Event
 from artery.gateway.server import HttpServer
 from artery.observe.tracing import Tracing
 from artery.runtime import open_runtime
+from artery.workflows import WorkflowContext
 from support import api_key, bearer, eventually
 
 EMAIL = "jane.doe@example.com"
@@ -83,6 +84,13 @@ class Traced:
     def named(self, name: str) -> list[ReadableSpan]:
         return [s for s in self.finished() if s.name == name]
 
+    def processed(self, group: str) -> list[ReadableSpan]:
+        return [
+            s
+            for s in self.named("process shop.order")
+            if (s.attributes or {}).get("messaging.consumer.group.name") == group
+        ]
+
 
 @pytest.fixture(params=["recorded"])
 async def traced(
@@ -106,6 +114,13 @@ async def traced(
             if event.data["order"] == "refused":
                 raise Permanent(f"the ERP refused the order of {event.data['email']}")
             await ctx.publish(written, {"order": event.data["order"]})
+
+        async def pack(order: str) -> str:
+            return f"packed {order}"
+
+        @shop.workflow(on=orders)
+        async def fulfil(ctx: WorkflowContext, order: dict[str, str]) -> str:
+            return str(await ctx.step(pack, order["order"], name="pack"))
 
         shop.webhook_destination(
             "erp-hook", url=receiver.url, events=["erp.written"], secret="erp-hook"
@@ -149,7 +164,7 @@ async def test_one_trace_from_the_request_to_the_partners_call(traced: Traced) -
     chain = [
         traced.named("POST /api/orders")[0],
         traced.named("send shop.order")[0],
-        traced.named("process shop.order")[0],
+        traced.processed("erp-writer")[0],
         traced.named("send erp.written")[0],
         traced.named("process erp.written")[0],
         traced.named("POST")[0],
@@ -174,21 +189,33 @@ async def test_one_trace_from_the_request_to_the_partners_call(traced: Traced) -
     assert EMAIL not in repr([s.to_json() for s in spans])
 
 
+async def test_a_workflow_started_by_the_event_runs_its_steps_in_the_same_trace(
+    traced: Traced,
+) -> None:
+    await post_order(traced, "o-3")
+    await eventually(lambda: bool(traced.named("step pack")), "the workflow's step")
+    (step,) = traced.named("step pack")
+    (starter,) = traced.processed("workflow.fulfil")
+    assert step.context.trace_id == int(CALLER.split("-")[1], 16)
+    assert step.parent is not None and step.parent.span_id == starter.context.span_id
+    assert (step.attributes or {})["artery.workflow.name"] == "fulfil"
+
+
 async def test_a_redriven_dead_letter_starts_a_trace_linked_to_the_first(traced: Traced) -> None:
     await post_order(traced, "refused")
     letters = traced.app.dead_letters
-    await eventually(lambda: bool(traced.named("process shop.order")), "the failed delivery")
+    await eventually(lambda: bool(traced.processed("erp-writer")), "the failed delivery")
 
     async def buried() -> bool:
         return bool(await letters.list(Filter(group="erp-writer")))
 
     await eventually(buried, "the dead letter")
-    first = traced.named("process shop.order")[0]
+    first = traced.processed("erp-writer")[0]
     assert first.status.status_code.name == "ERROR"
     assert first.status.description == "Permanent"  # the type, never the message
     assert await letters.redrive(Filter(group="erp-writer")) == 1
-    await eventually(lambda: len(traced.named("process shop.order")) == 2, "the redrive")
-    again = traced.named("process shop.order")[1]
+    await eventually(lambda: len(traced.processed("erp-writer")) == 2, "the redrive")
+    again = traced.processed("erp-writer")[1]
     assert again.context.trace_id != first.context.trace_id
     assert again.parent is None
     assert [link.context.trace_id for link in again.links] == [first.context.trace_id]

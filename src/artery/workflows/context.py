@@ -166,7 +166,14 @@ class WorkflowContext:
         errors: list[AttemptError] = []
         for number in range(1, policy.attempts + 1):
             attempt = StepAttempt(
-                self.run_id, self.run.workflow, position, label, kind, number, time.monotonic()
+                self.run_id,
+                self.run.workflow,
+                position,
+                label,
+                kind,
+                number,
+                time.monotonic(),
+                self.run.traceparent,
             )
             for gate in seam.before:
                 await gate(attempt)

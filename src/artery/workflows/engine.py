@@ -179,6 +179,7 @@ class WorkflowEngine:
             parent_run=parent,
             started_by="child",
             integration=None if declared is None else declared.integration,
+            traceparent=history.current_traceparent(),
         )
         await self.write(lambda tx: history.insert_run(tx, child, None, None))
         self._wakeup.set()

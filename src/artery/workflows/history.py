@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 from artery.clock import now_us
 from artery.store import Tx
@@ -58,6 +59,7 @@ class Run:
     created_at: int = 0
     updated_at: int = 0
     integration: str | None = None  # None: started before integrations were recorded
+    traceparent: str | None = None  # the trace it was started in (W3C), for its steps' spans
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,18 @@ class StepRecord:
 
 _RUN_COLUMNS = (
     "run_id, workflow, status, input_json, result_json, error_json, parent_run, started_by,"
-    " flagged, cancel_requested, patches_json, wake_at, created_at, updated_at, integration"
+    " flagged, cancel_requested, patches_json, wake_at, created_at, updated_at, integration,"
+    " traceparent"
 )
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the current OpenTelemetry context (the delivery, request or
+    step starting a run), or None: the run's steps continue that trace."""
+    found = trace.get_current_span().get_span_context()
+    if not found.is_valid:
+        return None
+    return f"00-{found.trace_id:032x}-{found.span_id:016x}-{int(found.trace_flags):02x}"
 
 
 def _run(row: Any) -> Run:
@@ -110,6 +122,7 @@ def _run(row: Any) -> Run:
         created_at=int(row[12]),
         updated_at=int(row[13]),
         integration=row[14],
+        traceparent=row[15],
     )
 
 
@@ -118,7 +131,7 @@ def insert_run(tx: Tx, run: Run, owner: str | None, lease_until: int | None) -> 
     stamp = now_us()
     row = tx.one(
         f"INSERT INTO workflow_runs ({_RUN_COLUMNS}, owner, lease_until)"
-        " VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, 0, 0, '[]', NULL, ?, ?, ?, ?, ?)"
+        " VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, 0, 0, '[]', NULL, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
         (
             run.run_id,
@@ -130,6 +143,7 @@ def insert_run(tx: Tx, run: Run, owner: str | None, lease_until: int | None) -> 
             stamp,
             stamp,
             run.integration,
+            run.traceparent,
             owner,
             lease_until,
         ),

@@ -29,6 +29,7 @@ class StepAttempt(NamedTuple):
     kind: StepKind
     number: int
     began: float
+    traceparent: str | None = None  # the trace the run was started in
 
 
 class StepMiddleware(Middleware[StepAttempt]):

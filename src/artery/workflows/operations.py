@@ -94,6 +94,7 @@ class Workflows:
             input,
             started_by=started_by,
             integration=workflow.integration,
+            traceparent=history.current_traceparent(),
         )
         owner = engine.worker_id if adopt and engine else None
         lease = engine.lease_until() if adopt and engine else None

@@ -64,4 +64,12 @@ MIGRATIONS: Sequence[Migration] = (
             "ALTER TABLE workflow_runs ADD COLUMN integration {text}",
         ),
     ),
+    (
+        "runs remember the trace they were started in",
+        (
+            # the W3C traceparent current when the run was started (NULL: none), so its
+            # steps' spans join the trace of the event or request that started it
+            "ALTER TABLE workflow_runs ADD COLUMN traceparent {text}",
+        ),
+    ),
 )

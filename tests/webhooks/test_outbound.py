@@ -316,7 +316,9 @@ async def test_a_destination_created_over_the_admin_api_is_delivered_to_then_del
                 assert gone.status_code == 200, gone.text
                 await published(app)
                 await asyncio.sleep(0.5)
-                assert first.ids() == [one] and moved.ids() == [two]
+                # at least once: a change restarts the destination's consumer, which may
+                # send an event whose offset it had not committed yet again
+                assert set(first.ids()) == {one} and set(moved.ids()) == {two}
                 listed = (await admin.get("/admin/destinations")).json()["destinations"]
                 assert listed == []
 

@@ -62,28 +62,21 @@ def merge_scope(logger: Any, method: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-class _DeliveryScope(Mapping[str, Any]):
-    """A delivery's fields, computed only when a line is written: most deliveries write
-    none, and building them per attempt was most of this middleware's cost."""
+class _LazyScope(Mapping[str, Any]):
+    """A scope's fields, computed only when a line is written (most deliveries and
+    requests write none, and building the fields each time was most of the cost)."""
 
-    __slots__ = ("attempt", "fields", "integration")
+    __slots__ = ("fields",)
 
-    def __init__(self, attempt: Attempt, integration: str | None) -> None:
-        self.attempt = attempt
-        self.integration = integration
+    def __init__(self) -> None:
         self.fields: dict[str, Any] | None = None
+
+    def build(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def _built(self) -> dict[str, Any]:
         if self.fields is None:
-            attempt = self.attempt
-            found = event_fields(attempt.event)
-            found.update(
-                consumer=attempt.consumer,
-                group=attempt.group,
-                attempt=attempt.number,
-                integration=self.integration,
-            )
-            self.fields = {k: v for k, v in found.items() if v is not None}
+            self.fields = {k: v for k, v in self.build().items() if v is not None}
         return self.fields
 
     def __getitem__(self, key: str) -> Any:
@@ -94,6 +87,26 @@ class _DeliveryScope(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._built())
+
+
+class _DeliveryScope(_LazyScope):
+    __slots__ = ("attempt", "integration")
+
+    def __init__(self, attempt: Attempt, integration: str | None) -> None:
+        super().__init__()
+        self.attempt = attempt
+        self.integration = integration
+
+    def build(self) -> dict[str, Any]:
+        attempt = self.attempt
+        found = event_fields(attempt.event)
+        found.update(
+            consumer=attempt.consumer,
+            group=attempt.group,
+            attempt=attempt.number,
+            integration=self.integration,
+        )
+        return found
 
 
 class LogContext(Middleware):
@@ -184,26 +197,20 @@ def leave(token: Token[Mapping[str, Any]]) -> None:
     _scope.reset(token)
 
 
-class _RequestScope(Mapping[str, Any]):
+class _RequestScope(_LazyScope):
     __slots__ = ("request_id", "traceparent")
 
     def __init__(self, request_id: str, traceparent: str | None) -> None:
+        super().__init__()
         self.request_id = request_id
         self.traceparent = traceparent
 
-    def _built(self) -> dict[str, Any]:
-        trace_id = trace_id_of(self.traceparent)
-        found = {"request_id": self.request_id, "correlation_id": self.request_id}
-        return found if trace_id is None else {**found, "trace_id": trace_id}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._built()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._built())
-
-    def __len__(self) -> int:
-        return len(self._built())
+    def build(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "correlation_id": self.request_id,
+            "trace_id": trace_id_of(self.traceparent),
+        }
 
 
 @contextlib.contextmanager

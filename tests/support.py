@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -77,3 +78,22 @@ def postgres_schema_url() -> Iterator[str]:
     yield f"{POSTGRES}{sep}options=-csearch_path%3D{schema}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextlib.asynccontextmanager
+async def partner_at(folder: Any, answer: Callable[[Any], Awaitable[Any]]) -> AsyncIterator[str]:
+    """A partner that does not exist, simulated as a real HTTP server on 127.0.0.1:
+    ``answer(request)`` serves ``POST /in``; yields that URL."""
+    from starlette.routing import Route
+
+    from artery.config import Settings
+    from artery.gateway.server import HttpServer, Listen
+    from artery.runtime import open_runtime
+
+    async with open_runtime(Settings(store=f"sqlite:///{folder}/partner.db")) as runtime:
+        server = HttpServer(Listen("127.0.0.1", 0), [Route("/in", answer, methods=["POST"])])
+        await server.start(runtime)
+        try:
+            yield server.url + "/in"
+        finally:
+            await server.stop()

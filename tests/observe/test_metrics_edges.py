@@ -4,7 +4,6 @@ durations, rate-limit waits and breaker state; scraped over real HTTP."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,18 +15,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from artery import App, Integration, Listen, Settings
 from artery.delivery.breaker import BreakerPolicy
 from artery.delivery.consumer import DeliveryContext
 from artery.delivery.worker import WorkerOptions
 from artery.envelope import Event
-from artery.gateway.server import HttpServer
-from artery.runtime import open_runtime
 from artery.webhooks import signing
 from artery.workflows import WorkflowContext
-from support import api_key, bearer, eventually
+from support import api_key, bearer, eventually, partner_at
 
 SECRET = "whsec_" + "c2VjcmV0IG9mIHR3ZW50eS1mb3VyIGJ5dGVz"
 ORDER = {"type": "object", "properties": {"order": {"type": "string"}}}
@@ -42,20 +38,6 @@ class Partner:
     async def answer(self, request: Request) -> Response:
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         return Response(b"{}", status)
-
-
-@contextlib.asynccontextmanager
-async def partner_at(folder: Path, partner: Partner) -> AsyncIterator[None]:
-    async with open_runtime(Settings(store=f"sqlite:///{folder}/partner.db")) as runtime:
-        server = HttpServer(
-            Listen("127.0.0.1", 0), [Route("/in", partner.answer, methods=["POST"])]
-        )
-        await server.start(runtime)
-        partner.url = server.url + "/in"
-        try:
-            yield
-        finally:
-            await server.stop()
 
 
 @dataclass
@@ -83,7 +65,7 @@ async def edges(
 ) -> AsyncIterator[Edges]:
     monkeypatch.setenv("ARTERY_SECRET_SHOP_HOOK", SECRET)
     partner = Partner()
-    async with partner_at(tmp_path, partner):
+    async with partner_at(tmp_path, partner.answer) as partner.url:
         settings = Settings(
             store=sqlite_url, outbound_allow_http=True, outbound_allowed_hosts=("127.0.0.1",)
         )

@@ -5,7 +5,6 @@ holds a classified value."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,18 +18,15 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from artery import App, Integration, Listen, Permanent, Settings
 from artery.delivery.consumer import DeliveryContext
 from artery.delivery.dead_letters import Filter
 from artery.delivery.worker import WorkerOptions
 from artery.envelope import Event
-from artery.gateway.server import HttpServer
 from artery.observe.tracing import Tracing
-from artery.runtime import open_runtime
 from artery.workflows import WorkflowContext
-from support import api_key, bearer, eventually
+from support import api_key, bearer, eventually, partner_at
 
 EMAIL = "jane.doe@example.com"
 ORDER = {
@@ -55,20 +51,6 @@ class Receiver:
     async def answer(self, request: Request) -> Response:
         self.received.append(dict(request.headers))
         return Response(b"{}", 200)
-
-
-@contextlib.asynccontextmanager
-async def receiving(folder: Path, receiver: Receiver) -> AsyncIterator[None]:
-    async with open_runtime(Settings(store=f"sqlite:///{folder}/partner.db")) as runtime:
-        server = HttpServer(
-            Listen("127.0.0.1", 0), [Route("/in", receiver.answer, methods=["POST"])]
-        )
-        await server.start(runtime)
-        receiver.url = server.url + "/in"
-        try:
-            yield
-        finally:
-            await server.stop()
 
 
 @dataclass
@@ -99,7 +81,7 @@ async def traced(
     """The app with spans recorded in memory ("recorded"), or with no collector at all
     ("carried": nothing recorded, the context only travels)."""
     receiver = Receiver()
-    async with receiving(tmp_path, receiver):
+    async with partner_at(tmp_path, receiver.answer) as receiver.url:
         settings = Settings(
             store=sqlite_url, outbound_allow_http=True, outbound_allowed_hosts=("127.0.0.1",)
         )

@@ -41,9 +41,6 @@ class DeliveryObserver(Middleware):
             found = self._lanes[key] = (labels, self.counts.lane(labels))
         return found
 
-    def labels(self, attempt: Attempt) -> Labels:
-        return self.lane(attempt)[0]
-
     async def after_attempt(self, attempt: Attempt, error: Exception | None) -> None:
         labels, lane = self.lane(attempt)
         if error is None:

@@ -37,6 +37,7 @@ from artery.envelope import Event
 from artery.govern import topic_paths
 from artery.log import EventLog
 from artery.observe import log_redaction
+from artery.observe.tracing import span_context
 
 __all__ = [
     "LogContext",
@@ -170,21 +171,10 @@ def event_fields(event: Event) -> dict[str, Any]:
 
 
 def trace_id_of(traceparent: str | None) -> str | None:
-    """The trace id of a W3C ``traceparent`` (its second field), if it is well formed."""
-    if not traceparent:
-        return None
-    parts = traceparent.strip().split("-")
-    if len(parts) < 4 or len(parts[1]) != 32 or not _hex(parts[1]) or not parts[1].strip("0"):
-        return None
-    return parts[1]
-
-
-def _hex(text: str) -> bool:
-    try:
-        int(text, 16)
-    except ValueError:
-        return False
-    return True
+    """The trace id of a W3C ``traceparent``, parsed as the tracing does (well formed or
+    None)."""
+    found = span_context(traceparent)
+    return None if found is None else f"{found.trace_id:032x}"
 
 
 def enter_request(request_id: str, traceparent: str | None) -> Token[Mapping[str, Any]]:

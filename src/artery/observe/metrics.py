@@ -41,7 +41,6 @@ SYNC_BUCKETS = (
     3600.0, 21600.0, 86400.0,
 )  # fmt: skip
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-DELIVERY = ("integration", "partner", "consumer", "event_type")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -187,4 +186,4 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-__all__ = ["CONTENT_TYPE", "DELIVERY", "SYNC_BUCKETS", "Metrics"]
+__all__ = ["CONTENT_TYPE", "SYNC_BUCKETS", "Metrics"]

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from artery.observe.declare import Slo
 from artery.runtime import Runtime
@@ -241,13 +241,4 @@ def record_intervention(
     )
 
 
-def describe_minutes(rows: Iterable[Any]) -> dict[str, int]:
-    """Sum rows of (delivered, late, dead, failed, retried)."""
-    total = dict.fromkeys(("delivered", "late", "dead", "failed", "retried"), 0)
-    for row in rows:
-        for name, value in zip(total, row, strict=False):
-            total[name] += int(value or 0)
-    return total
-
-
-__all__ = ["KEPT_DAYS", "Labels", "Records", "describe_minutes", "record_intervention"]
+__all__ = ["KEPT_DAYS", "Labels", "Records", "record_intervention"]

@@ -34,6 +34,7 @@ class Settings:
     signing_key_rotation: float = 7 * 24 * 3600.0  # a signing key's active life
     external_issuer: str = ""  # an outside OAuth2 issuer whose access tokens are accepted
     external_jwks_url: str = ""  # its JWKS; required with external_issuer
+    console_session_ttl: float = 8 * 3600.0  # seconds a console sign-in lasts
     # -- outbound HTTP (webhook deliveries): the address guard --
     outbound_allow_http: bool = False  # plain http:// destinations (development only)
     outbound_allowed_hosts: tuple[str, ...] = ()  # internal hosts/CIDRs allowed explicitly

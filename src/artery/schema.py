@@ -8,9 +8,11 @@ names are recorded in every store: never rename one.
 
 from __future__ import annotations
 
+from artery.console import schema as console
 from artery.contracts import schema as contracts
 from artery.delivery import schema as delivery
 from artery.gateway import schema as gateway
+from artery.govern import schema as govern
 from artery.log import schema as log
 from artery.observe import schema as observe
 from artery.store.migrations import Schema
@@ -25,4 +27,6 @@ SCHEMAS: tuple[Schema, ...] = (
     Schema("gateway", gateway.MIGRATIONS),
     Schema("webhooks", webhooks.MIGRATIONS),
     Schema("observe", observe.MIGRATIONS),
+    Schema("govern", govern.MIGRATIONS),
+    Schema("console", console.MIGRATIONS),
 )

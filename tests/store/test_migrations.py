@@ -26,7 +26,7 @@ AT_LEGACY = {
 LEGACY_SCHEMAS = tuple(Schema(s.package, s.migrations[: AT_LEGACY[s.package]]) for s in SCHEMAS)
 AUDIT = Schema(  # a package to come: how a new one joins
     "audit",
-    (("entries", ("CREATE TABLE audit_entries (id {text} PRIMARY KEY, what {text})",)),),
+    (("entries", ("CREATE TABLE future_entries (id {text} PRIMARY KEY, what {text})",)),),
 )
 
 
@@ -131,6 +131,8 @@ async def test_fresh_store_records_each_package_from_version_1(store_url: str) -
         "gateway": 1,
         "webhooks": 3,
         "observe": 2,
+        "govern": 1,
+        "console": 1,
     }
 
 
@@ -209,13 +211,13 @@ async def test_a_new_package_adds_its_tables_without_touching_other_versions(
     await (await open_store(store_url)).close()
     store = await open_store(store_url, schemas=(*SCHEMAS, AUDIT))
     try:
-        await store.write(lambda tx: tx.execute("INSERT INTO audit_entries VALUES ('a', 'u')"))
+        await store.write(lambda tx: tx.execute("INSERT INTO future_entries VALUES ('a', 'u')"))
         assert await store.read(applied_versions) == {**LATEST, "audit": 1}
     finally:
         await store.close()
     grown = Schema(
         "audit",
-        (*AUDIT.migrations, ("what", ("CREATE INDEX w ON audit_entries (what)",))),
+        (*AUDIT.migrations, ("what", ("CREATE INDEX w ON future_entries (what)",))),
     )
     store = await open_store(store_url, schemas=(*SCHEMAS, grown))
     try:
@@ -233,6 +235,8 @@ def test_behind_names_each_package_below_its_latest() -> None:
         "gateway v0 of 1",
         "webhooks v0 of 3",
         "observe v0 of 2",
+        "govern v0 of 1",
+        "console v0 of 1",
     ]
     assert behind(LATEST, SCHEMAS) == []
 
@@ -288,6 +292,6 @@ async def test_read_only_store_behind_names_the_packages_it_lacks(tmp_path: Path
         await open_store(url, schemas=(*SCHEMAS, AUDIT))
     lacking = (
         "log v2 of 3, delivery v1 of 2, workflows v0 of 3, gateway v0 of 1, webhooks v0 of 3,"
-        " observe v0 of 2, audit v0 of 1"
+        " observe v0 of 2, govern v0 of 1, console v0 of 1, audit v0 of 1"
     )
     assert f"needs schema migrations ({lacking})" in str(info.value)

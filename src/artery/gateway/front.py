@@ -9,12 +9,16 @@ a credential; the token endpoint authenticates its clients itself.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
 from artery import admin
 from artery.admin import destinations as admin_destinations
 from artery.admin import sources as admin_sources
 from artery.admin import strangler
+from artery.console import app as console_app
+from artery.console.pages import console_pages
+from artery.console.sessions import Sessions
+from artery.console.web import Console, Templates
 from artery.gateway import api, decisions, health, problems
 from artery.gateway.auth import ApiKeys, Credentials, bearer, endpoints
 from artery.gateway.auth.tokens import TokenIssuer
@@ -53,11 +57,9 @@ class FrontDoor:
         external = bearer.external_keys(runtime.settings, runtime.clock)
         verifier = bearer.BearerTokens(runtime.settings, self.tokens, external, clock=runtime.clock)
         self.deprecations = Deprecations()
+        throttle = StoreThrottle(runtime.store)
         self.gate = Gate(
-            Credentials(self.keys, verifier),
-            self.decisions,
-            StoreThrottle(runtime.store),
-            self.deprecations,
+            Credentials(self.keys, verifier), self.decisions, throttle, self.deprecations
         )
         self.forwarder = Forwarder(declared.routes.values())
         sources = list(declared.sources.values())
@@ -86,6 +88,7 @@ class FrontDoor:
         self.outbound = outbound
         self.mounts: list[BaseRoute] = [
             *health.routes(runtime),
+            self.console_mount(runtime, declared, runs, outbound, registry, throttle),
             *metrics_endpoint.routes(runtime.metrics, self.gate),
             admin.mount(scoped, self.gate),
             *endpoints.routes(self.tokens, self.keys, self.gate),
@@ -101,6 +104,24 @@ class FrontDoor:
                 metrics=runtime.metrics if runtime.settings.metrics else None,
             ),
         ]
+
+    def console_mount(
+        self,
+        runtime: Runtime,
+        declared: Declarations,
+        runs: Workflows,
+        outbound: Outbound | None,
+        registry: RunTimeDestinations | None,
+        throttle: StoreThrottle,
+    ) -> Mount:
+        """``/console``: the same gate's decisions, limits and timeouts, signed in by a
+        session cookie instead of a header."""
+        sessions = Sessions(runtime.store, self.keys, runtime.settings.console_session_ttl)
+        gate = Gate(sessions, self.decisions, throttle, self.deprecations)
+        parts = Console(
+            runtime, declared, runs, Templates(), self.decisions, self.ledger, outbound, registry
+        )
+        return console_app.mount(parts, gate, sessions, console_pages(parts))
 
     def gauges(self) -> Gauges:
         """The gauges this server exports, refreshed from the store in the background."""

@@ -23,6 +23,11 @@ ADMIN_READ = "admin:read"
 ADMIN_WRITE = "admin:write"
 ADMIN_DESTROY = "admin:destroy"  # purge and anything else that cannot be undone
 ADMIN_SCOPES = (ADMIN_READ, ADMIN_WRITE, ADMIN_DESTROY)
+CONSOLE_READ = "console:read"  # sign in to the console and see its pages
+CONSOLE_WRITE = "console:write"  # act: redrive, approve, cancel, resend, enable, rotate
+CONSOLE_DESTROY = "console:destroy"  # purge dead letters
+CONSOLE_REVEAL = "console:reveal"  # see an event's classified fields (each reveal audited)
+CONSOLE_SCOPES = (CONSOLE_READ, CONSOLE_WRITE, CONSOLE_DESTROY, CONSOLE_REVEAL)
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,15 @@ class ApiKeys:
         self._note_use(prefix, now)
         return Principal(key.name, "key:" + prefix, frozenset(key.scopes))
 
+    async def principal_of(self, prefix: str) -> Principal | None:
+        """The principal of the key ``prefix`` while it is active (cached like ``verify``):
+        a console session asks on each request, so it ends when its key is revoked."""
+        found = await self._lookup(prefix)
+        if found is None or found[0].status(self.clock()) != "active":
+            return None
+        key = found[0]
+        return Principal(key.name, "key:" + prefix, frozenset(key.scopes))
+
     async def _lookup(self, prefix: str) -> tuple[ApiKey, str] | None:
         now = time.monotonic()
         cached = self._cache.get(prefix)

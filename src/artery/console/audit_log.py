@@ -1,0 +1,9 @@
+"""Console pages: audit_log (to be built)."""
+
+from __future__ import annotations
+
+from artery.console.web import Console, Page
+
+
+def pages(console: Console) -> list[Page]:
+    return []

@@ -1,0 +1,9 @@
+"""Console pages: dead_letters (to be built)."""
+
+from __future__ import annotations
+
+from artery.console.web import Console, Page
+
+
+def pages(console: Console) -> list[Page]:
+    return []

@@ -27,6 +27,7 @@ ORDER_V1 = {
     "type": "object",
     "required": ["order_id", "total"],
     "properties": {"order_id": {"type": "string"}, "total": {"type": "number"}},
+    "additionalProperties": False,  # so v2 may add fields under backward compatibility
 }
 ORDER = {
     "type": "object",
@@ -133,9 +134,19 @@ async def reserve(order: Any) -> str:
     return f"reserved {order.get('order_id')}"
 
 
-async def register_v1(app: App) -> None:
-    """An older version of the orders contract, so the catalog has a diff to show."""
-    await app.runtime.registry.register("shop.order.placed", ORDER_V1)
+async def register_v1(store_url: str) -> None:
+    """An older version of the orders contract, registered before the app starts (which
+    registers the current one as v2), so the catalog has a diff to show."""
+    from artery.contracts import Registry
+    from artery.store import open_store
+
+    store = await open_store(store_url)
+    try:
+        await Registry(store).register(
+            "shop.order.placed", ORDER_V1, owner="team-orders", compatibility="backward"
+        )
+    finally:
+        await store.close()
 
 
 @contextlib.asynccontextmanager

@@ -130,7 +130,7 @@ async def test_fresh_store_records_each_package_from_version_1(store_url: str) -
         "workflows": 3,
         "gateway": 1,
         "webhooks": 3,
-        "observe": 2,
+        "observe": 3,
         "govern": 1,
         "console": 1,
     }
@@ -234,7 +234,7 @@ def test_behind_names_each_package_below_its_latest() -> None:
         "workflows v0 of 3",
         "gateway v0 of 1",
         "webhooks v0 of 3",
-        "observe v0 of 2",
+        "observe v0 of 3",
         "govern v0 of 1",
         "console v0 of 1",
     ]
@@ -292,6 +292,6 @@ async def test_read_only_store_behind_names_the_packages_it_lacks(tmp_path: Path
         await open_store(url, schemas=(*SCHEMAS, AUDIT))
     lacking = (
         "log v2 of 3, delivery v1 of 2, workflows v0 of 3, gateway v0 of 1, webhooks v0 of 3,"
-        " observe v0 of 2, govern v0 of 1, console v0 of 1, audit v0 of 1"
+        " observe v0 of 3, govern v0 of 1, console v0 of 1, audit v0 of 1"
     )
     assert f"needs schema migrations ({lacking})" in str(info.value)

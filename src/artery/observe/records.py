@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
@@ -24,6 +25,9 @@ log = logging.getLogger("artery.observe")
 KEPT_DAYS = 100  # minutes older than this are deleted (longer than any usual SLO window)
 _MINUTE_US = 60_000_000
 _DELIVERED, _LATE, _DEAD, _FAILED, _RETRIED = range(5)
+# Upper bounds (seconds) of the time-to-sync buckets kept per minute; one more bucket holds
+# everything slower. p50 and p99 over an hour or a day are read from their sums.
+SYNC_BOUNDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
 class Labels(NamedTuple):
@@ -63,6 +67,7 @@ class Records:
         self.interval = interval
         self.clock = clock
         self._minutes: dict[tuple[str, str, str, int], list[int]] = {}
+        self._sync: dict[tuple[str, int, int], int] = {}  # (integration, minute, bucket)
         self._current: dict[Labels, tuple[int, list[int]]] = {}  # each lane's minute row
         self._streaks: dict[tuple[str, str], _Streak] = {}
         self._delivered_first: dict[str, int] = {}
@@ -89,9 +94,12 @@ class Records:
         now = int(self.clock() * 1_000_000)
         row = self._row(labels, now)
         row[_DELIVERED] += 1
-        limit = self.late_after.get(labels.integration)
-        if limit is not None and synced_in is not None and synced_in > limit:
-            row[_LATE] += 1
+        if synced_in is not None:
+            key = (labels.integration, now - now % _MINUTE_US, bisect_left(SYNC_BOUNDS, synced_in))
+            self._sync[key] = self._sync.get(key, 0) + 1
+            limit = self.late_after.get(labels.integration)
+            if limit is not None and synced_in > limit:
+                row[_LATE] += 1
         streak = self._streak(labels)
         if streak.first_ok is None:
             streak.first_ok = now
@@ -147,6 +155,7 @@ class Records:
         if self._store is None or not (self._minutes or self._streaks or self._delivered_first):
             return
         minutes, self._minutes = self._minutes, {}
+        synced, self._sync = self._sync, {}
         self._current = {}
         streaks, self._streaks = self._streaks, {}
         firsts, self._delivered_first = self._delivered_first, {}
@@ -154,8 +163,12 @@ class Records:
         if self.clock() - self._swept_at > 3600:
             sweep_before = int((self.clock() - KEPT_DAYS * 86400) * 1_000_000)
         try:
-            await self._store.write(lambda tx: _write(tx, minutes, streaks, firsts, sweep_before))
+            await self._store.write(
+                lambda tx: _write(tx, minutes, synced, streaks, firsts, sweep_before)
+            )
         except BaseException:
+            for key, n in synced.items():
+                self._sync[key] = self._sync.get(key, 0) + n
             for minute, counts in minutes.items():
                 row = self._minutes.setdefault(minute, [0, 0, 0, 0, 0])
                 for i, n in enumerate(counts):
@@ -181,6 +194,7 @@ def _declare(tx: Tx, names: list[tuple[str, int]]) -> None:
 def _write(
     tx: Tx,
     minutes: dict[tuple[str, str, str, int], list[int]],
+    synced: dict[tuple[str, int, int], int],
     streaks: dict[tuple[str, str], _Streak],
     firsts: dict[str, int],
     sweep_before: int | None,
@@ -196,6 +210,12 @@ def _write(
         " retried = observe_minutes.retried + excluded.retried",
         [(*key, *counts) for key, counts in minutes.items()],
     )
+    tx.executemany(
+        "INSERT INTO observe_sync (integration, minute, bucket, events) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (integration, minute, bucket) DO UPDATE SET"
+        " events = observe_sync.events + excluded.events",
+        [(*key, n) for key, n in synced.items()],
+    )
     for (integration, partner), streak in streaks.items():
         _incidents(tx, integration, partner, streak)
     tx.executemany(
@@ -205,6 +225,7 @@ def _write(
     )
     if sweep_before is not None:
         tx.execute("DELETE FROM observe_minutes WHERE minute < ?", (sweep_before,))
+        tx.execute("DELETE FROM observe_sync WHERE minute < ?", (sweep_before,))
 
 
 def _incidents(tx: Tx, integration: str, partner: str, s: _Streak) -> None:

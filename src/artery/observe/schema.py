@@ -74,4 +74,18 @@ MIGRATIONS: Sequence[Migration] = (
                 failing_json {text} NOT NULL)""",
         ),
     ),
+    (
+        "observe: time to sync per minute, as bucket counts, for the console's p50 and p99",
+        (
+            # one row per integration, minute and bucket of ``records.SYNC_BOUNDS`` (the
+            # last bucket is everything slower); counts add up across processes
+            """CREATE TABLE observe_sync (
+                integration {text} NOT NULL,
+                minute {bigint} NOT NULL,
+                bucket {bigint} NOT NULL,
+                events {bigint} NOT NULL,
+                PRIMARY KEY (integration, minute, bucket))""",
+            "CREATE INDEX observe_sync_by_minute ON observe_sync (minute)",
+        ),
+    ),
 )

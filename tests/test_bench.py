@@ -27,6 +27,7 @@ BENCH = Path(__file__).parent.parent / "bench"
         ("gateway.py", ["--stores", "sqlite"], ["bare Starlette", "full path, sqlite", "p99"]),
         ("mapping.py", [], ["shopify_order", "Artery us", "jmespath us", "JSONata us"]),
         ("webhooks.py", [], ["artery source", "artery worker", "goals"]),
+        ("console.py", [], ["/console/catalog", "/admin/consumers", "goal (p95 < 200 ms"]),
     ],
 )
 def test_benchmark_quick_run_prints_its_table(

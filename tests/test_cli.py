@@ -601,7 +601,7 @@ def test_doctor_names_each_package_behind() -> None:
     assert not check.ok
     assert check.detail == (
         "sqlite:///a.db, migrations contracts v1, log v2 of 3, delivery v0 of 2,"
-        " workflows v0 of 3, gateway v0 of 1, webhooks v0 of 3, observe v0 of 3,"
+        " workflows v0 of 4, gateway v0 of 1, webhooks v0 of 3, observe v0 of 3,"
         " govern v0 of 1, console v0 of 1"
     )
     assert check.fix

@@ -127,7 +127,7 @@ async def test_fresh_store_records_each_package_from_version_1(store_url: str) -
         "contracts": 1,
         "log": 3,
         "delivery": 2,
-        "workflows": 3,
+        "workflows": 4,
         "gateway": 1,
         "webhooks": 3,
         "observe": 3,
@@ -231,7 +231,7 @@ def test_behind_names_each_package_below_its_latest() -> None:
     assert [str(lag) for lag in lags] == [
         "log v2 of 3",
         "delivery v0 of 2",
-        "workflows v0 of 3",
+        "workflows v0 of 4",
         "gateway v0 of 1",
         "webhooks v0 of 3",
         "observe v0 of 3",
@@ -291,7 +291,7 @@ async def test_read_only_store_behind_names_the_packages_it_lacks(tmp_path: Path
     with immutable(tmp_path), pytest.raises(StoreReadOnly) as info:
         await open_store(url, schemas=(*SCHEMAS, AUDIT))
     lacking = (
-        "log v2 of 3, delivery v1 of 2, workflows v0 of 3, gateway v0 of 1, webhooks v0 of 3,"
+        "log v2 of 3, delivery v1 of 2, workflows v0 of 4, gateway v0 of 1, webhooks v0 of 3,"
         " observe v0 of 3, govern v0 of 1, console v0 of 1, audit v0 of 1"
     )
     assert f"needs schema migrations ({lacking})" in str(info.value)

@@ -72,4 +72,12 @@ MIGRATIONS: Sequence[Migration] = (
             "ALTER TABLE workflow_runs ADD COLUMN traceparent {text}",
         ),
     ),
+    (
+        "runs listed newest first without sorting the table",
+        (
+            # the admin API's and the console's run lists read ORDER BY created_at DESC
+            # LIMIT n: without it, every listing sorted all runs (bench/console.py)
+            "CREATE INDEX workflow_runs_by_created ON workflow_runs (created_at)",
+        ),
+    ),
 )

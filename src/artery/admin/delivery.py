@@ -150,7 +150,7 @@ def filter_from_body(body: Mapping[str, Any], extra: Collection[str] = ()) -> Fi
             f"field ids must be a list of whole numbers from 0 to {LARGEST_INTEGER}",
             fix='e.g. "ids": [1, 2]',
         )
-    text: dict[str, str | None] = {}
+    text: dict[str, Any] = {}  # each a str or None, checked here
     for name in _TEXT_FILTERS:
         value = body.get(name)
         if value is not None and not isinstance(value, str):
@@ -168,7 +168,7 @@ def _integration_query(request: Request) -> str | None:
     return request.query_params.get("integration") or None
 
 
-def _dead_letter_id(text: str) -> int:
+def dead_letter_id(text: str) -> int:
     # isdigit() alone accepts "²" and other digits int() refuses
     if not (text.isascii() and text.isdigit()) or int(text) > LARGEST_INTEGER:
         raise NotFound(
@@ -199,7 +199,7 @@ def routes(runtime: Runtime, declarations: Declarations) -> list[Scoped]:
         )
 
     async def show(request: Request) -> JSONResponse:
-        letter = await letters.get(_dead_letter_id(request.path_params["id"]))
+        letter = await letters.get(dead_letter_id(request.path_params["id"]))
         return JSONResponse(await dead_letter_detail(runtime.log, letter))
 
     async def redrive(request: Request) -> JSONResponse:

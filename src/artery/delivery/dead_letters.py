@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -58,6 +58,13 @@ class DeadLetter:
         }
 
 
+class Purged(NamedTuple):
+    """A purged dead letter: its id and integration, all that is left of it."""
+
+    id: int
+    integration: str | None
+
+
 @dataclass(frozen=True)
 class Filter:
     """Which dead letters an operation applies to; every field narrows the selection."""
@@ -69,6 +76,8 @@ class Filter:
     error_type: str | None = None
     include_redriven: bool = False
     integration: str | None = None
+    since: float | None = None  # buried at or after (seconds since the epoch)
+    until: float | None = None  # buried before
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = ["1 = 1"]
@@ -94,6 +103,10 @@ class Filter:
                 + ")"
             )
             params.extend(markers)
+        for bound, moment in ((">=", self.since), ("<", self.until)):
+            if moment is not None:
+                clauses.append(f"created_at {bound} ?")
+                params.append(int(moment * 1_000_000))
         if not self.include_redriven:
             clauses.append("redriven_at IS NULL")
         return " AND ".join(clauses), params
@@ -196,11 +209,23 @@ class DeadLetters:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def list(self, where: Filter = Filter(), limit: int = 100) -> list[DeadLetter]:
+    async def list(
+        self,
+        where: Filter = Filter(),
+        limit: int = 100,
+        *,
+        newest_first: bool = False,
+        before_id: int | None = None,
+    ) -> list[DeadLetter]:
+        """The selected letters, oldest first (the order to work through them) or newest
+        first (what a person looks at); ``before_id`` pages on from a page's last id."""
         sql, params = where.where()
+        if before_id is not None:
+            sql, params = f"{sql} AND id < ?", [*params, before_id]
+        order = "id DESC" if newest_first else "id"
         rows = await self._store.read(
             lambda tx: tx.execute(
-                f"SELECT {_COLUMNS} FROM dead_letters WHERE {sql} ORDER BY id LIMIT ?",
+                f"SELECT {_COLUMNS} FROM dead_letters WHERE {sql} ORDER BY {order} LIMIT ?",
                 [*params, limit],
             )
         )
@@ -258,7 +283,15 @@ class DeadLetters:
 
         return await self._store.write(op)
 
-    async def purge(self, where: Filter, *, confirm: bool = False) -> int:
+    async def purge(
+        self,
+        where: Filter,
+        *,
+        confirm: bool = False,
+        record: Callable[[Tx, Sequence[Purged]], None] | None = None,
+    ) -> int:
+        """Delete the selected letters for good; returns how many. ``record`` is called with
+        those deleted, in the same transaction (the console's audit entry)."""
         _require_selection(where, "purge")
         if not confirm:
             raise ConfigError(
@@ -266,9 +299,16 @@ class DeadLetters:
                 fix="pass --yes (CLI) or confirm=true (API)",
             )
         sql, params = where.where()
-        return await self._store.write(
-            lambda tx: len(tx.execute(f"DELETE FROM dead_letters WHERE {sql} RETURNING id", params))
-        )
+
+        def op(tx: Tx) -> int:
+            rows = tx.execute(
+                f"DELETE FROM dead_letters WHERE {sql} RETURNING id, integration", params
+            )
+            if record is not None and rows:
+                record(tx, [Purged(int(r[0]), r[1]) for r in rows])
+            return len(rows)
+
+        return await self._store.write(op)
 
 
 def open_before(tx: Tx, before_us: int) -> list[tuple[str | None, int, int]]:

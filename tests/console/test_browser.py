@@ -49,3 +49,44 @@ async def test_the_health_page_draws_what_flowed(sqlite_url: str) -> None:
         await expect(chart).to_be_visible()
         await expect(page.get_by_text("5 dead letter(s) wait")).to_be_visible()
         await shot(page, "console-health")
+
+
+async def test_an_operator_opens_a_dead_letter_and_redrives_it(store_url: str) -> None:
+    async with serving(store_url) as console, browsing(console.url) as page:
+        await console.publish_orders(4, refused_every=4)  # order o-0 is refused
+        await sign_in(page, await console.key(name="operator"), start="/console/dead-letters")
+
+        async def buried() -> bool:
+            await page.reload()
+            return await page.get_by_role("link", name="1", exact=True).count() == 1
+
+        await eventually(buried, "the refused order's dead letter", timeout=15)
+        await page.get_by_role("link", name="1", exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Dead letter 1")
+        await expect(page.get_by_text("unknown VAT code").first).to_be_visible()
+        assert "buyer0@example.com" not in await page.content()  # pii stays redacted
+        await shot(page, "console-dead-letter")
+        await page.get_by_role("button", name="Redrive").click()
+        await expect(page.get_by_role("status")).to_contain_text("Redrove")
+        entries = await console.app.store.read(
+            lambda tx: tx.execute("SELECT actor, channel, action FROM audit_entries")
+        )
+        assert ("operator", "console", "redrive") in [tuple(e) for e in entries]
+
+
+async def test_a_manager_approves_a_waiting_run_and_sees_it_complete(store_url: str) -> None:
+    async with serving(store_url) as console, browsing(console.url) as page:
+        handle = await console.app.workflows.start("fulfil", {"order_id": "o-9"}, id="order-9")
+        await sign_in(page, await console.key(name="manager"), start="/console/runs/waiting")
+
+        async def waiting() -> bool:
+            await page.reload()
+            return await page.get_by_role("button", name="Approve run order-9").count() == 1
+
+        await eventually(waiting, "the run to wait for its approval", timeout=15)
+        await shot(page, "console-waiting")
+        await page.get_by_role("button", name="Approve run order-9").click()
+        assert await handle.result(timeout=10) == {"approved": True}
+        await page.goto("/console/runs/order-9")
+        await expect(page.get_by_text("completed").first).to_be_visible()
+        await shot(page, "console-run")

@@ -43,6 +43,11 @@ class Settings:
     tracing: bool = True  # OpenTelemetry spans (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set)
 
     def __post_init__(self) -> None:
+        if not self.console_session_ttl > 0:
+            raise ConfigError(
+                f"console_session_ttl {self.console_session_ttl!r} is not a positive duration",
+                fix="set ARTERY_CONSOLE_SESSION_TTL to e.g. 8h",
+            )
         if self.max_event_size < 1:
             raise ConfigError(
                 f"max_event_size {self.max_event_size} is not a positive number of bytes",

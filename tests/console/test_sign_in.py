@@ -4,7 +4,10 @@ token, and each decision is recorded."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+import pytest
 from console_harness import READ, csrf_of, serving
 
 
@@ -68,3 +71,34 @@ async def test_revoking_the_key_ends_its_sessions(sqlite_url: str) -> None:
             return (await web.get("/console/catalog")).status_code == 303
 
         await eventually(signed_out, "the session to end with its key")
+
+
+async def test_a_session_ends_when_its_time_is_up(sqlite_url: str) -> None:
+    import dataclasses
+
+    from console_harness import console_app
+
+    from artery import Listen
+
+    app = console_app(sqlite_url)
+    app.settings = dataclasses.replace(app.settings, console_session_ttl=0.5)
+    async with app.running("run", listen=Listen("127.0.0.1", 0)):
+        assert app.http is not None
+        from support import api_key
+
+        key = await api_key(app, *READ)
+        async with httpx.AsyncClient(base_url=app.http.url) as web:
+            signed = await web.post("/console/sign-in", data={"key": key})
+            assert "max-age=0" not in signed.headers["set-cookie"].lower()
+            assert (await web.get("/console/catalog")).status_code == 200
+            await asyncio.sleep(1.6)  # past the TTL and the session cache
+            expired = await web.get("/console/catalog")
+            assert expired.status_code == 303
+
+
+def test_a_session_time_that_is_not_positive_is_refused() -> None:
+    from artery import Settings
+    from artery.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ARTERY_CONSOLE_SESSION_TTL"):
+        Settings(console_session_ttl=0)

@@ -11,6 +11,7 @@ browser in).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
@@ -152,7 +153,7 @@ class SignIn:
         response.set_cookie(
             COOKIE,
             token,
-            max_age=int(self.sessions.ttl),
+            max_age=max(1, math.ceil(self.sessions.ttl)),
             path=PREFIX,
             httponly=True,
             samesite="strict",

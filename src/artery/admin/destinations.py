@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from artery.clock import iso_us, parse_instant
 from artery.errors import ConfigError, NotFound
 from artery.gateway.policy import ADMIN_DESTROY, ADMIN_READ, ADMIN_WRITE
 from artery.observe import interventions
-from artery.webhooks.outbound import Outbound
+from artery.webhooks.outbound import Outbound, Sent
 from artery.webhooks.registry import RunTimeDestinations
 
 MAX_LIMIT = 500
@@ -44,33 +45,14 @@ def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None
 
     async def attempts(request: Request) -> JSONResponse:
         name = request.path_params["name"]
-        outbound.known(name)
-        await outbound.attempts.flush()
-        where, params = _filters(name, request.query_params)
         limit = _int(request.query_params.get("limit", "100"), "limit", 1, MAX_LIMIT)
-        sql = (
-            f"SELECT {_COLUMNS} FROM webhook_attempts WHERE {' AND '.join(where)}"
-            f" ORDER BY at DESC, id DESC LIMIT {limit}"
-        )
-        rows = await outbound.runtime.store.read(lambda tx: tx.execute(sql, params))
-        return JSONResponse({"destination": name, "attempts": [_attempt(r) for r in rows]})
+        found = await attempts_of(outbound, name, request.query_params, limit)
+        return JSONResponse({"destination": name, "attempts": found})
 
     async def resend(request: Request) -> JSONResponse:
         name = request.path_params["name"]
-        d = outbound.known(name)
         event_id = _event_id(await request.body())
-        await outbound.attempts.flush()
-        event = await _event(outbound, name, event_id)
-        sent = await outbound.send(
-            d, event, await _next_attempt(outbound, name, event_id), "resend"
-        )
-        await interventions.noted(
-            outbound.runtime.store,
-            interventions.RESEND,
-            integration=d.integration,
-            actor=actor(request),
-            detail=f"event {event_id!r} to {name!r}: {sent.outcome}",
-        )
+        sent = await resent(outbound, name, event_id, actor(request))
         status = 200 if sent.outcome == "delivered" else 502
         return JSONResponse(
             {
@@ -84,37 +66,14 @@ def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None
 
     async def replay(request: Request) -> JSONResponse:
         name = request.path_params["name"]
-        d = outbound.known(name)
         body = _json(await request.body())
         if not isinstance(body, dict) or "since" not in body:
             raise ConfigError(
                 "the body names no time range", fix='send {"since": ..., "until": ...}'
             )
-        since = _time_us(str(body["since"]), "since")
-        until = _time_us(str(body["until"]), "until") if body.get("until") else None
-        events = await _in_range(outbound, d, since, until)
-        outcomes: dict[str, int] = {}
-        for event in events[:MAX_REPLAY]:
-            sent = await outbound.send(d, event, 0, "replay")
-            outcomes[sent.outcome] = outcomes.get(sent.outcome, 0) + 1
-        more = len(events) > MAX_REPLAY
-        if outcomes:
-            await interventions.noted(
-                outbound.runtime.store,
-                interventions.REPLAY,
-                integration=d.integration,
-                actor=actor(request),
-                detail=f"{sum(outcomes.values())} event(s) to {name!r} from {iso_us(since)}",
-            )
-        return JSONResponse(
-            {
-                "destination": name,
-                "sent": min(len(events), MAX_REPLAY),
-                "outcomes": outcomes,
-                "more": more,
-                "next_since": events[MAX_REPLAY].time.isoformat() if more else None,
-            }
-        )
+        since = time_us(str(body["since"]), "since")
+        until = time_us(str(body["until"]), "until") if body.get("until") else None
+        return JSONResponse(await replayed(outbound, name, since, until, actor(request)))
 
     async def disable(request: Request) -> JSONResponse:
         name = request.path_params["name"]
@@ -162,6 +121,99 @@ def admin_routes(outbound: Outbound, registry: RunTimeDestinations | None = None
     ]
 
 
+# -- operations: the admin API's and the console's ------------------------------------------
+
+
+async def attempts_of(
+    outbound: Outbound, name: str, query: Mapping[str, str], limit: int
+) -> list[dict[str, Any]]:
+    """``name``'s attempts, newest first, filtered by ``outcome``, ``status``, ``since``
+    and ``until`` in ``query`` (refused with a fix when one is not usable)."""
+    outbound.known(name)
+    await outbound.attempts.flush()
+    where, params = _filters(name, query)
+    sql = (
+        f"SELECT {_COLUMNS} FROM webhook_attempts WHERE {' AND '.join(where)}"
+        f" ORDER BY at DESC, id DESC LIMIT {max(1, min(int(limit), MAX_LIMIT))}"
+    )
+    rows = await outbound.runtime.store.read(lambda tx: tx.execute(sql, params))
+    return [_attempt(r) for r in rows]
+
+
+async def attempt_counts(outbound: Outbound, since_us: int) -> dict[str, dict[str, int]]:
+    """Per destination, its attempts since ``since_us`` counted by status (the HTTP code,
+    else the error's kind or the outcome): one grouped read over the (destination, at)
+    index, whatever the number of attempts."""
+    names = sorted(outbound.destinations)
+    if not names:
+        return {}
+    await outbound.attempts.flush()
+    marks = ", ".join("?" for _ in names)
+    sql = (
+        "SELECT destination, outcome, status, error, COUNT(*) FROM webhook_attempts"
+        f" WHERE destination IN ({marks}) AND at >= ?"
+        " GROUP BY destination, outcome, status, error"
+    )
+    rows = await outbound.runtime.store.read(lambda tx: tx.execute(sql, [*names, since_us]))
+    counts: dict[str, dict[str, int]] = {}
+    for destination, outcome, status, error, count in rows:
+        label = str(int(status)) if status is not None else str(error or outcome)
+        found = counts.setdefault(str(destination), {})
+        found[label] = found.get(label, 0) + int(count)
+    return counts
+
+
+async def resent(outbound: Outbound, name: str, event_id: str, by: str | None) -> Sent:
+    """Send event ``event_id`` to ``name`` again, now, as attempt n+1, and note it as an
+    intervention of ``by`` (a person asked: never blocked by a dedupe key)."""
+    d = outbound.known(name)
+    await outbound.attempts.flush()
+    event = await _event(outbound, name, event_id)
+    sent = await outbound.send(d, event, await _next_attempt(outbound, name, event_id), "resend")
+    await interventions.noted(
+        outbound.runtime.store,
+        interventions.RESEND,
+        integration=d.integration,
+        actor=by,
+        detail=f"event {event_id!r} to {name!r}: {sent.outcome}",
+    )
+    return sent
+
+
+async def replayed(
+    outbound: Outbound, name: str, since: int, until: int | None, by: str | None
+) -> dict[str, Any]:
+    """Send again every event of ``name``'s topics appended in [since, until) (µs), at
+    most ``MAX_REPLAY``; noted as an intervention of ``by`` when any was sent."""
+    d = outbound.known(name)
+    events = await _in_range(outbound, d, since, until)
+    outcomes: dict[str, int] = {}
+    for event in events[:MAX_REPLAY]:
+        sent = await outbound.send(d, event, 0, "replay")
+        outcomes[sent.outcome] = outcomes.get(sent.outcome, 0) + 1
+    more = len(events) > MAX_REPLAY
+    if outcomes:
+        await interventions.noted(
+            outbound.runtime.store,
+            interventions.REPLAY,
+            integration=d.integration,
+            actor=by,
+            detail=f"{sum(outcomes.values())} event(s) to {name!r} from {iso_us(since)}",
+        )
+    return {
+        "destination": name,
+        "sent": min(len(events), MAX_REPLAY),
+        "outcomes": outcomes,
+        "more": more,
+        "next_since": events[MAX_REPLAY].time.isoformat() if more else None,
+    }
+
+
+def time_us(text: str, name: str) -> int:
+    """An ISO 8601 instant (with its timezone) as stored microseconds."""
+    return int(parse_instant(text, name).timestamp() * 1_000_000)
+
+
 def _filters(name: str, query: Any) -> tuple[list[str], list[Any]]:
     where: list[str] = ["destination = ?"]
     params: list[Any] = [name]
@@ -177,7 +229,7 @@ def _filters(name: str, query: Any) -> tuple[list[str], list[Any]]:
     for key, op in (("since", ">="), ("until", "<")):
         if query.get(key) is not None:
             where.append(f"at {op} ?")
-            params.append(_time_us(query[key], key))
+            params.append(time_us(query[key], key))
     return where, params
 
 
@@ -185,10 +237,6 @@ def _int(text: str, name: str, low: int, high: int) -> int:
     if not text.isdigit() or not low <= int(text) <= high:
         raise ConfigError(f"{name}={text!r} is not usable", fix=f"use {low} to {high}")
     return int(text)
-
-
-def _time_us(text: str, name: str) -> int:
-    return int(parse_instant(text, name).timestamp() * 1_000_000)
 
 
 async def _in_range(outbound: Outbound, d: Any, since: int, until: int | None) -> list[Any]:
@@ -288,4 +336,11 @@ def _attempt(row: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["admin_routes"]
+__all__ = [
+    "admin_routes",
+    "attempt_counts",
+    "attempts_of",
+    "replayed",
+    "resent",
+    "time_us",
+]

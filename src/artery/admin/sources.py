@@ -3,6 +3,8 @@ reason) and ``GET /admin/sources/{name}/rejections`` (its last rejected calls, r
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -18,15 +20,10 @@ def admin_routes(ledger: Ledger) -> list[Scoped]:
 
     async def rejections(request: Request) -> JSONResponse:
         name = request.path_params["name"]
-        if name not in ledger.sources:
-            raise NotFound(
-                f"no webhook source named {name!r}",
-                fix="list them with GET /admin/sources",
-            )
         text = request.query_params.get("limit", str(KEPT))
         if not text.isdigit() or not 1 <= int(text) <= KEPT:
             raise ConfigError(f"limit={text!r} is not usable", fix=f"use 1 to {KEPT}")
-        found = await ledger.rejections(name, int(text))
+        found = await rejections_of(ledger, name, int(text))
         return JSONResponse({"source": name, "rejections": found})
 
     return [
@@ -35,4 +32,15 @@ def admin_routes(ledger: Ledger) -> list[Scoped]:
     ]
 
 
-__all__ = ["admin_routes"]
+async def rejections_of(ledger: Ledger, name: str, limit: int = KEPT) -> list[dict[str, Any]]:
+    """The last rejected calls of source ``name``, newest first (the admin API's and the
+    console's); an unknown source is refused with where to find the known ones."""
+    if name not in ledger.sources:
+        raise NotFound(
+            f"no webhook source named {name!r}",
+            fix=f"known: {', '.join(sorted(ledger.sources)) or 'none'} (GET /admin/sources)",
+        )
+    return await ledger.rejections(name, limit)
+
+
+__all__ = ["admin_routes", "rejections_of"]

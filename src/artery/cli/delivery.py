@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,10 +19,12 @@ from artery.cli._shared import (
 )
 from artery.clock import parse_instant
 from artery.delivery.breaker import Breakers
-from artery.delivery.dead_letters import DeadLetters, Filter
+from artery.delivery.dead_letters import DeadLetter, DeadLetters, Filter
 from artery.errors import ConfigError
+from artery.govern import audit
 from artery.observe.interventions import REPLAY, cli_actor, noted, redriven
 from artery.runtime import Runtime
+from artery.store import Tx
 
 # -- dead letters --------------------------------------------------------------------------
 
@@ -154,7 +157,7 @@ def redrive(
     where = selection(ids, group, consumer, integration, event_type, error_type)
 
     async def work(rt: Runtime) -> None:
-        count = await DeadLetters(rt.store).redrive(where, record=redriven(cli_actor()))
+        count = await DeadLetters(rt.store).redrive(where, record=audited_redrive(cli_actor()))
         out.print(f"redriven {count} dead letter(s)")
 
     run(ctx, work)
@@ -179,9 +182,55 @@ def purge(
 
     async def work(rt: Runtime) -> None:
         count = await DeadLetters(rt.store).purge(where, confirm=yes)
+        if count:
+            entry = audit.Entry(
+                cli_actor(),
+                "cli",
+                "purge",
+                target=described(where),
+                integration=where.integration,
+                detail=f"{count} dead letter(s) deleted",
+            )
+            await audit.record(rt.store, entry)
         out.print(f"purged {count} dead letter(s)")
 
     run(ctx, work)
+
+
+def audited_redrive(actor: str) -> Callable[[Tx, Sequence[DeadLetter]], None]:
+    """The intervention note of a redrive and its audit entry, both written in the
+    redrive's transaction."""
+    note = redriven(actor)
+
+    def record(tx: Tx, letters: Sequence[DeadLetter]) -> None:
+        note(tx, letters)
+        ids = [letter.id for letter in letters]
+        shown = ", ".join(map(str, ids[:10])) + (", ..." if len(ids) > 10 else "")
+        integrations = {letter.integration for letter in letters}
+        entry = audit.Entry(
+            actor,
+            "cli",
+            "redrive",
+            target=f"dead letters {shown}",
+            integration=integrations.pop() if len(integrations) == 1 else None,
+            detail=f"{len(ids)} dead letter(s)",
+        )
+        audit.write(tx, entry)
+
+    return record
+
+
+def described(where: Filter) -> str:
+    """A selection as the audit trail shows it: its ids or its filters, never data."""
+    if where.ids:
+        shown = ", ".join(map(str, where.ids[:10])) + (", ..." if len(where.ids) > 10 else "")
+        return f"dead letters {shown}"
+    named = [
+        f"{name}={value}"
+        for name in ("group", "consumer", "integration", "event_type", "error_type")
+        if (value := getattr(where, name))
+    ]
+    return "dead letters where " + (" ".join(named) or "any")
 
 
 @dlq.command()
@@ -243,6 +292,10 @@ def replay(
         start = from_time or ("the beginning" if from_beginning else f"offset {from_offset}")
         detail = f"group {group!r} on {topic!r} from {start}"
         await noted(rt.store, REPLAY, integration=None, actor=cli_actor(), detail=detail)
+        entry = audit.Entry(
+            cli_actor(), "cli", "replay", target=f"{group} on {topic}", detail=detail
+        )
+        await audit.record(rt.store, entry)
         ends = {p.partition: p.next for p in before}
         table = Table("partition", "next offset", "to read", title=f"{group} on {topic}")
         for partition, offset in sorted(offsets.items()):

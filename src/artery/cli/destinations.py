@@ -15,6 +15,8 @@ from artery import App
 from artery.cli._shared import dumps, out, reported
 from artery.cli.serving import loaded
 from artery.errors import ConfigError
+from artery.govern import audit
+from artery.observe.interventions import cli_actor
 from artery.webhooks.outbound import Outbound
 
 app = typer.Typer(
@@ -76,18 +78,27 @@ def list_(ctx: typer.Context, target: Target, as_json: AsJson = False) -> None:
 @app.command()
 def disable(ctx: typer.Context, target: Target, name: Name) -> None:
     """Stop delivering to NAME (its events are skipped, and recorded so)."""
+
+    async def work(o: Outbound) -> bool:
+        changed = await o.disable(name, f"disabled by {cli_actor()} (CLI)")
+        await _audited(o, "disable", name, None if changed else "was already disabled")
+        return changed
+
     with reported():
-        changed = _with_outbound(
-            ctx, target, lambda o: o.disable(name, "disabled by a person (CLI)")
-        )
+        changed = _with_outbound(ctx, target, work)
     out.print(f"{name}: {'disabled' if changed else 'already disabled'}", markup=False)
 
 
 @app.command()
 def enable(ctx: typer.Context, target: Target, name: Name) -> None:
     """Deliver to NAME again (a failing streak starts over)."""
+
+    async def work(o: Outbound) -> None:
+        await o.enable(name)
+        await _audited(o, "enable", name)
+
     with reported():
-        _with_outbound(ctx, target, lambda o: o.enable(name))
+        _with_outbound(ctx, target, work)
     out.print(f"{name}: enabled", markup=False)
 
 
@@ -108,6 +119,19 @@ def _spec(
     if rate is not None:
         spec["rate_limit"] = rate
     return spec
+
+
+async def _audited(o: Outbound, action: str, name: str, detail: str | None = None) -> None:
+    """The audit entry of an operator's change to destination ``name``."""
+    integration = o.destinations[name].integration if name in o.destinations else None
+    entry = audit.Entry(cli_actor(), "cli", action, name, integration, detail)
+    await audit.record(o.runtime.store, entry)
+
+
+async def _changed(registry: Any, change: Awaitable[Any], action: str, name: str) -> None:
+    """``change`` made, then audited (a run-time destination belongs to no integration)."""
+    await change
+    await _audited(registry.outbound, action, name)
 
 
 def _registry_run(ctx: typer.Context, target: str, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -137,7 +161,7 @@ def create(
     """Make a destination at run time (every process applies it within a second)."""
     spec = _spec(url, event, secret, filter, rate_limit, ordered)
     with reported():
-        _registry_run(ctx, target, lambda r: r.create(name, spec))
+        _registry_run(ctx, target, lambda r: _changed(r, r.create(name, spec), "create", name))
     out.print(f"{name}: created", markup=False)
 
 
@@ -156,7 +180,7 @@ def update(
     """Replace a run-time destination's settings."""
     spec = _spec(url, event, secret, filter, rate_limit, ordered)
     with reported():
-        _registry_run(ctx, target, lambda r: r.replace(name, spec))
+        _registry_run(ctx, target, lambda r: _changed(r, r.replace(name, spec), "update", name))
     out.print(f"{name}: updated", markup=False)
 
 
@@ -164,5 +188,5 @@ def update(
 def delete(ctx: typer.Context, target: Target, name: Name) -> None:
     """Remove a run-time destination (its attempts stay on record)."""
     with reported():
-        _registry_run(ctx, target, lambda r: r.delete(name))
+        _registry_run(ctx, target, lambda r: _changed(r, r.delete(name), "delete", name))
     out.print(f"{name}: deleted", markup=False)

@@ -22,9 +22,10 @@ from artery.cli._shared import dumps, fits_store, json_argument, out, reported, 
 from artery.cli.delivery import when
 from artery.cli.serving import loaded
 from artery.errors import UnknownWorkflow
-from artery.govern import Redactor
+from artery.govern import Redactor, audit
 from artery.observe.interventions import cli_actor, signalled
 from artery.runtime import Runtime
+from artery.store import Tx
 from artery.workflows import Run, RunDetail, StepRecord, Workflows
 
 app = typer.Typer(
@@ -275,8 +276,22 @@ def signal(
     with reported():
         payload = None if data is None else json_argument(data, "--data")
 
+    note = signalled(cli_actor(), name)
+
+    def record(tx: Tx, found: Run) -> None:  # the note and the audit entry, with the signal
+        note(tx, found)
+        entry = audit.Entry(
+            cli_actor(),
+            "cli",
+            "signal",
+            target=found.run_id,
+            integration=found.integration,
+            detail=f"signal {name!r}",
+        )
+        audit.write(tx, entry)
+
     async def work(rt: Runtime) -> None:
-        await operations(rt).signal(run_id, name, payload, record=signalled(cli_actor(), name))
+        await operations(rt).signal(run_id, name, payload, record=record)
         out.print(f"sent signal {name!r} to run {run_id!r}", markup=False)
 
     run(ctx, work)
@@ -288,6 +303,7 @@ def cancel(ctx: typer.Context, run_id: RunArg) -> None:
 
     async def work(rt: Runtime) -> None:
         await operations(rt).cancel(run_id)
+        await audited(rt, "cancel", run_id)
         out.print(f"cancel requested for run {run_id!r}", markup=False)
 
     run(ctx, work)
@@ -299,6 +315,14 @@ def retry(ctx: typer.Context, run_id: RunArg) -> None:
 
     async def work(rt: Runtime) -> None:
         await operations(rt).retry(run_id)
+        await audited(rt, "retry", run_id)
         out.print(f"run {run_id!r} will be retried by the next free worker", markup=False)
 
     run(ctx, work)
+
+
+async def audited(rt: Runtime, action: str, run_id: str) -> None:
+    """The audit entry of an operator's ``action`` on a run, once it is done."""
+    found = await operations(rt).get(run_id)
+    entry = audit.Entry(cli_actor(), "cli", action, target=run_id, integration=found.integration)
+    await audit.record(rt.store, entry)

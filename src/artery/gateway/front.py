@@ -90,7 +90,7 @@ class FrontDoor:
             *health.routes(runtime),
             self.console_mount(runtime, declared, runs, outbound, registry, throttle),
             *metrics_endpoint.routes(runtime.metrics, self.gate),
-            admin.mount(scoped, self.gate),
+            admin.mount(scoped, self.gate, runtime.store),
             *endpoints.routes(self.tokens, self.keys, self.gate),
             *problems.routes(self.gate),
             described.route(self.gate),

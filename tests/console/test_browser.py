@@ -3,6 +3,7 @@ finds an integration in the catalog, reads its contract's diff and the health pa
 
 from __future__ import annotations
 
+import base64
 import re
 
 from browser import browsing, shot, sign_in
@@ -90,3 +91,25 @@ async def test_a_manager_approves_a_waiting_run_and_sees_it_complete(store_url: 
         await page.goto("/console/runs/order-9")
         await expect(page.get_by_text("completed").first).to_be_visible()
         await shot(page, "console-run")
+
+
+async def test_an_owner_sees_why_a_partners_webhook_was_rejected(sqlite_url: str) -> None:
+    from test_webhooks_pages import signed
+
+    async with serving(sqlite_url) as console, browsing(console.url) as page:
+        body = b'{"id": 7, "total_price": "12.50"}'
+        wrong = "whsec_" + base64.b64encode(b"w" * 32).decode()
+        refused = await page.request.post(
+            "/hooks/shopify", data=body, headers=signed(body, wrong, "m1")
+        )
+        assert refused.status == 401
+        await sign_in(page, await console.key(*READ), start="/console/webhooks")
+
+        async def counted() -> bool:  # the ledger writes in batches
+            await page.reload()
+            return await page.get_by_text("bad-signature: 1").count() > 0
+
+        await eventually(counted, "the rejection to be counted", timeout=15)
+        await page.get_by_role("link", name="shopify").first.click()
+        await expect(page.get_by_text("does not match its body").first).to_be_visible()
+        await shot(page, "console-webhook-rejection")

@@ -200,3 +200,8 @@ def test_scheduling_a_workflow_declared_elsewhere_says_where_to_schedule_it() ->
     with pytest.raises(ConfigError, match="workflow 'nightly' is declared by both") as raised:
         app.include(ops)
     assert raised.value.fix == "schedule a workflow on the integration that declares it"
+
+
+def test_a_runbook_must_be_a_web_link() -> None:
+    with pytest.raises(ConfigError, match="http"):
+        Integration("erp-sync", owner="team-finance", runbook="javascript:alert(1)")

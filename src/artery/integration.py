@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import orjson
@@ -95,6 +96,11 @@ class Integration(WebhookDeclarations, ObserveDeclarations):
             raise ConfigError(
                 f"partners of integration {name!r} must be a list, not one string",
                 fix=f'write partners=["{partners}"]',
+            )
+        if runbook is not None and urlsplit(runbook).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"runbook of integration {name!r} is not an http(s) link",
+                fix='give the page\'s address, e.g. runbook="https://wiki.example.com/erp-sync"',
             )
         self.name = name
         self.owner = owner

@@ -98,3 +98,36 @@ async def test_an_event_that_is_not_stored_is_not_found(sqlite_url: str) -> None
         assert missing.status_code == 404 and "no event at partition 0" in missing.text
         bad = await web.get(f"/console/events/{TOPIC}/7/0")
         assert bad.status_code == 404
+
+
+async def test_a_classified_value_used_as_key_or_subject_is_scrubbed_too(sqlite_url: str) -> None:
+    async with serving(sqlite_url) as console, console.signed_in(*READ) as web:
+        email = "keyed@example.com"
+        order = {"order_id": "o-k", "total": 1.0, "email": email, "note": "refuse"}
+        event = await console.app.publish(TOPIC, order, key=email, subject=email)
+        listed = await web.get(f"/console/events/{TOPIC}")
+        assert event.id in listed.text and email not in listed.text
+        page = await web.get(f"/console/events/{TOPIC}/{event.partition}/{event.offset}")
+        assert page.status_code == 200 and email not in page.text
+
+        async def buried() -> bool:
+            return bool(await console.app.dead_letters.list())
+
+        await eventually(buried, "the refused order's dead letter")
+        (letter,) = await console.app.dead_letters.list()
+        detail = await web.get(f"/console/dead-letters/{letter.id}")
+        assert detail.status_code == 200 and email not in detail.text
+
+
+async def test_a_number_too_long_for_python_is_not_found_not_a_crash(sqlite_url: str) -> None:
+    async with serving(sqlite_url) as console, console.signed_in(*READ) as web:
+        huge = "9" * 5000
+        for path, status in (
+            (f"/console/events/{TOPIC}/0/{huge}", 404),
+            (f"/console/dead-letters/{huge}", 404),
+            (f"/console/dead-letters?limit={huge}", 400),
+            (f"/console/catalog/contracts/{TOPIC}?to={huge}", 400),
+            ("/console/webhooks/destinations/erp-hook?status=²", 400),
+        ):
+            answer = await web.get(path)
+            assert answer.status_code == status, (path[:60], answer.status_code)

@@ -73,7 +73,8 @@ async def test_approving_a_waiting_run_completes_it_on_the_record(store_url: str
         }
         answer = await web.post("/console/runs/order-1/signal", data=form)
         assert answer.status_code == 303
-        assert answer.headers["location"].startswith("/console/runs/waiting?done=Sent+approve")
+        assert answer.headers["location"] == "/console/runs/waiting"
+        assert "Sent approve" in (await web.get("/console/runs/waiting")).text
         assert await c.app.workflows.handle("order-1").result(timeout=10) == {"approved": True}
         assert listed(await web.get("/console/runs/waiting")) == ["order-2"]
         (entry,) = await actions(c)
@@ -104,7 +105,7 @@ async def test_a_run_page_shows_its_timeline_and_rejecting_ends_it(store_url: st
         form = {"csrf": csrf_of(page.text), "name": "manager-approval", "decision": "reject"}
         answer = await web.post("/console/runs/shop/order-3/signal", data=form)
         assert answer.status_code == 303
-        assert answer.headers["location"].startswith("/console/runs/shop/order-3?done=")
+        assert answer.headers["location"] == "/console/runs/shop/order-3"
         handle = c.app.workflows.handle("shop/order-3")
         assert await handle.result(timeout=10) == {"approved": False}
         after = html.unescape((await web.get(answer.headers["location"])).text)
@@ -148,9 +149,8 @@ async def test_a_failed_run_can_be_retried(sqlite_url: str) -> None:
         assert "builtins.AttributeError" in page.text and ">Retry</button>" in page.text
         before = (await c.app.workflows.get("broken")).updated_at
         answer = await web.post("/console/runs/broken/retry", data={"csrf": csrf_of(page.text)})
-        assert answer.status_code == 303 and "Retrying" in answer.headers["location"].replace(
-            "+", " "
-        )
+        assert answer.status_code == 303
+        assert "Retrying" in (await web.get(answer.headers["location"])).text
 
         async def failed_again() -> bool:
             run = await c.app.workflows.get("broken")

@@ -102,3 +102,11 @@ def test_a_session_time_that_is_not_positive_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="ARTERY_CONSOLE_SESSION_TTL"):
         Settings(console_session_ttl=0)
+
+
+async def test_no_link_can_put_a_notice_on_a_console_page(sqlite_url: str) -> None:
+    async with serving(sqlite_url) as console, console.signed_in(*READ) as web:
+        page = await web.get("/console/catalog", params={"done": "Call IT and read your key"})
+        assert page.status_code == 200 and "Call IT" not in page.text
+        root = await web.get("/console/")
+        assert root.status_code == 303 and root.headers["x-frame-options"] == "DENY"

@@ -181,6 +181,7 @@ async def test_a_run_time_destinations_secret_is_rotated_with_an_overlap(
             crm + "/retire", data={"csrf": csrf_of(page.text), "secret": "console-erp"}
         )
         assert retired.status_code == 303
+        await web.get(crm)  # shows what was done, once
         page = await web.get(crm)
         assert "ARTERY_SECRET_CONSOLE_ERP" not in page.text
         assert "ARTERY_SECRET_CONSOLE_CRM_NEXT" in page.text

@@ -25,6 +25,7 @@ from artery.errors import ConfigError, NotFound
 from artery.gateway.policy import ADMIN_DESTROY, ADMIN_READ, ADMIN_WRITE
 from artery.govern import topic_redactor
 from artery.log import EventLog
+from artery.numbers import whole
 from artery.observe import interventions
 from artery.store import LARGEST_INTEGER
 
@@ -48,9 +49,7 @@ async def dead_letter_detail(log: EventLog, letter: DeadLetter) -> dict[str, Any
     envelope.update(
         topic=letter.event.topic, partition=letter.event.partition, offset=letter.event.offset
     )
-    replaced: list[str] = []
-    if "data" in envelope:
-        envelope["data"], replaced = redactor.payload(envelope["data"])
+    envelope, replaced = redactor.envelope(envelope)
     return {
         **letter.summary(),
         "errors": [redactor.error(error.to_dict()) for error in letter.errors],
@@ -169,12 +168,13 @@ def _integration_query(request: Request) -> str | None:
 
 
 def dead_letter_id(text: str) -> int:
-    # isdigit() alone accepts "²" and other digits int() refuses
-    if not (text.isascii() and text.isdigit()) or int(text) > LARGEST_INTEGER:
+    found = whole(text)
+    if found is None:
         raise NotFound(
-            f"dead letter {text!r} does not exist", fix="ids are whole numbers; list them first"
+            f"dead letter {text[:40]!r} does not exist",
+            fix="ids are whole numbers; list them first",
         )
-    return int(text)
+    return found
 
 
 # -- routes --------------------------------------------------------------------------------

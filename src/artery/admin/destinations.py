@@ -27,6 +27,7 @@ from artery.admin.scoped import Scoped, actor
 from artery.clock import iso_us, parse_instant
 from artery.errors import ConfigError, NotFound
 from artery.gateway.policy import ADMIN_DESTROY, ADMIN_READ, ADMIN_WRITE
+from artery.numbers import whole
 from artery.observe import interventions
 from artery.webhooks.outbound import Outbound, Sent
 from artery.webhooks.registry import RunTimeDestinations
@@ -234,9 +235,10 @@ def _filters(name: str, query: Any) -> tuple[list[str], list[Any]]:
 
 
 def _int(text: str, name: str, low: int, high: int) -> int:
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise ConfigError(f"{name}={text!r} is not usable", fix=f"use {low} to {high}")
-    return int(text)
+    found = whole(text, high)
+    if found is None or found < low:
+        raise ConfigError(f"{name}={text[:40]!r} is not usable", fix=f"use {low} to {high}")
+    return found
 
 
 async def _in_range(outbound: Outbound, d: Any, since: int, until: int | None) -> list[Any]:

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from artery.admin.scoped import Scoped
 from artery.errors import ConfigError, NotFound
 from artery.gateway.policy import ADMIN_READ
+from artery.numbers import whole
 from artery.webhooks.ledger import KEPT, Ledger
 
 
@@ -21,9 +22,10 @@ def admin_routes(ledger: Ledger) -> list[Scoped]:
     async def rejections(request: Request) -> JSONResponse:
         name = request.path_params["name"]
         text = request.query_params.get("limit", str(KEPT))
-        if not text.isdigit() or not 1 <= int(text) <= KEPT:
-            raise ConfigError(f"limit={text!r} is not usable", fix=f"use 1 to {KEPT}")
-        found = await rejections_of(ledger, name, int(text))
+        limit = whole(text, KEPT)
+        if not limit:
+            raise ConfigError(f"limit={text[:40]!r} is not usable", fix=f"use 1 to {KEPT}")
+        found = await rejections_of(ledger, name, limit)
         return JSONResponse({"source": name, "rejections": found})
 
     return [

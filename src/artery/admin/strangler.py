@@ -30,6 +30,7 @@ from artery.errors import (
 from artery.gateway.policy import ADMIN_READ, ADMIN_WRITE
 from artery.gateway.route import ApiRoute, Split
 from artery.gateway.strangler import ForwardedCall, Forwarder, display_url
+from artery.numbers import whole
 from artery.runtime import Runtime
 
 log = logging.getLogger("artery.admin")
@@ -130,11 +131,12 @@ def _who(request: Request) -> str:
 def _limit(value: str | None) -> int:
     if value is None:
         return 100
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    limit = whole(value, MAX_LIMIT)
+    if not limit:
         raise ConfigError(
-            f"limit={value!r} is not a number from 1 to {MAX_LIMIT}", fix="e.g. limit=100"
+            f"limit={value[:40]!r} is not a number from 1 to {MAX_LIMIT}", fix="e.g. limit=100"
         )
-    return int(value)
+    return limit
 
 
 def admin_routes(forwarder: Forwarder, runtime: Runtime) -> list[Scoped]:

@@ -17,6 +17,7 @@ from artery.console.web import Console, Page
 from artery.contracts.classification import classified_paths
 from artery.errors import ConfigError, NotFound
 from artery.integration import Declarations, Integration
+from artery.numbers import whole
 from artery.webhooks.destinations import Destination
 from artery.webhooks.sources import describe
 
@@ -130,10 +131,13 @@ def _version(request: Request, name: str, numbers: list[int], default: int) -> i
     text = request.query_params.get(name)
     if not text:
         return default
-    if not (text.isascii() and text.isdigit()) or int(text) not in numbers:
+    found = whole(text)
+    if found is None or found not in numbers:
         shown = ", ".join(map(str, numbers))
-        raise ConfigError(f"{name}={text!r} is not a version of this contract", fix=f"use {shown}")
-    return int(text)
+        raise ConfigError(
+            f"{name}={text[:40]!r} is not a version of this contract", fix=f"use {shown}"
+        )
+    return found
 
 
 def _destination(found: Destination) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from artery.delivery.dead_letters import DeadLetter, DeadLetters, Filter, Purged
 from artery.errors import ConfigError
 from artery.gateway.policy import CONSOLE_DESTROY, CONSOLE_WRITE
 from artery.govern import audit
+from artery.numbers import whole
 from artery.observe import interventions
 from artery.observe.log_context import trace_id_of
 from artery.store import LARGEST_INTEGER, Tx
@@ -175,14 +176,13 @@ async def selected(request: Request) -> tuple[int, ...]:
         )
     ids: list[int] = []
     for value in given:
-        if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
+        found = whole(value) if isinstance(value, str) else None
+        if found is None:
             raise ConfigError(
                 f"dead letter id {str(value)[:40]!r} is not a whole number",
                 fix="select dead letters from the list",
             )
-        if int(value) > LARGEST_INTEGER:
-            raise ConfigError(f"dead letter id {value} is too large", fix="select from the list")
-        ids.append(int(value))
+        ids.append(found)
     return tuple(dict.fromkeys(ids))
 
 

@@ -19,9 +19,10 @@ from artery.console.web import Console, Page, int_param
 from artery.envelope import Event
 from artery.errors import ConfigError, NotFound
 from artery.gateway.policy import CONSOLE_REVEAL
-from artery.govern import topic_redactor
+from artery.govern import Redactor, topic_paths, topic_redactor
 from artery.log import EventLog
 from artery.log.protocol import Topic
+from artery.numbers import whole
 from artery.observe.log_context import trace_id_of
 from artery.store import LARGEST_INTEGER
 
@@ -82,6 +83,7 @@ class Events:
         if after is not None and before is not None:
             raise ConfigError("give after= or before=, not both", fix="remove one of them")
         heads = await self.log.heads(topic.name)
+        paths = await topic_paths(self.log, topic.name)
         if partition is None:
             found = await self._newest(topic.name, heads)
         elif after is not None:
@@ -95,7 +97,7 @@ class Events:
             "topic": topic,
             "partition": partition,
             "after": after,
-            "events": [_row(e) for e in found],
+            "events": [_row(e, paths) for e in found],
             "full": len(found) == LIMIT,
             "heads": sorted(heads.items()),
         }
@@ -113,11 +115,8 @@ class Events:
         event = await self._event(request)
         assert event.topic is not None and event.offset is not None
         redactor = await topic_redactor(self.log, event.topic, event.data)
-        envelope = event.to_cloudevent()
-        envelope.update(topic=event.topic, partition=event.partition, offset=event.offset)
-        hidden: list[str] = []
-        if "data" in envelope:
-            envelope["data"], hidden = redactor.payload(envelope["data"])
+        place = {"topic": event.topic, "partition": event.partition, "offset": event.offset}
+        envelope, hidden = redactor.envelope({**event.to_cloudevent(), **place})
         revealed = False
         if reveal and hidden:
             await self.console.audit(
@@ -127,7 +126,8 @@ class Events:
                 integration=self._integration(event.topic),
                 detail="fields " + ", ".join(path or "(the whole payload)" for path in hidden),
             )
-            envelope["data"], revealed = event.data, True
+            envelope = {**event.to_cloudevent(), **place}
+            revealed = True
         positions = [
             p
             for p in await self.log.positions()
@@ -173,12 +173,13 @@ class Events:
         return None
 
 
-def _row(event: Event) -> dict[str, Any]:
+def _row(event: Event, paths: list[str] | None) -> dict[str, Any]:
+    """A listing row: no data, and the key scrubbed of the event's classified values."""
     return {
         "id": event.id,
         "type": event.type,
         "time": event.time.timestamp(),
-        "key": event.partitionkey,
+        "key": Redactor.of(event.data, paths).envelope({"key": event.partitionkey})[0]["key"],
         "trace_id": trace_id_of(event.traceparent),
         "partition": event.partition,
         "offset": event.offset,
@@ -198,9 +199,10 @@ def _offset(request: Request, name: str) -> int | None:
 
 
 def _whole(text: str, name: str, high: int) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) > high:
+    found = whole(text, high)
+    if found is None:
         raise NotFound(
-            f"{name} {text!r} does not exist here",
+            f"{name} {text[:40]!r} does not exist here",
             fix=f"a {name} is a whole number from 0 to {high}",
         )
-    return int(text)
+    return found

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import jinja2
 import orjson
@@ -19,6 +19,7 @@ from artery.console.sessions import Session
 from artery.errors import ConfigError
 from artery.gateway.policy import CONSOLE_READ, CONSOLE_SCOPES, Principal
 from artery.govern import audit as trail
+from artery.numbers import whole
 
 if TYPE_CHECKING:
     from artery.gateway.decisions import StoreDecisions
@@ -135,8 +136,10 @@ class Templates:
         found = session(request)
         principal = request.scope.get("state", {}).get("principal")
         scopes = principal.scopes if isinstance(principal, Principal) else frozenset()
+        notice = request.cookies.get(NOTICE)
         page = self.env.get_template(name).render(
             request=request,
+            notice=unquote(notice) if notice else None,
             viewer=principal if isinstance(principal, Principal) else None,
             csrf=found.csrf if found else "",
             can=lambda scope: scope in scopes,
@@ -144,7 +147,10 @@ class Templates:
             prefix=PREFIX,
             **context,
         )
-        return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+        response = HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+        if notice is not None:  # shown once
+            response.delete_cookie(NOTICE, path=PREFIX, httponly=True, samesite="strict")
+        return response
 
 
 # No script runs on these pages, no frame may hold them, and nothing is cached: a page
@@ -159,19 +165,29 @@ SECURITY_HEADERS = {
 }
 
 
-def back(to: str, **message: str) -> RedirectResponse:
-    """After an action, back to a page (303: the browser GETs it), with a notice to show."""
-    query = "?" + urlencode(message) if message else ""
-    return RedirectResponse(PREFIX + to + query, status_code=303, headers=SECURITY_HEADERS)
+NOTICE = "artery_console_notice"
+
+
+def back(to: str, done: str | None = None) -> RedirectResponse:
+    """After an action, back to a page (303: the browser GETs it), with what was done shown
+    once there. The notice travels in a short-lived same-site cookie, not the URL, so no
+    link from elsewhere can put words on a console page."""
+    response = RedirectResponse(PREFIX + to, status_code=303, headers=SECURITY_HEADERS)
+    if done:
+        response.set_cookie(
+            NOTICE, quote(done[:300]), max_age=60, path=PREFIX, httponly=True, samesite="strict"
+        )
+    return response
 
 
 def int_param(request: Request, name: str, default: int, low: int = 1, high: int = 1000) -> int:
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+    found = whole(text, high)
+    if found is None or found < low:
         raise ConfigError(
-            f"{name}={text!r} is not a whole number from {low} to {high}",
+            f"{name}={text[:40]!r} is not a whole number from {low} to {high}",
             fix=f"use e.g. {name}={default}",
         )
-    return int(text)
+    return found

@@ -147,6 +147,21 @@ class Redactor:
                 i = text.find(value[0], i + 1)
         return text if cut == len(text) else text[:cut] + REDACTED
 
+    def envelope(self, envelope: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """An event's CloudEvents attributes for a page: ``data`` redacted by its contract,
+        and every other attribute scrubbed of the classified values (a producer may key an
+        event by an email, or name it in ``subject``). Returns the paths redacted."""
+        shown: dict[str, Any] = {}
+        hidden: list[str] = []
+        for name, item in envelope.items():
+            if name == "data":
+                shown[name], hidden = self.payload(item)
+            elif isinstance(item, str):
+                shown[name] = self.value(item) if self.paths is not None else self.text(item)
+            else:
+                shown[name] = item
+        return shown, hidden
+
     def value(self, value: Any) -> Any:
         """A result stored with the payload: hidden whole if the contract is unknown,
         otherwise with every classified value of the payload scrubbed out of it."""

@@ -62,7 +62,11 @@ def mount(console: Console, gate: Gate, sessions: Sessions, pages: Iterable[Page
             guarded = gate.guard(key, policy, _checked(page) if method == "POST" else page.endpoint)
             routes.append(Route(page.path, Errors(console, guarded), methods=[method]))
     routes.append(
-        Route("/", lambda request: RedirectResponse(PREFIX + "/catalog", 303, headers=SECURITY_HEADERS), methods=["GET"])
+        Route(
+            "/",
+            lambda request: RedirectResponse(PREFIX + "/catalog", 303, headers=SECURITY_HEADERS),
+            methods=["GET"],
+        )
     )
     return Mount(PREFIX, routes=routes)
 

@@ -47,6 +47,7 @@ async def test_a_contract_page_shows_versions_and_what_changed(store_url: str) -
         assert "added" in page and "string, optional, pii" in page  # the field diff
         assert "<code>/email</code>" in page and "pii" in page
         assert "backward" in page
+        assert "a@example.com" not in page  # the example's pii field is redacted
         assert "erp-invoices" in page  # who reads it
         bad = await web.get("/console/catalog/contracts/shop.order.placed?from=9")
         assert bad.status_code == 400 and "use 1, 2" in bad.text

@@ -110,3 +110,21 @@ async def test_no_link_can_put_a_notice_on_a_console_page(sqlite_url: str) -> No
         assert page.status_code == 200 and "Call IT" not in page.text
         root = await web.get("/console/")
         assert root.status_code == 303 and root.headers["x-frame-options"] == "DENY"
+
+
+def test_a_read_only_viewer_sees_a_destination_address_without_its_credentials() -> None:
+    from artery.console.web import address
+
+    url = "https://bot:hunter2@hooks.example.com:8443/T0/B1?token=abc#x"
+    assert address(url, whole=False) == "https://hooks.example.com:8443/T0/B1…"
+    assert address(url, whole=True) == url
+
+
+async def test_a_flood_of_sign_in_attempts_is_slowed_down(sqlite_url: str) -> None:
+    async with serving(sqlite_url) as console, httpx.AsyncClient(base_url=console.url) as web:
+        answers = [
+            (await web.post("/console/sign-in", data={"key": "ak_00000000_" + "x" * 43}))
+            for _ in range(21)
+        ]
+        assert [a.status_code for a in answers[:20]] == [401] * 20
+        assert answers[20].status_code == 429 and "retry-after" in answers[20].headers

@@ -169,6 +169,14 @@ async def test_a_run_time_destinations_secret_is_rotated_with_an_overlap(
             crm + "/rotate", data={"csrf": csrf_of(page.text), "secret": "crm-unset"}
         )
         assert unset.status_code == 400 and "ARTERY_SECRET_CRM_UNSET" in unset.text
+        for borrowed, why in (
+            ("console-shop", "already the secret of shopify"),  # a source's: replayable
+            ("env:HOME", "plain name"),  # any variable of the process
+        ):
+            refused = await web.post(
+                crm + "/rotate", data={"csrf": csrf_of(page.text), "secret": borrowed}
+            )
+            assert refused.status_code == 400 and why in refused.text, borrowed
         added = await web.post(
             crm + "/rotate", data={"csrf": csrf_of(page.text), "secret": "console-crm-next"}
         )

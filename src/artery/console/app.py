@@ -28,6 +28,7 @@ from artery.gateway.gate import Decision, Gate, request_id
 from artery.gateway.policy import CONSOLE_READ, Policy, Quota
 from artery.govern import audit
 
+SIGN_INS = Quota(20, 60)  # sign-in attempts per client address per minute
 QUOTA = Quota(1200, 60)  # pages per viewer per minute: a person clicks, a script is limited
 FORM_BYTES = 64 * 1024
 
@@ -110,6 +111,7 @@ class Errors:
             request = Request(scope, receive)
             context = {"status": exc.http_status, "message": exc.message, "fix": exc.fix}
             page = self.console.templates.render(request, "error.html", context, exc.http_status)
+            page.headers.update(exc.headers)  # Retry-After, WWW-Authenticate
             await page(scope, receive, send)
 
 
@@ -130,6 +132,11 @@ class SignIn:
         return self.console.templates.render(request, "sign_in.html", context, status)
 
     async def submit(self, request: Request) -> Response:
+        # keys are 256 random bits: the limit is for the store reads and decisions a flood
+        # of attempts would cost, per address (the gate limits per credential, and here
+        # there is none yet)
+        address = request.client.host if request.client else "unknown"
+        await self.gate.throttle.take("address:" + address, "POST /console/sign-in", SIGN_INS)
         form = await request.form()
         key = form.get("key")
         given = form.get("next")

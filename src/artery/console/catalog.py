@@ -6,6 +6,7 @@ consumes what. Built from the app's declarations and the contract registry, sear
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -14,8 +15,9 @@ from starlette.responses import Response
 from artery import inventory
 from artery.console import contract_diff
 from artery.console.web import Console, Page
-from artery.contracts.classification import classified_paths
+from artery.contracts.classification import classified_paths, sensitive_paths
 from artery.errors import ConfigError, NotFound
+from artery.govern.redaction import redact
 from artery.integration import Declarations, Integration
 from artery.numbers import whole
 from artery.webhooks.destinations import Destination
@@ -71,7 +73,9 @@ def pages(console: Console) -> list[Page]:
             "lines": contract_diff.json_lines(before.schema, after.schema) if old != new else [],
             "latest": after,
             "classified": sorted(classified_paths(after.schema).items()),
-            "examples": list(after.examples or (declared.examples if declared else ())),
+            "examples": _examples(
+                after.schema, after.examples or (declared.examples if declared else ())
+            ),
             "declared": declared,
             "readers": _readers(console.declared, declared.topic if declared else None),
         }
@@ -138,6 +142,12 @@ def _version(request: Request, name: str, numbers: list[int], default: int) -> i
             f"{name}={text[:40]!r} is not a version of this contract", fix=f"use {shown}"
         )
     return found
+
+
+def _examples(schema: Any, examples: Sequence[Any]) -> list[Any]:
+    """Examples with their classified fields redacted: a team may paste a real record."""
+    paths = list(sensitive_paths(schema))
+    return [redact(example, paths)[0] for example in examples]
 
 
 def _destination(found: Destination) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 import jinja2
 import orjson
@@ -116,6 +116,20 @@ def query_with(request: Request, **changes: Any) -> str:
     return "?" + urlencode(params) if params else "?"
 
 
+def address(url: str, whole: bool) -> str:
+    """A destination's URL as a viewer may see it: without credentials, query or fragment
+    (where tokens hide: ``https://user:pass@...``, ``?token=``) unless ``whole`` (the viewer
+    may change destinations anyway)."""
+    if whole:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    hidden = "…" if parts.query or parts.fragment else ""
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) + hidden
+
+
 class Templates:
     """The package's Jinja2 templates, autoescaped: whatever an event or a partner wrote
     is shown as text, never run as markup."""
@@ -128,7 +142,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(when=when, ago=ago, pretty=pretty)
+        self.env.filters.update(when=when, ago=ago, pretty=pretty, address=address)
 
     def render(
         self, request: Request, name: str, context: Mapping[str, Any], status: int = 200

@@ -176,6 +176,7 @@ class Webhooks:
         name = request.path_params["name"]
         ref = _field(await request.form(), "secret", "the new secret's name, e.g. erp-2026")
         variable = secrets.variable_of(ref)  # refuses a pasted value: only names are taken
+        self._unshared(name, ref)
         secrets.resolve((ref,))  # refuses a variable not set here, naming it
         spec, current = await self._run_time_spec(name)
         if ref in current:
@@ -223,6 +224,30 @@ class Webhooks:
         )
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _unshared(self, name: str, ref: str) -> None:
+        """A new secret is one of Artery's own (``ARTERY_SECRET_*``, by its plain name) and
+        no other declaration's: signing with a source's secret would let the partner
+        replay our own deliveries to that source as genuine calls."""
+        if ref.startswith("env:") or not ref.strip():
+            raise ConfigError(
+                f"{ref[:60]!r} is not a secret's plain name",
+                fix="name it like erp-2026 (read from ARTERY_SECRET_ERP_2026)",
+            )
+        wanted = secrets.variable_of(ref)
+        users = [
+            *(s.name for s in self.console.declared.sources.values() if _uses(s.secret, wanted)),
+            *(
+                d.name
+                for d in self.console.declared.destinations.values()
+                if d.name != name and _uses(d.secret, wanted)
+            ),
+        ]
+        if users:
+            raise ConfigError(
+                f"{wanted} is already the secret of {', '.join(sorted(users))}",
+                fix="give each destination a secret of its own",
+            )
 
     async def _rotation(self, name: str, refs: tuple[str, ...]) -> dict[str, Any]:
         """What the page says about the secrets: each reference, its variable and whether
@@ -294,3 +319,7 @@ def _iso(seconds: float) -> str:
 
 def _page(name: str) -> str:
     return f"/webhooks/destinations/{name}"
+
+
+def _uses(refs: tuple[str, ...], variable: str) -> bool:
+    return any(secrets.variable_of(ref) == variable for ref in refs)

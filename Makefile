@@ -18,7 +18,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 demo: $(STAMP)
-	$(PY) examples/quickstart.py
+	$(PY) examples/commerce/demo.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench examples

@@ -37,9 +37,16 @@ class Books:
     problems: list[str] = field(default_factory=list)
 
     def print(
-        self, out: Console, silent_at: float | None, approved: list[str], memory: str, took: float
+        self,
+        out: Console,
+        silent_at: float | None,
+        approved: list[str],
+        exports: int,
+        memory: str,
+        took: float,
     ) -> None:
         shop, erp = self.partners["shop"], self.partners["erp"]
+        legacy = self.partners["legacy"]["calls"]
         source = next(s for s in self.sources if s["name"] == "shop")
         table = Table(title="What happened", show_header=False, title_justify="left")
         rows = [
@@ -51,6 +58,10 @@ class Books:
                 f"{self.stored} ({source['accepted'] - self.stored} duplicates absorbed)",
             ),
             ("invoices posted to the ERP", str(sum(1 for n in erp["invoices"].values() if n))),
+            ("the ERP answered", _counts(erp["answers"])),
+            ("payments", _payments(self.partners["payments"]["counts"])),
+            ("the CRM verified", f"{self.partners['crm'].get('verified', 0)} signed deliveries"),
+            ("order export calls", f"{exports} in all, {legacy} served by the legacy system"),
             ("delivery retries", str(self.retries)),
             ("dead letters", _counts({g: len(ids) for g, ids in self.dead.items()})),
             ("fulfilment runs", _counts(self.runs)),
@@ -166,6 +177,14 @@ def _sent(shop: dict[str, Any]) -> str:
     return (
         f"{len(shop['valid_orders'])} valid, {shop['duplicates']} duplicates,"
         f" {shop['bad_signature']} badly signed, {shop['malformed']} malformed"
+    )
+
+
+def _payments(counts: dict[str, int]) -> str:
+    done = {k.split(":")[0]: n for k, n in counts.items() if k.endswith((":200", ":201"))}
+    return (
+        f"{_counts(done)}; {counts.get('slow', 0)} slow answers, retried with the same key,"
+        f" {counts.get('repeats', 0)} repeats answered from the first"
     )
 
 

@@ -48,6 +48,7 @@ class Demo:
     key: str
     artery: subprocess.Popen[bytes] | None = None
     approved: list[str] = field(default_factory=list)
+    exports: int = 0
     asked: set[str] = field(default_factory=set)
     silent_at: float | None = None
     started: float = field(default_factory=time.monotonic)
@@ -199,6 +200,7 @@ async def watch(demo: Demo, admin: httpx.AsyncClient) -> None:
             )
             demo.approved.append(run_id)
     (await admin.get("/orders/export")).raise_for_status()
+    demo.exports += 1
 
 
 async def settle(demo: Demo, admin: httpx.AsyncClient, status: Any) -> None:
@@ -240,7 +242,8 @@ async def main(args: argparse.Namespace) -> int:
         async with httpx.AsyncClient(base_url=demo.partners_url, timeout=10) as partners, \
                 demo.admin() as admin:  # fmt: skip
             books: Books = await gather(partners, admin, demo.env["ARTERY_STORE"])
-        books.print(out, demo.silent_at, demo.approved, memory, time.monotonic() - demo.started)
+        took = time.monotonic() - demo.started
+        books.print(out, demo.silent_at, demo.approved, demo.exports, memory, took)
         out.rule("artery status")
         out.print(cli(demo.env, "status", "app:app"), markup=False)
         balanced = books.check(out)

@@ -59,6 +59,22 @@ POSTGRES = os.environ.get("ARTERY_TEST_POSTGRES", "postgresql://postgres@127.0.0
 REQUIRE = os.environ.get("ARTERY_REQUIRE_SERVICES") == "1"
 
 
+NATS = os.environ.get("ARTERY_TEST_NATS", "nats://127.0.0.1:4222")
+
+
+def nats_server() -> str:
+    """NATS with JetStream for the tests; skipped (failed under CI) when not reachable."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(NATS)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), 2).close()
+    except OSError as exc:
+        service_missing("NATS", f"{NATS}: {exc}")
+    return NATS
+
+
 def service_missing(name: str, detail: str) -> None:
     message = f"{name} is not reachable ({detail}); start it or unset ARTERY_REQUIRE_SERVICES"
     if REQUIRE:

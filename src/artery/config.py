@@ -16,6 +16,7 @@ from artery.errors import ConfigError
 @dataclass(frozen=True)
 class Settings:
     store: str = "sqlite:///artery.db"
+    log: str = ""  # "": events in the store; nats://host:4222: events in JetStream
     sqlite_synchronous: str = "FULL"
     partitions: int = 8
     dedupe_window: float = 24 * 3600.0

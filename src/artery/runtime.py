@@ -55,10 +55,12 @@ async def open_runtime(
     store = await open_store(
         settings.store, sqlite_synchronous=settings.sqlite_synchronous, schemas=SCHEMAS
     )
+    backend: StoreLog | None = None
     try:
+        backend = await log_backend(settings, store)
         registry = Registry(store)
         log = EventLog(
-            StoreLog(store),
+            backend,
             registry,
             dedupe_window=settings.dedupe_window,
             max_event_size=settings.max_event_size,
@@ -75,7 +77,20 @@ async def open_runtime(
             tracing or Tracing("artery", enabled=False),
         )
     finally:
+        if backend is not None:
+            await backend.close()
         await store.close()
+
+
+async def log_backend(settings: Settings, store: SqlStore) -> StoreLog:
+    """Where events live: in the store, or in JetStream when ``settings.log`` names it
+    (topics, positions, leases and keys stay in the store either way)."""
+    if not settings.log:
+        return StoreLog(store)
+    from artery.log.jetstream import JetStreamLog, connect
+
+    connection, prefix = await connect(settings.log)
+    return JetStreamLog(store, connection, prefix)
 
 
 async def install(runtime: Runtime, contracts: Iterable[Contract]) -> None:

@@ -21,10 +21,10 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-async def log(store: SqlStore) -> AsyncIterator[EventLog]:
+async def log(store: SqlStore, backend: StoreLog) -> AsyncIterator[EventLog]:
     registry = Registry(store)
     await registry.register("orders", {"type": "object"})
-    event_log = EventLog(StoreLog(store), registry)
+    event_log = EventLog(backend, registry)
     await event_log.create_topic("orders", "orders", partitions=1)
     yield event_log
 

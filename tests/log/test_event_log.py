@@ -33,10 +33,10 @@ ORDER = {
 
 
 @pytest.fixture
-async def log(store: SqlStore) -> AsyncIterator[EventLog]:
+async def log(store: SqlStore, backend: StoreLog) -> AsyncIterator[EventLog]:
     registry = Registry(store)
     await registry.register("orders", ORDER)
-    event_log = EventLog(StoreLog(store), registry)
+    event_log = EventLog(backend, registry)
     await event_log.create_topic("orders", "orders", partitions=4)
     yield event_log
 
@@ -165,10 +165,12 @@ async def test_a_large_batch_claims_its_keys_once_each(log: EventLog) -> None:
     assert len({e.id for e in kept}) == len(kept)
 
 
-async def test_expired_idempotency_key_allows_a_new_event(store: SqlStore) -> None:
+async def test_expired_idempotency_key_allows_a_new_event(
+    store: SqlStore, backend: StoreLog
+) -> None:
     registry = Registry(store)
     await registry.register("orders", ORDER)
-    log = EventLog(StoreLog(store), registry, dedupe_window=0.0)
+    log = EventLog(backend, registry, dedupe_window=0.0)
     await log.create_topic("orders", "orders", partitions=1)
 
     def make() -> Event:
@@ -222,10 +224,10 @@ async def test_reset_to_time_finds_first_event_at_or_after(log: EventLog) -> Non
     assert future[stored[0].partition or 0] == 3
 
 
-async def test_retention_by_count_keeps_the_newest(store: SqlStore) -> None:
+async def test_retention_by_count_keeps_the_newest(store: SqlStore, backend: StoreLog) -> None:
     registry = Registry(store)
     await registry.register("orders", ORDER)
-    log = EventLog(StoreLog(store), registry)
+    log = EventLog(backend, registry)
     await log.create_topic("orders", "orders", partitions=1, retention=Retention(max_count=3))
     await log.append("orders", [order(i) for i in range(10)])
     assert await log.trim("orders") == 7
@@ -234,10 +236,10 @@ async def test_retention_by_count_keeps_the_newest(store: SqlStore) -> None:
     assert (state.low, state.next) == (7, 10)
 
 
-async def test_retention_by_age_drops_old_events(store: SqlStore) -> None:
+async def test_retention_by_age_drops_old_events(store: SqlStore, backend: StoreLog) -> None:
     registry = Registry(store)
     await registry.register("orders", ORDER)
-    log = EventLog(StoreLog(store), registry)
+    log = EventLog(backend, registry)
     await log.create_topic("orders", "orders", partitions=1, retention=Retention(max_age=0.2))
     await log.append("orders", [order(1)])
     assert await log.trim("orders") == 0

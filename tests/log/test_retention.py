@@ -9,15 +9,17 @@ import pytest
 
 from artery import App, DeliveryContext, Event, Retention
 from artery.config import Settings
-from artery.log import StoreLog
 from artery.log.retention import RetentionSweeper
 from support import eventually
 
 ORDER = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
 
-def retention_app(store_url: str, retention: Retention, interval: float = 0.05) -> App:
-    app = App("retention", settings=Settings(store=store_url, retention_interval=interval))
+def retention_app(
+    store_url: str, log_url: str, retention: Retention, interval: float = 0.05
+) -> App:
+    settings = Settings(store=store_url, log=log_url, retention_interval=interval)
+    app = App("retention", settings=settings)
     app.contract("orders", schema=ORDER, partitions=1, retention=retention)
     return app
 
@@ -32,9 +34,9 @@ async def stored(app: App) -> int:
 
 
 async def test_retention_sweeper_survives_an_unexpected_error_and_reports_unhealthy(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
+    store_url: str, log_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = retention_app(store_url, Retention(max_count=3))
+    app = retention_app(store_url, log_url, Retention(max_count=3))
     left, unhealthy_seen = 3, False
     async with app.running():  # a worker: it runs the retention sweeper
         topics = app.log.backend.topics
@@ -66,8 +68,10 @@ async def publish(app: App, count: int) -> None:
         await app.publish_many("orders", batch)
 
 
-async def test_retention_keeps_what_a_declared_group_has_not_read(store_url: str) -> None:
-    app = retention_app(store_url, Retention(max_count=50), interval=3600)
+async def test_retention_keeps_what_a_declared_group_has_not_read(
+    store_url: str, log_url: str
+) -> None:
+    app = retention_app(store_url, log_url, Retention(max_count=50), interval=3600)
     handled: list[int] = []
 
     @app.consumer("orders", group="erp")
@@ -90,8 +94,10 @@ async def test_retention_keeps_what_a_declared_group_has_not_read(store_url: str
     assert sorted(handled) == list(range(500))
 
 
-async def test_retention_keeps_what_a_group_with_offsets_has_not_read(store_url: str) -> None:
-    app = retention_app(store_url, Retention(max_count=50), interval=3600)
+async def test_retention_keeps_what_a_group_with_offsets_has_not_read(
+    store_url: str, log_url: str
+) -> None:
+    app = retention_app(store_url, log_url, Retention(max_count=50), interval=3600)
     async with app.running(None):
         await publish(app, 500)
         await app.log.commit("billing", "orders", {0: 100})  # a group this app does not declare
@@ -101,9 +107,11 @@ async def test_retention_keeps_what_a_group_with_offsets_has_not_read(store_url:
 
 
 async def test_retention_drops_unconsumed_only_when_told_and_counts_it_per_group(
-    store_url: str, caplog: pytest.LogCaptureFixture
+    store_url: str, log_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = retention_app(store_url, Retention(max_count=50, drop_unconsumed=True), interval=3600)
+    app = retention_app(
+        store_url, log_url, Retention(max_count=50, drop_unconsumed=True), interval=3600
+    )
 
     @app.consumer("orders", group="erp")
     async def handle(event: Event, ctx: DeliveryContext) -> None: ...
@@ -113,16 +121,16 @@ async def test_retention_drops_unconsumed_only_when_told_and_counts_it_per_group
         with caplog.at_level(logging.WARNING, logger="artery.retention"):
             await sweeper_of(app).sweep(app.runtime)
         assert await stored(app) == 50
-        assert await StoreLog(app.store).dropped() == {("erp", "orders"): 450}
+        assert await app.log.backend.dropped() == {("erp", "orders"): 450}
         await sweeper_of(app).sweep(app.runtime)  # nothing more to drop: the count stays
-        assert await StoreLog(app.store).dropped() == {("erp", "orders"): 450}
+        assert await app.log.backend.dropped() == {("erp", "orders"): 450}
     assert "450 event(s) of orders that group erp had not read" in caplog.text
 
 
 async def test_a_declared_group_is_joined_once_not_at_every_sweep(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
+    store_url: str, log_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = retention_app(store_url, Retention(max_count=5), interval=3600)
+    app = retention_app(store_url, log_url, Retention(max_count=5), interval=3600)
 
     @app.consumer("orders", group="erp")
     async def handle(event: Event, ctx: DeliveryContext) -> None:

@@ -134,15 +134,11 @@ class StoreLog:
 
     async def trim(self, topic: Topic, now: int) -> int:
         removed, unread = await self._store.write(lambda tx: _trim(tx, topic, now))
-        for group, count in sorted(unread.items()):
-            log.warning(
-                "retention dropped %d event(s) of %s that group %s had not read"
-                " (the topic sets drop_unconsumed)",
-                count,
-                topic.name,
-                group,
-            )
+        report_unread(topic.name, unread)
         return removed
+
+    async def close(self) -> None:
+        """Nothing of its own to release: the store is closed by whoever opened it."""
 
     def coordinator(self, worker_id: str, ttl: float) -> StoreCoordinator:
         return StoreCoordinator(self._store, worker_id, ttl)
@@ -153,6 +149,19 @@ class StoreLog:
             lambda tx: tx.execute("SELECT group_name, topic, dropped FROM group_dropped")
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+def report_unread(topic: str, unread: Mapping[str, int]) -> None:
+    """Say which groups lost events unread to retention (``drop_unconsumed``)."""
+    for group, count in sorted(unread.items()):
+        if count:
+            log.warning(
+                "retention dropped %d event(s) of %s that group %s had not read"
+                " (the topic sets drop_unconsumed)",
+                count,
+                topic,
+                group,
+            )
 
 
 _TOPIC_COLUMNS = (

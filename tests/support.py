@@ -75,6 +75,47 @@ def nats_server() -> str:
     return NATS
 
 
+def jetstream_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A JetStream log URL with streams of its own (deleted afterwards), also set as
+    ``ARTERY_LOG`` so apps made in the test (and worker processes it starts) use it."""
+    prefix = "T" + uuid.uuid4().hex[:10]
+    url = f"{nats_server()}?prefix={prefix}"
+    monkeypatch.setenv("ARTERY_LOG", url)
+    yield url
+    delete_streams(prefix)
+
+
+def delete_streams(prefix: str) -> None:
+    import asyncio
+
+    import nats
+
+    async def delete() -> None:
+        connection = await nats.connect(nats_server())
+        js = connection.jetstream()
+        for info in await js.streams_info():
+            if info.config.name and info.config.name.startswith(prefix + "_"):
+                await js.delete_stream(info.config.name)
+        await connection.drain()
+
+    asyncio.run(delete())
+
+
+def backend_store_url(
+    backend: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The store URL of a test parametrized by log backend: SQLite, PostgreSQL, or
+    PostgreSQL with the events in JetStream (``ARTERY_LOG`` set for the test)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/artery.db"
+        return
+    if backend == "jetstream":
+        for _ in jetstream_log(monkeypatch):
+            yield from postgres_schema_url()
+        return
+    yield from postgres_schema_url()
+
+
 def service_missing(name: str, detail: str) -> None:
     message = f"{name} is not reachable ({detail}); start it or unset ARTERY_REQUIRE_SERVICES"
     if REQUIRE:

@@ -58,6 +58,9 @@ from artery.store import Store, Tx
 
 APPENDED_AT = "Artery-Appended-At"  # microseconds since the epoch, for offset_at and age
 TIMEOUT = 5.0  # seconds a JetStream request may take before the call fails
+# JetStream remembers message ids this long (seconds, in the server's memory): a publish
+# retried within it after a failure is stored once; topic-wide keys are in the Store.
+DUPLICATE_WINDOW = 300.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 log = logging.getLogger("artery.log")
 
@@ -147,7 +150,7 @@ class JetStreamLog(StoreLog):
             subjects=[name],
             storage=StorageType.FILE,
             discard=DiscardPolicy.OLD,
-            duplicate_window=120.0,  # for retried publishes; topic-wide keys are in the Store
+            duplicate_window=DUPLICATE_WINDOW,
             allow_direct=True,
         )
         async with _unavailable("create stream " + name):
@@ -165,77 +168,58 @@ class JetStreamLog(StoreLog):
         window = int(dedupe_window * 1e6)
         claims = await self._store.write(lambda tx: _claim(tx, topic.name, records, stamp, window))
         placed: dict[int, Event] = {}
-        acks = await self._publish(topic.name, [records[i] for i in claims.fresh], stamp)
-        for index, (partition, seq) in zip(claims.fresh, acks, strict=True):
-            placed[index] = records[index].event.placed(topic.name, partition, seq - 1)
+        sent = [(records[i], *claims.targets[i]) for i in claims.fresh]
+        for index, (partition, seq, duplicate) in zip(
+            claims.fresh, await self._publish(topic.name, sent, stamp), strict=True
+        ):
+            if duplicate:  # its key's first publish was stored after all: that event
+                placed[index] = await self._at(topic.name, partition, seq - 1)
+            else:
+                placed[index] = records[index].event.placed(topic.name, partition, seq - 1)
         await self._store.write(lambda tx: _own_keys(tx, topic.name, records, placed))
-        for index in claims.earlier:
-            key = records[index].event.idempotencykey or ""
-            placed[index] = await self._stored(topic.name, key)
+        for index, (partition, offset) in claims.stored.items():
+            placed[index] = await self._at(topic.name, partition, offset)
         for index, first in claims.same_as.items():
             placed[index] = placed[first]
         return [placed[i] for i in range(len(records))]
 
     async def _publish(
-        self, topic: str, records: Sequence[Record], stamp: int
-    ) -> list[tuple[int, int]]:
-        """Publish pipelined, in order; ``[(partition, sequence)]`` once all are acked."""
-        headers = {APPENDED_AT: str(stamp)}
+        self, topic: str, sent: Sequence[tuple[Record, int, str]], stamp: int
+    ) -> list[tuple[int, int, bool]]:
+        """Publish pipelined, in order: ``[(partition, sequence, duplicate)]`` once every
+        message is acknowledged, or ``StoreUnavailable`` saying how many were."""
         sends = [
             self.js.publish(
-                self.stream(topic, r.partition),
-                r.body,
-                headers={**headers, "Nats-Msg-Id": r.event.id},
+                self.stream(topic, partition),
+                record.body,
+                headers={APPENDED_AT: str(stamp), "Nats-Msg-Id": message_id},
             )
-            for r in records
+            for record, partition, message_id in sent
         ]
         outcomes = await asyncio.gather(*sends, return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]
         if failed:
-            stored = len(outcomes) - len(failed)
-            keys = [
-                r.event.idempotencykey
-                for r, o in zip(records, outcomes, strict=True)
-                if isinstance(o, BaseException) and r.event.idempotencykey is not None
-            ]
-            await self._store.write(lambda tx: _release(tx, topic, keys))
             raise StoreUnavailable(
-                f"JetStream stored {stored} of {len(records)} event(s) of {topic}:"
-                f" {type(failed[0]).__name__}",
-                fix="publish the same events again: those stored are not stored twice",
+                f"JetStream stored {len(outcomes) - len(failed)} of {len(sent)} event(s) of"
+                f" {topic}: {type(failed[0]).__name__}",
+                fix="publish the same events (or idempotency keys) again: what was stored"
+                " is not stored twice",
             )
         acks = [o for o in outcomes if not isinstance(o, BaseException)]
-        return [(r.partition, ack.seq) for r, ack in zip(records, acks, strict=True)]
+        return [
+            (partition, ack.seq, bool(ack.duplicate))
+            for (_, partition, _), ack in zip(sent, acks, strict=True)
+        ]
 
-    async def _stored(self, topic: str, key: str) -> Event:
-        """The event ``key`` was first stored as. Its first publisher may still be waiting
-        for JetStream's acknowledgement (the claim has no place yet): wait for it, as a
-        concurrent duplicate waits for the first writer's lock on the embedded log."""
-        deadline = asyncio.get_running_loop().time() + TIMEOUT
-        while True:
-            row = await self._store.read(
-                lambda tx: tx.one(
-                    "SELECT partition, event_offset FROM idempotency_keys"
-                    " WHERE topic = ? AND key = ?",
-                    (topic, key),
-                )
+    async def _at(self, topic: str, partition: int, offset: int) -> Event:
+        """The event stored at ``offset`` (an idempotency key's first event)."""
+        found = await self.read(topic, partition, offset, 1)
+        if not found or found[0].offset != offset:
+            raise Conflict(
+                f"idempotency key on topic {topic!r} is claimed but its event is gone (trimmed)",
+                fix="use a new idempotency key",
             )
-            if row is not None and int(row[1]) >= 0:
-                found = await self.read(topic, int(row[0]), int(row[1]), 1)
-                if found and found[0].offset == int(row[1]):
-                    return found[0]
-                raise Conflict(
-                    f"idempotency key on topic {topic!r} is claimed but its event is gone"
-                    " (trimmed)",
-                    fix="use a new idempotency key",
-                )
-            if row is None or asyncio.get_running_loop().time() > deadline:
-                raise Conflict(
-                    f"an event with this idempotency key on topic {topic!r} is being"
-                    " published by another call that has not finished",
-                    fix="publish again shortly: it is then answered with that event",
-                )
-            await asyncio.sleep(0.02)
+        return found[0]
 
     # -- reading ---------------------------------------------------------------------
 
@@ -387,26 +371,49 @@ async def _unavailable(what: str) -> AsyncIterator[None]:
 @dataclass
 class _Claims:
     fresh: list[int]  # records to publish
-    earlier: list[int]  # records whose key an earlier append claimed
+    targets: dict[int, tuple[int, str]]  # each one's partition and Nats-Msg-Id
+    stored: dict[int, tuple[int, int]]  # a key stored earlier: where
     same_as: dict[int, int]  # a key repeated within the batch: its first record
 
 
 def _claim(tx: Tx, topic: str, records: Sequence[Record], stamp: int, window: int) -> _Claims:
     """Claim the batch's idempotency keys in the Store (the embedded log's statement), so
-    de-duplication spans the topic and the whole window."""
-    claims = _Claims([], [], {})
+    de-duplication spans the topic and the whole window.
+
+    A keyed event's message id is its key and its claim's expiry, sent to the partition
+    its claim names: a concurrent repeat, or a publish retried after a failure (the claim
+    pending, its offset unknown), sends the same id to the same stream, and JetStream
+    answers with the first message if that was stored; a key claimed anew after its window
+    gets a new id. An event without a key is sent under its own id
+    (a batch published again is stored once)."""
+    claims = _Claims([], {}, {}, {})
     firsts: dict[str, int] = {}
     for index, record in enumerate(records):
         key = record.event.idempotencykey
         if key is None:
             claims.fresh.append(index)
+            claims.targets[index] = (record.partition, record.event.id)
         elif key in firsts:
             claims.same_as[index] = firsts[key]
         else:
             firsts[key] = index
     won = embedded._claim_keys(tx, topic, list(firsts), stamp, window)
+    tx.executemany(  # a pending claim names its partition: a repeat is sent to the same stream
+        "UPDATE idempotency_keys SET partition = ? WHERE topic = ? AND key = ?",
+        [(records[firsts[key]].partition, topic, key) for key in won],
+    )
     for key, index in firsts.items():
-        (claims.fresh if key in won else claims.earlier).append(index)
+        row = tx.one(
+            "SELECT partition, event_offset, expires_at FROM idempotency_keys"
+            " WHERE topic = ? AND key = ?",
+            (topic, key),
+        )
+        assert row is not None  # claimed just now, or live
+        if int(row[1]) >= 0:
+            claims.stored[index] = (int(row[0]), int(row[1]))
+        else:
+            claims.fresh.append(index)
+            claims.targets[index] = (int(row[0]), f"{key}@{row[2]}")
     claims.fresh.sort()
     return claims
 
@@ -419,14 +426,6 @@ def _own_keys(tx: Tx, topic: str, records: Sequence[Record], placed: dict[int, E
             for i, event in placed.items()
             if records[i].event.idempotencykey is not None
         ],
-    )
-
-
-def _release(tx: Tx, topic: str, keys: list[str]) -> None:
-    """Forget the claims of events that were not stored, so a retry may store them."""
-    tx.executemany(
-        "DELETE FROM idempotency_keys WHERE topic = ? AND key = ? AND partition = -1",
-        [(topic, key) for key in keys],
     )
 
 

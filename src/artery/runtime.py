@@ -52,10 +52,12 @@ async def open_runtime(
     block, then close it. ``clock`` is the time services see (a ``ManualClock`` in tests);
     ``metrics`` and ``tracing`` are the app's (tools get their own, unexported)."""
     clock = clock or SystemClock()
+    health = health or Health()
     store = await open_store(
         settings.store, sqlite_synchronous=settings.sqlite_synchronous, schemas=SCHEMAS
     )
     backend: StoreLog | None = None
+    log: EventLog | None = None
     try:
         backend = await log_backend(settings, store)
         registry = Registry(store)
@@ -65,18 +67,21 @@ async def open_runtime(
             dedupe_window=settings.dedupe_window,
             max_event_size=settings.max_event_size,
             clock=clock,
+            health=health,
         )
         yield Runtime(
             settings,
             store,
             registry,
             log,
-            health or Health(),
+            health,
             clock,
             metrics or Metrics(),
             tracing or Tracing("artery", enabled=False),
         )
     finally:
+        if log is not None:
+            await log.close()
         if backend is not None:
             await backend.close()
         await store.close()

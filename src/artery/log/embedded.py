@@ -10,7 +10,7 @@ and then sees its key.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from artery.clock import now_us
@@ -22,6 +22,7 @@ from artery.log.protocol import GroupPosition, PartitionState, Record, Retention
 from artery.store import Store, Tx
 
 log = logging.getLogger("artery.retention")
+APPENDED = "artery_appended"  # the notification channel of appends (PostgreSQL)
 
 
 class StoreLog:
@@ -139,6 +140,10 @@ class StoreLog:
 
     async def close(self) -> None:
         """Nothing of its own to release: the store is closed by whoever opened it."""
+
+    def appends(self) -> AsyncIterator[str] | None:
+        """PostgreSQL's LISTEN/NOTIFY: every append notifies ``APPENDED`` at commit."""
+        return self._store.dialect.listen(APPENDED)
 
     def coordinator(self, worker_id: str, ttl: float) -> StoreCoordinator:
         return StoreCoordinator(self._store, worker_id, ttl)
@@ -267,6 +272,8 @@ def _append(
         " body) VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
+    if rows:  # delivered at commit; repeats within a transaction are sent once
+        tx.dialect.notify(tx, APPENDED, topic)
     if claimed:
         owners = [(placed[i], key) for key, i in claimed.items()]
         tx.executemany(

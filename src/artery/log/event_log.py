@@ -10,6 +10,7 @@ a backend can change without them knowing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
@@ -28,6 +29,7 @@ from artery.errors import (
     UnknownTopic,
     Violation,
 )
+from artery.health import Health
 from artery.log.protocol import (
     GroupCoordinator,
     GroupPosition,
@@ -38,6 +40,7 @@ from artery.log.protocol import (
     Topic,
 )
 
+log = logging.getLogger("artery.log")
 DEFAULT_PARTITIONS = 8
 DEFAULT_DEDUPE_WINDOW = 24 * 3600.0
 DEFAULT_MAX_EVENT_SIZE = 1024 * 1024
@@ -57,8 +60,11 @@ class EventLog:
         dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         clock: Clock | None = None,
+        health: Health | None = None,
     ) -> None:
         self.backend = backend
+        self.health = health or Health()
+        self._watcher: asyncio.Task[None] | None = None
         self.clock = clock or SystemClock()  # retention ages events by it
         self.registry = registry
         self.dedupe_window = dedupe_window
@@ -141,12 +147,40 @@ class EventLog:
         return body
 
     def appended(self, topic: str) -> asyncio.Event:
-        """Set at the next append to ``topic`` in this process, so consumers here wake at
-        once instead of waiting for their next poll (other processes are found by polling)."""
+        """Set at the next append to ``topic`` in this process, or in another one when the
+        backend tells (PostgreSQL's NOTIFY, a JetStream announcement), so consumers wake at
+        once instead of waiting for their next poll (SQLite's other processes: by polling)."""
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._wake_ups(), name="artery-log-wake-ups")
         signal = self._appended.get(topic)
         if signal is None:
             signal = self._appended[topic] = asyncio.Event()
         return signal
+
+    async def _wake_ups(self) -> None:
+        """Follow the backend's feed of appends from every process. A feed that fails is
+        logged, backed off and reopened, the process reported unhealthy meanwhile (consumers
+        still poll, so events are only later, not lost)."""
+        if self.backend.appends() is None:
+            return
+        guard = self.health.guard("log-wake-ups", log)
+
+        async def follow() -> None:
+            feed = self.backend.appends()
+            assert feed is not None
+            async for topic in feed:
+                guard.ok()
+                self._wake(topic)
+            raise ConnectionError("the feed of appends ended")
+
+        await guard.run(follow)
+
+    async def close(self) -> None:
+        """Stop following other processes' appends."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
 
     def _wake(self, topic: str) -> None:
         signal = self._appended.pop(topic, None)

@@ -132,6 +132,22 @@ class JetStreamLog(StoreLog):
         with contextlib.suppress(NatsError, OSError, TimeoutError):
             await self.connection.drain()
 
+    @property
+    def _appended_subject(self) -> str:
+        return f"{self.prefix}.appended"
+
+    async def _announced(self) -> AsyncIterator[str]:
+        subscription = await self.connection.subscribe(self._appended_subject)
+        try:
+            async for message in subscription.messages:
+                yield message.data.decode()
+        finally:
+            with contextlib.suppress(NatsError, OSError):
+                await subscription.unsubscribe()
+
+    def appends(self) -> AsyncIterator[str] | None:
+        return self._announced()
+
     def stream(self, topic: str, partition: int) -> str:
         return stream_name(self.prefix, topic, partition)
 
@@ -177,6 +193,9 @@ class JetStreamLog(StoreLog):
             else:
                 placed[index] = records[index].event.placed(topic.name, partition, seq - 1)
         await self._store.write(lambda tx: _own_keys(tx, topic.name, records, placed))
+        if claims.fresh:  # wake the consumers of other processes (core NATS, not stored)
+            with contextlib.suppress(NatsError, OSError):
+                await self.connection.publish(self._appended_subject, topic.name.encode())
         for index, (partition, offset) in claims.stored.items():
             placed[index] = await self._at(topic.name, partition, offset)
         for index, first in claims.same_as.items():

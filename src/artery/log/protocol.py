@@ -9,7 +9,7 @@ shares a group's partitions among workers. The embedded backend keeps all of it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -167,6 +167,12 @@ class Log(Protocol):
     async def commit(self, group: str, topic: str, offsets: Mapping[int, int]) -> None: ...
     async def positions(self, group: str | None = None) -> list[GroupPosition]: ...
     async def trim(self, topic: Topic, now_us: int) -> int: ...
+    def appends(self) -> AsyncIterator[str] | None:
+        """The topics any process appends to, as it happens (repeats allowed), so consumers
+        wake without waiting for their poll; None where the backend cannot tell."""
+        ...
+
+    async def close(self) -> None: ...
     def coordinator(self, worker_id: str, ttl: float) -> GroupCoordinator:
         """The coordinator of ``worker_id``, whose leases run out ``ttl`` seconds after
         their last renewal."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
@@ -83,6 +84,26 @@ class PostgresDialect:
             (table,),
         )
         return [row[0] for row in rows]
+
+    def notify(self, tx: Tx, channel: str, payload: str) -> None:
+        tx.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
+    async def _listen(self, channel: str) -> AsyncIterator[str]:
+        connection = await psycopg.AsyncConnection.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=max(1, int(self.connect_timeout)),
+            application_name="artery-listener",
+        )
+        async with connection:
+            await connection.execute(f"LISTEN {channel}")
+            async for note in connection.notifies():
+                yield note.payload
+
+    def listen(self, channel: str) -> AsyncIterator[str] | None:
+        if not re.fullmatch(r"[a-z_]+", channel):
+            raise ValueError(f"channel {channel!r} is not a plain identifier")
+        return self._listen(channel)
 
     def pipeline(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
         """psycopg pipeline mode: a batch's statements go out without a round trip each;

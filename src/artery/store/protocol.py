@@ -10,7 +10,7 @@ connections. A ``Dialect`` is everything a backend differs in; it lives in ``sql
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -66,6 +66,16 @@ class Dialect(Protocol):
         ...
 
     def is_conflict(self, exc: BaseException) -> bool: ...
+
+    def notify(self, tx: Tx, channel: str, payload: str) -> None:
+        """Tell the processes listening on ``channel`` once ``tx`` commits (a no-op where
+        the database has no such thing: SQLite's processes poll)."""
+        ...
+
+    def listen(self, channel: str) -> AsyncIterator[str] | None:
+        """Payloads notified on ``channel`` by any process, for as long as it is iterated;
+        None where the database cannot notify."""
+        ...
 
 
 class Store(Protocol):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,12 @@ class SqliteDialect:
             return False
         text = str(exc).lower()
         return any(s in text for s in ("locked", "disk i/o", "unable to open", "readonly"))
+
+    def notify(self, tx: Tx, channel: str, payload: str) -> None:
+        """No cross-process notifications: other processes poll."""
+
+    def listen(self, channel: str) -> AsyncIterator[str] | None:
+        return None
 
     def pipeline(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
         """In-process library: there are no round trips to save."""

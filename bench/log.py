@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import log_paths
 import orjson
 import psycopg
 from common import (
@@ -481,6 +482,14 @@ async def main(argv: list[str] | None = None) -> int:
     results = {store: await bench_store(store, plan, args.postgres) for store in stores}
     text, passed = report(results, plan.runs)
     print(text)
+    print("\npublish paths side by side (events in JetStream: topics, positions, leases in"
+          " PostgreSQL):")  # fmt: skip
+    count = 2_000 if args.quick else 20_000
+    paths_text, paths_passed = log_paths.report(
+        await log_paths.measure(stores, args.postgres, ORDER_SCHEMA, order_pool(), count)
+    )
+    print(paths_text)
+    passed &= paths_passed
     print(
         f"load average (1 min): {load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end"
         f" on {os.cpu_count()} CPUs (anything else running skews these figures)"

@@ -111,7 +111,7 @@ async def _connection_error(exc: Exception) -> None:
 
 
 async def _disconnected() -> None:
-    log.warning("NATS: disconnected; reconnecting (calls meanwhile fail with StoreUnavailable)")
+    log.info("NATS: disconnected; reconnecting unless closing (calls meanwhile wait or fail)")
 
 
 async def _reconnected() -> None:

@@ -1,7 +1,7 @@
 """Another process's append wakes this process's consumers: two ``EventLog``s over two
 opened stores (as two processes have), one appends, the other's ``appended`` signal is
-set. By PostgreSQL's LISTEN/NOTIFY, or by the JetStream backend's announcement; SQLite
-has no cross-process notification, so its feed is None and its workers poll."""
+set: by PostgreSQL's LISTEN/NOTIFY, SQLite's unix datagrams after commit, or the JetStream
+backend's announcement over core NATS."""
 
 from __future__ import annotations
 
@@ -45,13 +45,10 @@ async def elsewhere(store_url: str, log_url: str) -> AsyncIterator[EventLog]:
 
 
 async def test_an_append_in_another_process_wakes_this_ones_consumers(
-    store: SqlStore, backend: StoreLog, elsewhere: EventLog, backend_name: str
+    store: SqlStore, backend: StoreLog, elsewhere: EventLog
 ) -> None:
     here = await opened(store, backend)
     try:
-        if backend_name == "sqlite":
-            assert backend.appends() is None  # no feed: SQLite's workers poll
-            return
         signal = here.appended("orders")
         await asyncio.sleep(0.5)  # the feed is listening
         assert not signal.is_set()

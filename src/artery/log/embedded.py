@@ -47,7 +47,9 @@ class StoreLog:
     async def append(
         self, topic: Topic, records: Sequence[Record], *, dedupe_window: float
     ) -> list[Event]:
-        return await self._appends.append(topic.name, records, int(dedupe_window * 1e6))
+        stored = await self._appends.append(topic.name, records, int(dedupe_window * 1e6))
+        self._store.dialect.announce(APPENDED, topic.name)
+        return stored
 
     async def read(self, topic: str, partition: int, offset: int, limit: int) -> list[Event]:
         rows = await self._store.read(
@@ -142,7 +144,7 @@ class StoreLog:
         """Nothing of its own to release: the store is closed by whoever opened it."""
 
     def appends(self) -> AsyncIterator[str] | None:
-        """PostgreSQL's LISTEN/NOTIFY: every append notifies ``APPENDED`` at commit."""
+        """Every append is told at commit: PostgreSQL's LISTEN/NOTIFY, SQLite's datagrams."""
         return self._store.dialect.listen(APPENDED)
 
     def coordinator(self, worker_id: str, ttl: float) -> StoreCoordinator:

@@ -88,6 +88,9 @@ class PostgresDialect:
     def notify(self, tx: Tx, channel: str, payload: str) -> None:
         tx.execute("SELECT pg_notify(?, ?)", (channel, payload))
 
+    def announce(self, channel: str, payload: str) -> None:
+        """Nothing after commit: NOTIFY in the transaction was delivered at commit."""
+
     async def _listen(self, channel: str) -> AsyncIterator[str]:
         connection = await psycopg.AsyncConnection.connect(
             self.url,

@@ -68,8 +68,13 @@ class Dialect(Protocol):
     def is_conflict(self, exc: BaseException) -> bool: ...
 
     def notify(self, tx: Tx, channel: str, payload: str) -> None:
-        """Tell the processes listening on ``channel`` once ``tx`` commits (a no-op where
-        the database has no such thing: SQLite's processes poll)."""
+        """Tell the processes listening on ``channel`` once ``tx`` commits (PostgreSQL's
+        NOTIFY; a no-op where the database can only ``announce`` after commit)."""
+        ...
+
+    def announce(self, channel: str, payload: str) -> None:
+        """The same, called after the commit, for databases that cannot notify inside a
+        transaction (SQLite: unix datagrams to the processes sharing the file)."""
         ...
 
     def listen(self, channel: str) -> AsyncIterator[str] | None:

@@ -14,6 +14,15 @@ from typing import Any
 from artery.errors import ConfigError, StoreReadOnly
 from artery.store import masked_url
 from artery.store.protocol import Tx
+from artery.store.wakeups import Datagrams
+
+
+async def _only(channel: str, received: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for message in received:
+        name, _, payload = message.partition("\n")
+        if name == channel:
+            yield payload
+
 
 _DDL = {
     "{id}": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -112,10 +121,14 @@ class SqliteDialect:
         return any(s in text for s in ("locked", "disk i/o", "unable to open", "readonly"))
 
     def notify(self, tx: Tx, channel: str, payload: str) -> None:
-        """No cross-process notifications: other processes poll."""
+        """Nothing inside the transaction: SQLite announces after commit (``announce``)."""
+
+    def announce(self, channel: str, payload: str) -> None:
+        """Tell the store's other processes, once committed (unix datagrams)."""
+        Datagrams(self.path).send(f"{channel}\n{payload}")
 
     def listen(self, channel: str) -> AsyncIterator[str] | None:
-        return None
+        return _only(channel, Datagrams(self.path).receive())
 
     def pipeline(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
         """In-process library: there are no round trips to save."""

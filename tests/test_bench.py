@@ -17,7 +17,12 @@ BENCH = Path(__file__).parent.parent / "bench"
 @pytest.mark.parametrize(
     "script, args, expected",
     [
-        ("log.py", ["--stores", "sqlite"], ["append (app.publish)", "consume (read 500 + commit)"]),
+        (
+            "log.py",
+            ["--stores", "sqlite"],
+            ["append (app.publish)", "consume (read 500 + commit)", "nats-py alone (acked)"],
+        ),
+        ("scale.py", [], ["worker processes", "model: N machines"]),
         ("delivery.py", ["--only", "artery", "--stores", "sqlite"], ["noop", "sleep20", "p99"]),
         (
             "workflows.py",

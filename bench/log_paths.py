@@ -21,7 +21,7 @@ from typing import Any
 
 import nats
 import psycopg
-from common import Timer, postgres_schema, rate, ratio, sqlite_dir, table
+from common import Timer, postgres_schema, postgres_unreachable, rate, ratio, sqlite_dir, table
 from nats.js.api import StorageType, StreamConfig
 
 from artery import App, Contract, Event, Settings
@@ -119,7 +119,10 @@ async def measure(
     body = App("x").event("commerce.order.placed", pool[0]).to_json()  # as stored
     rows: list[list[str]] = []
     nats_rate = await raw_nats(count, body)
-    for store in [*stores, "jetstream"]:
+    backends = list(stores)
+    if postgres_unreachable(postgres_url) is None:  # JetStream keeps the rest in PostgreSQL
+        backends.append("jetstream")
+    for store in backends:
         if store == "sqlite":
             with sqlite_dir() as folder:
                 ceiling = raw_sqlite_batches(folder / "raw.db", count, body)

@@ -44,7 +44,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import nats
 from nats.errors import Error as NatsError
-from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -61,6 +68,7 @@ TIMEOUT = 5.0  # seconds a JetStream request may take before the call fails
 # JetStream remembers message ids this long (seconds, in the server's memory): a publish
 # retried within it after a failure is stored once; topic-wide keys are in the Store.
 DUPLICATE_WINDOW = 300.0
+FETCH_FROM = 16  # reads of fewer messages use direct gets: no consumer to create
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 log = logging.getLogger("artery.log")
 
@@ -127,8 +135,11 @@ class JetStreamLog(StoreLog):
         self.js: JetStreamContext = connection.jetstream(timeout=TIMEOUT)
         self.prefix = prefix
         self._partitions: dict[str, int] = {}
+        self._readers: dict[str, _Reader] = {}
 
     async def close(self) -> None:
+        for reader in self._readers.values():
+            await reader.drop()
         with contextlib.suppress(NatsError, OSError, TimeoutError):
             await self.connection.drain()
 
@@ -254,10 +265,40 @@ class JetStreamLog(StoreLog):
         if last < first:
             return []
         async with _unavailable("read " + name):
-            found = await asyncio.gather(*(self._get(name, seq) for seq in range(first, last + 1)))
-        return [
-            Event.from_stored(m.data, topic, partition, m.seq - 1) for m in found if m is not None
-        ]
+            if last - first + 1 < FETCH_FROM:
+                found = await asyncio.gather(*(self._get(name, s) for s in range(first, last + 1)))
+                stored = [(m.seq, m.data) for m in found if m is not None]
+            else:
+                stored = await self._fetch(name, first, last - first + 1)
+        return [Event.from_stored(data, topic, partition, seq - 1) for seq, data in stored]
+
+    async def _fetch(self, stream: str, first: int, count: int) -> list[tuple[int, bytes]]:
+        """``count`` messages from ``first`` on, through this process's reader of the
+        stream: an ephemeral pull consumer that stays where the last read ended, so a
+        consumer reading on costs one fetch per batch (a direct get per message read
+        ~22,000 events/s here). A read elsewhere in the stream moves the reader."""
+        reader = self._readers.setdefault(stream, _Reader())
+        async with reader.lock:
+            if reader.subscription is None or reader.next != first:
+                await reader.drop()
+                config = ConsumerConfig(
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    opt_start_seq=first,
+                    ack_policy=AckPolicy.NONE,
+                    inactive_threshold=60.0,  # the server forgets an idle reader
+                    mem_storage=True,
+                )
+                reader.subscription = await self.js.pull_subscribe(
+                    stream, stream=stream, config=config
+                )
+            try:
+                messages = await reader.subscription.fetch(count, timeout=TIMEOUT)
+            except BaseException:
+                await reader.drop()
+                raise
+            found = [(m.metadata.sequence.stream, m.data) for m in messages]
+            reader.next = found[-1][0] + 1 if found else first
+            return found
 
     async def _get(self, stream: str, seq: int) -> Any:
         try:
@@ -385,6 +426,21 @@ async def _unavailable(what: str) -> AsyncIterator[None]:
             f"JetStream could not {what}: {type(exc).__name__}",
             fix="check nats-server; the call may be retried once it is back",
         ) from None
+
+
+class _Reader:
+    """A stream's pull consumer in this process, and where it stands."""
+
+    def __init__(self) -> None:
+        self.subscription: Any = None
+        self.next = 0
+        self.lock = asyncio.Lock()
+
+    async def drop(self) -> None:
+        if self.subscription is not None:
+            with contextlib.suppress(NatsError, OSError, TimeoutError):
+                await self.subscription.unsubscribe()
+            self.subscription = None
 
 
 @dataclass

@@ -1,35 +1,24 @@
 """The log's tests run on every backend: events in SQLite, in PostgreSQL, and in NATS
-JetStream (topics, positions and leases then in PostgreSQL). ``store_url`` is overridden
-here so each test runs once per backend; a JetStream test gets streams of its own."""
+JetStream (topics, positions and leases then in PostgreSQL): ``store_url`` comes from
+``tests/backends.py``, so each test runs once per backend."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from artery.log import StoreLog
 from artery.store import SqlStore
-from support import backend_store_url
-
-BACKENDS = ["sqlite", "postgres", "jetstream"]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+from backends import backend_name, store_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def store_url(backend_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    yield from backend_store_url(backend_name, tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def log_url(store_url: str) -> str:
-    """``Settings.log`` of this test's backend ("" = the store's own log)."""
+def log_url(request: pytest.FixtureRequest) -> str:
+    """``Settings.log`` of this test's backend ("" = the store's own log), set by its
+    ``store_url``."""
+    request.getfixturevalue("store_url")
     return os.environ.get("ARTERY_LOG", "")
 
 

@@ -372,15 +372,20 @@ def _trim(tx: Tx, topic: Topic, now: int) -> tuple[int, dict[str, int]]:
         for group, committed in groups.items():
             unread[group] = unread.get(group, 0) + sum(1 for o in gone if o >= committed)
     unread = {g: n for g, n in unread.items() if n}
-    if unread:
+    after_trim(tx, topic.name, now, unread)
+    return removed, unread
+
+
+def after_trim(tx: Tx, topic: str, now: int, unread: Mapping[str, int]) -> None:
+    """Count what each group lost unread, and forget the topic's expired idempotency keys
+    (either log backend, once its events are trimmed)."""
+    dropped = [(group, topic, n, now) for group, n in unread.items() if n]
+    if dropped:
         tx.executemany(
             "INSERT INTO group_dropped (group_name, topic, dropped, updated_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (group_name, topic) DO UPDATE"
             " SET dropped = group_dropped.dropped + excluded.dropped,"
             " updated_at = excluded.updated_at",
-            [(group, topic.name, n, now) for group, n in unread.items()],
+            dropped,
         )
-    tx.execute(
-        "DELETE FROM idempotency_keys WHERE topic = ? AND expires_at <= ?", (topic.name, now)
-    )
-    return removed, unread
+    tx.execute("DELETE FROM idempotency_keys WHERE topic = ? AND expires_at <= ?", (topic, now))

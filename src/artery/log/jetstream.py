@@ -409,7 +409,7 @@ class JetStreamLog(StoreLog):
             removed += cut - state.low
             for group, position in groups.items():
                 unread[group] = unread.get(group, 0) + max(0, cut - max(position, state.low))
-        await self._store.write(lambda tx: _after_trim(tx, topic.name, now, unread))
+        await self._store.write(lambda tx: embedded.after_trim(tx, topic.name, now, unread))
         embedded.report_unread(topic.name, unread)
         return removed
 
@@ -502,16 +502,3 @@ def _own_keys(tx: Tx, topic: str, records: Sequence[Record], placed: dict[int, E
             if records[i].event.idempotencykey is not None
         ],
     )
-
-
-def _after_trim(tx: Tx, topic: str, now: int, unread: dict[str, int]) -> None:
-    unread = {g: n for g, n in unread.items() if n}
-    if unread:
-        tx.executemany(
-            "INSERT INTO group_dropped (group_name, topic, dropped, updated_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (group_name, topic) DO UPDATE"
-            " SET dropped = group_dropped.dropped + excluded.dropped,"
-            " updated_at = excluded.updated_at",
-            [(group, topic, n, now) for group, n in unread.items()],
-        )
-    tx.execute("DELETE FROM idempotency_keys WHERE topic = ? AND expires_at <= ?", (topic, now))

@@ -58,7 +58,7 @@ ORDER_EXTENDED = {
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory of its own, with no ambient store settings."""
     monkeypatch.chdir(tmp_path)
-    for name in ("ARTERY_STORE", "ARTERY_NATS_URL", "ARTERY_REDIS_URL"):
+    for name in ("ARTERY_STORE", "ARTERY_LOG", "ARTERY_NATS_URL", "ARTERY_REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 
@@ -609,6 +609,16 @@ def test_doctor_names_each_package_behind() -> None:
         "to migrate log, delivery, workflows, gateway, webhooks, observe, govern, console"
     )
     assert schema_check("store", "u", {s.package: s.version for s in SCHEMAS}, SCHEMAS).ok
+
+
+def test_doctor_checks_the_jetstream_the_log_is_in(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARTERY_LOG", "nats://127.0.0.1:1?prefix=X")
+    result = cli(url, "doctor")
+    assert result.exit_code == 1, result.output
+    (row,) = [line for line in result.stdout.splitlines() if "NATS" in line]
+    assert "fail" in row and "fix:" in row
 
 
 def test_doctor_fails_with_fix_for_each_broken_check(

@@ -1,8 +1,8 @@
 """``artery doctor``: can this machine run Artery as configured? One row per check.
 
-Settings and the store are always checked; NATS and Redis only when their URL is set in
-the environment (``ARTERY_NATS_URL``, ``ARTERY_REDIS_URL``), since nothing needs them
-otherwise.
+Settings and the store are always checked; NATS when the event log is in JetStream
+(``ARTERY_LOG``) or ``ARTERY_NATS_URL`` is set, Redis when ``ARTERY_REDIS_URL`` is, since
+nothing needs them otherwise.
 """
 
 from __future__ import annotations
@@ -117,8 +117,9 @@ async def check_redis(url: str) -> Check:
 
 async def gather_checks(settings: Settings) -> list[Check]:
     pending = [check_store(settings)]
-    if os.environ.get("ARTERY_NATS_URL"):
-        pending.append(check_nats(os.environ["ARTERY_NATS_URL"]))
+    nats_url = settings.log or os.environ.get("ARTERY_NATS_URL")  # the log's, when it has one
+    if nats_url:
+        pending.append(check_nats(nats_url))
     if os.environ.get("ARTERY_REDIS_URL"):
         pending.append(check_redis(os.environ["ARTERY_REDIS_URL"]))
     return list(await asyncio.gather(*pending))

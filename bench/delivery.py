@@ -8,7 +8,8 @@ hold the group's 8 partition leases (4 each with two workers). It then publishes
 (~1 KiB JSON, validated by the contract) in ONE ``publish_many`` call, i.e. one transaction:
 they become visible to the workers at once, and the clock starts when the call returns.
 Publishing is therefore not measured; discovering the backlog is (workers in another process
-find new events by polling, every ``poll_interval`` = 50 ms by default). The run ends at the
+are woken when the append commits: SQLite's datagrams, PostgreSQL's NOTIFY; their poll,
+every ``poll_interval`` = 50 ms here, is the fallback). The run ends at the
 last handler completion (each worker counts in-process and reports wall-clock times on exit);
 the benchmark waits until the group's committed offsets reach N, so every event counted was
 also committed. events/s = N / (last completion - publish returned).

@@ -9,7 +9,7 @@ hold the group's 8 partition leases (4 each with two workers). It then publishes
 they become visible to the workers at once, and the clock starts when the call returns.
 Publishing is therefore not measured; discovering the backlog is (workers in another process
 are woken when the append commits: SQLite's datagrams, PostgreSQL's NOTIFY; their poll,
-every ``poll_interval`` = 50 ms here, is the fallback). The run ends at the
+every ``poll_interval``, 10 ms by default, is the fallback). The run ends at the
 last handler completion (each worker counts in-process and reports wall-clock times on exit);
 the benchmark waits until the group's committed offsets reach N, so every event counted was
 also committed. events/s = N / (last completion - publish returned).
@@ -38,7 +38,7 @@ its publish call; the handler records its start time minus that. p50/p99 over th
 the first second. The producer shares the machine's 2 CPUs with the worker (and the database),
 so "half of peak" is measured with both running; CPU use of each is logged. Two one-run
 diagnostic rows per store follow: light load (1,000/s), and half of peak with
-``poll_interval`` 5 ms instead of the default 50 ms.
+``poll_interval`` 5 ms instead of the default 10 ms.
 
     .venv/bin/python bench/delivery.py                    # full run (~6-8 minutes)
     .venv/bin/python bench/delivery.py --quick            # smoke test (~30 s)

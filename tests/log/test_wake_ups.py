@@ -49,8 +49,10 @@ async def test_an_append_in_another_process_wakes_this_ones_consumers(
 ) -> None:
     here = await opened(store, backend)
     try:
+        assert not here.following
         signal = here.appended("orders")
-        await asyncio.sleep(0.5)  # the feed is listening
+        await asyncio.sleep(0.5)
+        assert here.following  # the feed is live: consumers here may poll less often
         assert not signal.is_set()
         await elsewhere.append("orders", [Event(type="orders", source="t", data={"n": 1})])
         await asyncio.wait_for(signal.wait(), timeout=5)

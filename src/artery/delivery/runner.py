@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("artery.delivery")
+# While other processes' appends wake this one (``EventLog.following``), heads are polled
+# this often at most, not every ``poll_interval``: the poll only covers a lost wake-up.
+# (On JetStream each poll is a stream-info request per partition.)
+FOLLOWED_POLL = 0.1
 
 
 class ConsumerRunner:
@@ -186,8 +190,11 @@ class ConsumerRunner:
         ``poll_interval`` for the whole consumer (appends in this process wake it at once),
         instead of every partition polling the events table."""
         topic = self.consumer.topic
+        poll = self.worker.options.poll_interval
+        if self.runtime.log.following:  # appends elsewhere wake us: the poll is a safety net
+            poll = max(poll, FOLLOWED_POLL)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.worker.options.poll_interval):
+            async with asyncio.timeout(poll):
                 await self.runtime.log.appended(topic).wait()
         heads = await self.runtime.log.heads(topic)
         for partition, head in heads.items():

@@ -65,6 +65,7 @@ class EventLog:
         self.backend = backend
         self.health = health or Health()
         self._watcher: asyncio.Task[None] | None = None
+        self.following = False  # other processes' appends reach this one as they happen
         self.clock = clock or SystemClock()  # retention ages events by it
         self.registry = registry
         self.dedupe_window = dedupe_window
@@ -166,11 +167,18 @@ class EventLog:
         guard = self.health.guard("log-wake-ups", log)
 
         async def follow() -> None:
+            self.following = False
             feed = self.backend.appends()
             assert feed is not None
-            async for topic in feed:
-                guard.ok()
-                self._wake(topic)
+            try:
+                async for topic in feed:
+                    guard.ok()
+                    if topic:
+                        self._wake(topic)
+                    else:  # the feed is live: consumers may poll less often
+                        self.following = True
+            finally:
+                self.following = False
             raise ConnectionError("the feed of appends ended")
 
         await guard.run(follow)

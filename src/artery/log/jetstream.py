@@ -150,6 +150,7 @@ class JetStreamLog(StoreLog):
     async def _announced(self) -> AsyncIterator[str]:
         subscription = await self.connection.subscribe(self._appended_subject)
         try:
+            yield ""  # subscribed
             async for message in subscription.messages:
                 yield message.data.decode()
         finally:

@@ -169,7 +169,8 @@ class Log(Protocol):
     async def trim(self, topic: Topic, now_us: int) -> int: ...
     def appends(self) -> AsyncIterator[str] | None:
         """The topics any process appends to, as it happens (repeats allowed), so consumers
-        wake without waiting for their poll; None where the backend cannot tell."""
+        wake without waiting for their poll; first an empty string once the feed is live.
+        None where the backend cannot tell."""
         ...
 
     async def close(self) -> None: ...

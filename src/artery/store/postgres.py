@@ -100,6 +100,7 @@ class PostgresDialect:
         )
         async with connection:
             await connection.execute(f"LISTEN {channel}")
+            yield ""  # listening
             async for note in connection.notifies():
                 yield note.payload
 

@@ -20,7 +20,7 @@ from artery.store.wakeups import Datagrams
 async def _only(channel: str, received: AsyncIterator[str]) -> AsyncIterator[str]:
     async for message in received:
         name, _, payload = message.partition("\n")
-        if name == channel:
+        if name == channel or not message:  # "": the socket is bound
             yield payload
 
 

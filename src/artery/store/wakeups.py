@@ -49,7 +49,7 @@ class Datagrams:
                     pass  # a full buffer: that process polls meanwhile
 
     async def receive(self) -> AsyncIterator[str]:
-        """Payloads sent by any process, until the iteration stops."""
+        """Payloads sent by any process, until the iteration stops; first "" once bound."""
         self.folder.mkdir(mode=0o700, exist_ok=True)
         path = self.folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -57,6 +57,7 @@ class Datagrams:
             listener.bind(str(path))
             listener.setblocking(False)
             loop = asyncio.get_running_loop()
+            yield ""  # bound: datagrams sent from now on arrive
             while True:
                 data = await loop.sock_recv(listener, MAX_PAYLOAD)
                 yield data.decode(errors="replace")

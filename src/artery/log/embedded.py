@@ -9,6 +9,7 @@ and then sees its key.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ class StoreLog:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._appends = AppendBatcher(store, _append)
+        self._announcing: set[str] = set()  # topics appended to this loop turn
 
     async def create_topic(self, topic: Topic) -> Topic:
         return await self._store.write(lambda tx: _create_topic(tx, topic))
@@ -48,8 +50,15 @@ class StoreLog:
         self, topic: Topic, records: Sequence[Record], *, dedupe_window: float
     ) -> list[Event]:
         stored = await self._appends.append(topic.name, records, int(dedupe_window * 1e6))
-        self._store.dialect.announce(APPENDED, topic.name)
+        if not self._announcing:  # appends ending in one loop turn share one announcement
+            asyncio.get_running_loop().call_soon(self._announce)
+        self._announcing.add(topic.name)
         return stored
+
+    def _announce(self) -> None:
+        topics, self._announcing = self._announcing, set()
+        for topic in topics:
+            self._store.dialect.announce(APPENDED, topic)
 
     async def read(self, topic: str, partition: int, offset: int, limit: int) -> list[Event]:
         rows = await self._store.read(

@@ -4,6 +4,7 @@ so that a write acknowledged to a caller survives power loss."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -125,10 +126,15 @@ class SqliteDialect:
 
     def announce(self, channel: str, payload: str) -> None:
         """Tell the store's other processes, once committed (unix datagrams)."""
-        Datagrams(self.path).send(f"{channel}\n{payload}")
+        self.datagrams.send(f"{channel}\n{payload}")
 
     def listen(self, channel: str) -> AsyncIterator[str] | None:
-        return _only(channel, Datagrams(self.path).receive())
+        return _only(channel, self.datagrams.receive())
+
+    @functools.cached_property
+    def datagrams(self) -> Datagrams:
+        """The file's wake-up folder, found once (a path resolve and a hash)."""
+        return Datagrams(self.path)
 
     def pipeline(self, conn: Any) -> contextlib.AbstractContextManager[Any]:
         """In-process library: there are no round trips to save."""
